@@ -1,0 +1,3 @@
+"""Imports every command module so that each registers itself on `cli.main.app`."""
+
+from __future__ import annotations

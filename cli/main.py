@@ -1,0 +1,74 @@
+"""The `aunce-rt` command: a thin layer over the library.
+
+Each command group lives in its own module and is joined here. Commands import
+torch (training, export) only inside their own bodies, so `aunce-rt detect`
+starts without it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from aunce_rt._version import __version__
+from aunce_rt.errors import AunceError
+
+err_console = Console(stderr=True)
+
+
+class _Group(typer.core.TyperGroup):
+    """Root group: a library error becomes one red line and exit code 1, never a traceback."""
+
+    def invoke(self, ctx):  # type: ignore[no-untyped-def]
+        try:
+            return super().invoke(ctx)
+        except AunceError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            err_console.print("[yellow]interrupted[/]")
+            raise typer.Exit(130) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="aunce-rt",
+    help="Real-time facial Action Unit detection (AUNCE encoders, ONNX runtime).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"aunce-rt {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log output (-v, -vv)."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """aunce-rt: detect facial Action Units in videos, images and live streams."""
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(
+        level=level,
+        format="%(message)s",
+        handlers=[RichHandler(console=err_console, show_path=False, show_time=False)],
+        force=True,
+    )
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+from cli import commands  # noqa: E402,F401  (each command module registers itself on `app`)
