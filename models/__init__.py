@@ -1,0 +1,27 @@
+"""Torch AU models: the ME-GraphAU stage-1 encoder family, the per-AU probe, checkpoints.
+
+Example:
+    >>> from models import AUModel, AUProbe, create_encoder
+    >>> enc = create_encoder("mobilenetv3_large_100", 12)
+    >>> model = AUModel(enc, AUProbe(enc.num_aus, enc.node_dim))
+"""
+
+from __future__ import annotations
+
+from models._backbones import list_backbones
+from models.checkpoint import LoadedModel, load_model, save_model
+from models.convert import from_megraph_state_dict
+from models.encoder import AUEncoder, create_encoder
+from models.probe import AUModel, AUProbe
+
+__all__ = [
+    "AUEncoder",
+    "AUModel",
+    "AUProbe",
+    "LoadedModel",
+    "create_encoder",
+    "from_megraph_state_dict",
+    "list_backbones",
+    "load_model",
+    "save_model",
+]
