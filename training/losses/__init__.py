@@ -1,0 +1,16 @@
+"""Training losses: AUNCE (the paper's contrastive loss) and the WCE / WFL baselines.
+
+One loss per module; this package re-exports the public names.
+
+Example:
+    >>> from training.losses import AUNCELoss, WCELoss, au_class_weights
+"""
+
+from __future__ import annotations
+
+from training.losses.aunce import AUNCELoss
+from training.losses.wce import WCELoss
+from training.losses.weights import au_class_weights, occurrence_rates, weights_from_rates
+from training.losses.wfl import WFLoss
+
+__all__ = ["AUNCELoss", "WCELoss", "WFLoss", "au_class_weights", "occurrence_rates", "weights_from_rates"]
