@@ -1,0 +1,150 @@
+"""The training step and pretraining loop: every loss learns, runs are seeded and resumable."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+
+from aunce_rt.errors import InputError
+from models import AUModel, create_encoder
+from training.pretrain import (
+    TrainState,
+    compute_loss,
+    label_statistics,
+    make_train_state,
+    pretrain,
+    train_step,
+)
+
+NUM_AUS = 4
+SIDE = 72  # stored crop side; the network sees a random 64 crop
+INPUT = 64
+
+
+class _Faces(torch.utils.data.Dataset):
+    """Random BGR crops with imbalanced labels, like the list-format dataset yields."""
+
+    def __init__(self, n: int = 8, seed: int = 0) -> None:
+        rng = np.random.default_rng(seed)
+        self.images = [rng.integers(0, 256, (SIDE, SIDE, 3), dtype=np.uint8) for _ in range(n)]
+        self.labels = (rng.random((n, NUM_AUS)) < [0.5, 0.3, 0.5, 0.4]).astype(np.int64)
+        self.labels[0, 3] = -1  # one unlabelled entry
+        self.subjects = [f"s{i % 4}" for i in range(n)]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.images[i], self.labels[i]
+
+
+def _encoder(seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return create_encoder("mobilenetv3_small_100", NUM_AUS, node_dim=16)
+
+
+def _params(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+@pytest.mark.parametrize("loss", ["aunce", "wce", "wfl"])
+def test_train_step_overfits_a_fixed_batch(loss):
+    torch.manual_seed(0)
+    labels = torch.tensor([[1, 0, 1, 0], [0, 1, 1, 0], [1, 0, 0, 1], [0, 0, 1, 1]] * 2)  # (8, 4)
+    x1 = torch.randn(8, 3, INPUT, INPUT)
+    x2 = x1 + 0.1 * torch.randn_like(x1)
+    batch = (x1, x2, labels) if loss == "aunce" else (x1, labels)
+    rates, weights = label_statistics(labels)
+    state = make_train_state(_encoder(), loss=loss, occurrence=rates, au_weights=weights, lr=1e-3, seed=0)
+    assert isinstance(state.model, AUModel) == (loss != "aunce")
+
+    def measure() -> float:
+        state.loss_generator.manual_seed(123)  # the same positive draws both times
+        with torch.no_grad():
+            return float(compute_loss(state, batch, torch.device("cpu")))
+
+    before = measure()
+    losses = [train_step(state, batch, torch.device("cpu")) for _ in range(12)]
+    after = measure()
+    assert all(np.isfinite(losses))
+    assert state.step == 12
+    assert after < 0.8 * before, (before, after, losses)
+
+
+def test_compute_loss_gathers_views_and_labels_for_multi_process_training():
+    calls: list[tuple[int, ...]] = []
+
+    def gather(t: torch.Tensor) -> torch.Tensor:
+        calls.append(tuple(t.shape))
+        return torch.cat([t, t])  # as if a second process held the same batch
+
+    labels = torch.tensor([[1, 0, 1, 0], [0, 1, 0, 1]])
+    rates, weights = label_statistics(labels)
+    state = make_train_state(_encoder(), loss="aunce", occurrence=rates, au_weights=weights)
+    state.gather = gather
+    x = torch.randn(2, 3, INPUT, INPUT)
+    loss = compute_loss(state, (x, x, labels), torch.device("cpu"))
+    assert torch.isfinite(loss)
+    assert calls == [(2, NUM_AUS, 16), (2, NUM_AUS, 16), (2, NUM_AUS)]
+
+
+@pytest.mark.parametrize("loss", ["aunce", "wce"])
+def test_pretrain_runs_epochs_and_returns_the_trained_encoder(loss):
+    enc = _encoder()
+    before = _params(enc)
+    res = pretrain(
+        enc, _Faces(), loss=loss, epochs=2, lr=1e-3, batch_size=4, image_size=INPUT, progress=False
+    )
+    assert len(res.history) == 2 and all(np.isfinite(res.history))
+    assert res.state.epoch == 2 and res.state.step == 4  # 8 images / batch 4, 2 epochs
+    assert res.encoder is enc and not enc.training
+    assert (res.model is None) == (loss == "aunce")
+    after = _params(enc)
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+def test_pretrain_is_reproducible_with_a_seed():
+    kw = {"loss": "aunce", "epochs": 1, "lr": 1e-3, "batch_size": 4, "image_size": INPUT, "progress": False}
+    a = pretrain(_encoder(), _Faces(), seed=7, **kw)
+    b = pretrain(_encoder(), _Faces(), seed=7, **kw)
+    c = pretrain(_encoder(), _Faces(), seed=8, **kw)
+    assert a.history == b.history
+    pa, pb = _params(a.encoder), _params(b.encoder)
+    assert all(torch.equal(pa[k], pb[k]) for k in pa)
+    assert a.history != c.history
+
+
+def test_resume_from_a_state_dict_continues_the_same_run():
+    kw = {"loss": "wce", "lr": 1e-3, "batch_size": 4, "image_size": INPUT, "progress": False, "seed": 3}
+    straight = pretrain(_encoder(), _Faces(), epochs=2, **kw)
+
+    saved: list[bytes] = []
+
+    def keep(state: TrainState) -> None:
+        buf = io.BytesIO()
+        torch.save(state.state_dict(), buf)
+        saved.append(buf.getvalue())
+
+    pretrain(_encoder(), _Faces(), epochs=1, on_epoch_end=keep, **kw)
+    ckpt = torch.load(io.BytesIO(saved[-1]), weights_only=True)  # tensors and primitives only
+    resumed = pretrain(_encoder(seed=99), _Faces(), epochs=2, resume=ckpt, **kw)
+    assert resumed.history == pytest.approx(straight.history, rel=1e-6)
+    ps, pr = _params(straight.model), _params(resumed.model)
+    assert all(torch.allclose(ps[k].float(), pr[k].float(), atol=1e-6) for k in ps)
+
+
+def test_resume_refuses_a_different_loss():
+    kw = {"lr": 1e-3, "batch_size": 4, "image_size": INPUT, "progress": False}
+    res = pretrain(_encoder(), _Faces(), loss="wce", epochs=1, **kw)
+    with pytest.raises(InputError, match="resume"):
+        pretrain(_encoder(), _Faces(), loss="wfl", epochs=2, resume=res.state.state_dict(), **kw)
+
+
+def test_pretrain_rejects_bad_arguments():
+    with pytest.raises(InputError, match="unknown pretraining loss"):
+        pretrain(_encoder(), _Faces(), loss="nce", epochs=1, progress=False)
+    with pytest.raises(InputError, match="labels"):
+        pretrain(_encoder(), [(np.zeros((SIDE, SIDE, 3), np.uint8), np.zeros(NUM_AUS))], epochs=1)
