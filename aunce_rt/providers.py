@@ -17,7 +17,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from aunce_rt.errors import InputError
 
@@ -35,8 +35,8 @@ _MISSING_HINT = {
     CUDA: "install aunce-rt[gpu] on a machine with an NVIDIA GPU",
 }
 
-ProviderSpec = Union[str, Sequence[str]]
-Provider = Union[str, tuple[str, dict[str, Any]]]
+ProviderSpec = str | Sequence[str]
+Provider = str | tuple[str, dict[str, Any]]
 
 
 def default_trt_cache() -> Path:
