@@ -266,7 +266,7 @@ def test_stable_at_small_temperature_with_nearly_identical_features(temperature:
         z1, z2, labels, generator=g
     )
     loss.backward()
-    assert torch.isfinite(loss) and float(loss) > 0
+    assert torch.isfinite(loss) and loss.item() > 0
     assert torch.isfinite(z1.grad).all() and torch.isfinite(z2.grad).all()
 
 
