@@ -1,0 +1,145 @@
+"""MediaPipe landmark backends on real faces from ../shared/data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from aunce_rt.errors import InputError, ModelError
+from aunce_rt.landmarks import FaceLandmarks, box_iou, box_of, create_backend
+
+
+def _rgb(path: Path) -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def _video_frames(path: Path, n: int) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while len(frames) < n:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    cap.release()
+    return frames
+
+
+def _check_face(face: FaceLandmarks, width: int, height: int) -> None:
+    assert face.points.shape == (478, 2) and face.points.dtype == np.float32
+    assert face.z.shape == (478,)
+    assert 0.0 < face.confidence <= 1.0
+    np.testing.assert_allclose(face.box, box_of(face.points))
+    x1, y1, x2, y2 = face.box
+    assert -0.2 * width < x1 < x2 < 1.2 * width and -0.2 * height < y1 < y2 < 1.2 * height
+
+
+def test_box_helpers():
+    pts = np.array([[1, 2], [5, 3], [3, 8]], np.float32)
+    np.testing.assert_array_equal(box_of(pts), [1, 2, 5, 8])
+    a = np.array([[0, 0, 10, 10]], np.float32)
+    b = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]], np.float32)
+    np.testing.assert_allclose(box_iou(a, b)[0], [1.0, 50 / 150, 0.0])
+
+
+def test_static_single_face(shared_data):
+    rgb = _rgb(shared_data / "images" / "single_face.jpg")
+    backend = create_backend("facemesh", static=True, max_faces=4)
+    try:
+        faces = backend.process(rgb, 0)
+    finally:
+        backend.close()
+    assert len(faces) == 1
+    _check_face(faces[0], rgb.shape[1], rgb.shape[0])
+    assert faces[0].confidence > 0.5 and faces[0].blendshapes is None
+    # the eyes lie above the mouth, the left eye (image left) left of the right eye
+    pts = faces[0].points
+    assert pts[33, 1] < pts[61, 1] and pts[33, 0] < pts[263, 0]
+
+
+def test_static_group_photo_finds_every_face(shared_data):
+    rgb = _rgb(shared_data / "images" / "multi_face.jpg")
+    backend = create_backend("facemesh", static=True, max_faces=8)
+    try:
+        faces = backend.process(rgb, 0)
+    finally:
+        backend.close()
+    assert len(faces) == 5  # the README's 5 faces, none merged with a neighbour
+    boxes = np.stack([f.box for f in faces])
+    iou = box_iou(boxes, boxes) - np.eye(5)
+    assert iou.max() < 0.3
+    for face in faces:
+        _check_face(face, rgb.shape[1], rgb.shape[0])
+
+
+def test_max_faces_and_no_face(shared_data):
+    backend = create_backend("facemesh", static=True, max_faces=2)
+    try:
+        assert len(backend.process(_rgb(shared_data / "images" / "multi_face.jpg"), 0)) == 2
+        assert backend.process(_rgb(shared_data / "images" / "free-mountain-vector-01.jpg"), 0) == []
+    finally:
+        backend.close()
+
+
+def test_tracking_mode_on_video(shared_data):
+    frames = _video_frames(shared_data / "video" / "single_face.mp4", 10)
+    backend = create_backend("facemesh", static=False, max_faces=2)
+    try:
+        runs = [backend.process(f, i * 33) for i, f in enumerate(frames)]
+    finally:
+        backend.close()
+    assert all(len(r) == 1 for r in runs)
+    for r in runs:
+        _check_face(r[0], frames[0].shape[1], frames[0].shape[0])
+    # consecutive frames: the face barely moves
+    assert box_iou(runs[0][0].box[None], runs[1][0].box[None])[0, 0] > 0.8
+
+
+def test_rejects_non_rgb_input():
+    backend = create_backend("facemesh", static=True, max_faces=1)
+    try:
+        with pytest.raises(InputError, match=r"\(H, W, 3\) uint8 RGB"):
+            backend.process(np.zeros((64, 64), np.uint8), 0)
+    finally:
+        backend.close()
+
+
+def test_unknown_backend_and_bad_task(tmp_path):
+    with pytest.raises(InputError, match="unknown landmark backend"):
+        create_backend("dlib", static=True)
+    with pytest.raises(ModelError, match="not found"):
+        create_backend(tmp_path / "absent.task", static=True)
+    bad = tmp_path / "bad.task"
+    bad.write_bytes(b"not a task bundle")
+    with pytest.raises(ModelError, match="cannot load MediaPipe FaceLandmarker model"):
+        create_backend(bad, static=True)
+
+
+def test_tasks_backend_blendshapes(landmarker_task, shared_data):
+    frames = _video_frames(shared_data / "video" / "single_face.mp4", 3)
+    backend = create_backend(landmarker_task, static=False, max_faces=1)
+    try:
+        # equal timestamps are made increasing (VIDEO mode requires it)
+        runs = [backend.process(f, 0) for f in frames]
+    finally:
+        backend.close()
+    face = runs[-1][0]
+    _check_face(face, frames[0].shape[1], frames[0].shape[0])
+    assert face.blendshapes is not None and len(face.blendshapes) == 52
+    assert all(0.0 <= v <= 1.0 for v in face.blendshapes.values())
+    # agrees with the reference made by mediapipe 1.2.2 with the same bundle (frame 2)
+    ref_path = shared_data / "reference" / "mediapipe_blendshapes" / "single_face.mp4.blendshapes.csv"
+    ref = np.genfromtxt(ref_path, delimiter=",", names=True)
+    row = ref[ref["frame"] == 2][0]
+    ours = np.array([face.blendshapes[k] for k in ref.dtype.names[1:]])
+    theirs = np.array([row[k] for k in ref.dtype.names[1:]])
+    assert np.abs(ours - theirs).max() < 0.15
+    assert np.corrcoef(ours, theirs)[0, 1] > 0.9
+    image_backend = create_backend(landmarker_task, static=True, max_faces=1)
+    try:
+        assert len(image_backend.process(frames[0], 0)) == 1
+    finally:
+        image_backend.close()
