@@ -1,0 +1,209 @@
+"""AU detection metrics: F1 per AU, F1-macro (the headline), F1-micro, accuracy.
+
+Works on numpy arrays or torch tensors (converted with ``.detach().cpu()``;
+this module itself does not import torch).
+
+Conventions (spec/AUNCE.md, "Training protocol"):
+
+- A prediction is positive when ``prob >= threshold`` (0.5 by default, or one
+  threshold per AU).
+- Labels are in {-1, 0, 1}; -1 (not annotated) entries are ignored everywhere.
+- F1_i = 2 TP / (2 TP + FP + FN). An AU with no positive label and no positive
+  prediction (0 / 0) gets F1 = 0, as sklearn's ``zero_division=0``.
+- F1-macro = mean of F1_i over all AUs; F1-micro = F1 of TP/FP/FN pooled over AUs.
+- Accuracy_i = (TP + TN) / #labelled; NaN for an AU without a labelled sample,
+  and ``accuracy_mean`` averages the AUs that have one.
+- Exact match = fraction of samples (with at least one labelled AU) whose
+  labelled AUs are all predicted right; NaN if no sample has a label.
+
+Example:
+    >>> import numpy as np
+    >>> m = au_metrics(np.array([[0.9, 0.2], [0.4, 0.7]]), np.array([[1, 0], [1, 1]]))
+    >>> round(m.f1_macro, 4), m.exact_match
+    (0.8333, 0.5)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from aunce_rt.aus import au_label
+
+
+def _to_numpy(x: Any) -> np.ndarray:
+    """numpy view of an array-like or a torch tensor (detached, on CPU)."""
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _nan_to_none(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
+@dataclass(frozen=True)
+class AUMetrics:
+    """Detection metrics of S samples over N AUs.
+
+    Attributes:
+        f1: (N,) F1 per AU (0 when undefined).
+        f1_macro: mean of ``f1`` over AUs, the paper's headline "F1".
+        f1_micro: F1 of TP/FP/FN pooled over all AUs.
+        accuracy: (N,) accuracy per AU over its labelled samples (NaN if none).
+        accuracy_mean: mean of ``accuracy`` over AUs with labelled samples.
+        exact_match: fraction of samples whose labelled AUs are all right.
+        support: (N,) number of positive labels per AU.
+        precision: (N,) TP / (TP + FP) per AU (0 when undefined).
+        recall: (N,) TP / (TP + FN) per AU (0 when undefined).
+        labelled: (N,) number of labelled (not -1) samples per AU.
+    """
+
+    f1: np.ndarray
+    f1_macro: float
+    f1_micro: float
+    accuracy: np.ndarray
+    accuracy_mean: float
+    exact_match: float
+    support: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    labelled: np.ndarray
+
+    def _check_codes(self, au_codes: Sequence[int]) -> list[int]:
+        codes = [int(c) for c in au_codes]
+        if len(codes) != len(self.f1):
+            raise ValueError(
+                f"got {len(codes)} AU codes for metrics over {len(self.f1)} AUs; pass the model's AU list "
+                "in label-column order"
+            )
+        return codes
+
+    def to_dict(self, au_codes: Sequence[int]) -> dict[str, Any]:
+        """JSON-ready summary: headline numbers and a per-AU block keyed 'AU01', ...
+
+        Values are fractions in [0, 1]; undefined ones (NaN) become None.
+        """
+        codes = self._check_codes(au_codes)
+        per_au = {
+            au_label(code): {
+                "f1": float(self.f1[i]),
+                "precision": float(self.precision[i]),
+                "recall": float(self.recall[i]),
+                "accuracy": _nan_to_none(float(self.accuracy[i])),
+                "support": int(self.support[i]),
+                "labelled": int(self.labelled[i]),
+            }
+            for i, code in enumerate(codes)
+        }
+        return {
+            "f1_macro": float(self.f1_macro),
+            "f1_micro": float(self.f1_micro),
+            "accuracy_mean": _nan_to_none(self.accuracy_mean),
+            "exact_match": _nan_to_none(self.exact_match),
+            "per_au": per_au,
+        }
+
+    def format_table(self, au_codes: Sequence[int]) -> str:
+        """Plain-text table, percentages with one decimal, one row per AU plus the means."""
+
+        def pct(value: float) -> str:
+            return f"{100 * value:6.1f}" if not math.isnan(value) else f"{'n/a':>6}"
+
+        codes = self._check_codes(au_codes)
+        lines = [f"{'AU':<6}{'F1':>6}{'Prec':>6}{'Rec':>6}{'Acc':>6}{'pos/n':>14}"]
+        for i, code in enumerate(codes):
+            count = f"{int(self.support[i])}/{int(self.labelled[i])}"
+            lines.append(
+                f"{au_label(code):<6}{pct(self.f1[i])}{pct(self.precision[i])}{pct(self.recall[i])}"
+                f"{pct(self.accuracy[i])}{count:>14}"
+            )
+        lines.append(f"{'mean':<6}{pct(self.f1_macro)}{'':>6}{'':>6}{pct(self.accuracy_mean)}")
+        lines.append(
+            f"F1-macro {pct(self.f1_macro).strip()}  F1-micro {pct(self.f1_micro).strip()}  "
+            f"exact match {pct(self.exact_match).strip()}"
+        )
+        return "\n".join(lines)
+
+
+def _safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator with 0 where the denominator is 0."""
+    out = np.zeros(np.shape(numerator), dtype=np.float64)
+    np.divide(numerator, denominator, out=out, where=np.asarray(denominator) > 0)
+    return out
+
+
+def au_metrics(probs: Any, labels: Any, thresholds: float | Sequence[float] | Any = 0.5) -> AUMetrics:
+    """Compute AU detection metrics.
+
+    Args:
+        probs: (S, N) probabilities (numpy array or torch tensor).
+        labels: (S, N) labels in {-1, 0, 1}; -1 is ignored.
+        thresholds: a scalar, or (N,) one per AU; predicted positive when prob >= threshold.
+
+    Returns:
+        AUMetrics; see the module docstring for the conventions.
+    """
+    p = _to_numpy(probs).astype(np.float64)
+    y = _to_numpy(labels)
+    if p.ndim != 2 or y.shape != p.shape:
+        raise ValueError(
+            f"probs and labels must both have shape (S, N) (samples x AUs), got {p.shape} and {y.shape}"
+        )
+    if np.isnan(p).any():
+        raise ValueError("probs contain NaN; check the model outputs before computing metrics")
+    if not np.isin(y, (-1, 0, 1)).all():
+        raise ValueError(
+            f"labels must be in {{-1, 0, 1}} (-1 = not annotated), got {np.unique(y)[:10].tolist()}"
+        )
+    num_aus = p.shape[1]
+    t = np.asarray(_to_numpy(thresholds), dtype=np.float64)
+    if t.ndim == 0:
+        t = np.full(num_aus, float(t))
+    if t.shape != (num_aus,):
+        raise ValueError(f"thresholds must be a scalar or have shape (N,) = ({num_aus},), got {t.shape}")
+
+    pred = p >= t[None, :]  # (S, N)
+    valid = y >= 0  # (S, N)
+    positive = y == 1  # (S, N)
+    negative = y == 0  # (S, N)
+    tp = (pred & positive).sum(axis=0)  # (N,)
+    fp = (pred & negative).sum(axis=0)  # (N,)
+    fn = (~pred & positive).sum(axis=0)  # (N,)
+    tn = (~pred & negative).sum(axis=0)  # (N,)
+    labelled = valid.sum(axis=0)  # (N,)
+
+    f1 = _safe_ratio(2 * tp, 2 * tp + fp + fn)  # (N,)
+    precision = _safe_ratio(tp, tp + fp)
+    recall = _safe_ratio(tp, tp + fn)
+    accuracy = np.full(num_aus, np.nan)
+    np.divide(tp + tn, labelled, out=accuracy, where=labelled > 0)
+    pooled = 2 * tp.sum() + fp.sum() + fn.sum()
+    f1_micro = float(2 * tp.sum() / pooled) if pooled > 0 else 0.0
+    accuracy_mean = float(np.mean(accuracy[labelled > 0])) if (labelled > 0).any() else math.nan
+
+    has_label = valid.any(axis=1)  # (S,)
+    all_right = ((pred == positive) | ~valid).all(axis=1)  # (S,)
+    exact_match = float(all_right[has_label].mean()) if has_label.any() else math.nan
+
+    arrays = {
+        "f1": f1,
+        "accuracy": accuracy,
+        "support": positive.sum(axis=0),
+        "precision": precision,
+        "recall": recall,
+        "labelled": labelled,
+    }
+    for value in arrays.values():
+        value.setflags(write=False)
+    return AUMetrics(
+        f1_macro=float(f1.mean()) if num_aus else math.nan,
+        f1_micro=f1_micro,
+        accuracy_mean=accuracy_mean,
+        exact_match=exact_match,
+        **arrays,
+    )
