@@ -1,0 +1,326 @@
+"""``AUDetector``: frames in, per-face AU probabilities out.
+
+The pipeline per frame: MediaPipe landmarks (478 points) -> similarity alignment
+to the aunce-rt template (``aunce_rt.align``, the same crop training used) ->
+one batched ONNX Runtime call for every face of a small window of frames ->
+thresholds, track ids (``FaceTracker``) and optional causal smoothing.
+
+``stream`` is a generator: it holds at most ``batch_frames`` frames (plus the
+source's small decode queue), so memory stays flat on long videos; live sources
+use a window of one frame, so no latency is added. Each ``FrameResult`` carries
+milliseconds per stage (decode, landmarks, align, inference, post, total); the
+inference time of a window is shared among its frames by their number of faces.
+
+Example:
+    >>> detector = AUDetector("model.onnx", providers="cpu")  # doctest: +SKIP
+    >>> for result in detector.stream("video.mp4"):  # doctest: +SKIP
+    ...     print(result.index, [f.au(12) for f in result.faces])
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from aunce_rt.align import alignment_matrix, warp_face
+from aunce_rt.aus import au_label
+from aunce_rt.errors import InputError, ModelError
+from aunce_rt.imageio import to_bgr8
+from aunce_rt.landmarks import FaceLandmarks, LandmarkBackend, create_backend
+from aunce_rt.providers import ProviderSpec
+from aunce_rt.results import FaceResult, FrameResult
+from aunce_rt.session import AUModelSession
+from aunce_rt.smoothing import CausalSmoother
+from aunce_rt.sources import Frame, FrameSource, open_source
+from aunce_rt.tracking import FaceTracker
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = Path(__file__).resolve().parent / "assets" / "default.onnx"
+TRACKING_KINDS = ("video", "camera", "stream")
+MAX_LOST = 15  # frames a face may vanish and keep its id (and smoothing state)
+ThresholdSpec = float | Mapping[int | str, float] | Sequence[float] | None
+
+
+def default_model_path() -> Path:
+    """The bundled model; ModelError when none ships with this install."""
+    if not DEFAULT_MODEL.is_file():
+        raise ModelError(
+            "no default model is bundled yet; pass model='path/to/model.onnx' "
+            "(export one with `aunce-rt export`)"
+        )
+    return DEFAULT_MODEL
+
+
+def resolve_thresholds(spec: ThresholdSpec, au_codes: Sequence[int], defaults: Sequence[float]) -> np.ndarray:
+    """Per-AU decision thresholds (K,) float32.
+
+    Args:
+        spec: None (the model's), one float for every AU, a mapping from AU code
+            (12 or "AU12") to threshold overriding those AUs, or a sequence of K.
+        au_codes: the model's AU codes.
+        defaults: the model's thresholds (K,).
+    """
+    out = np.asarray(defaults, np.float32).copy()
+    codes = [int(c) for c in au_codes]
+    if spec is None:
+        pass
+    elif isinstance(spec, (int, float)):
+        out[:] = float(spec)
+    elif isinstance(spec, Mapping):
+        for key, value in spec.items():
+            digits = str(key).upper().removeprefix("AU")
+            code = int(digits) if digits.isdigit() else None
+            if code not in codes:
+                raise InputError(
+                    f"threshold given for {key!r}, which is not among the model's AUs "
+                    f"{[au_label(c) for c in codes]}; use one of those"
+                )
+            out[codes.index(code)] = float(value)
+    else:
+        values = np.asarray(list(spec), np.float32)
+        if values.shape != (len(codes),):
+            raise InputError(
+                f"got {values.size} thresholds for a model with {len(codes)} AUs; pass one float, "
+                "a dict {AU code: threshold} or one value per AU"
+            )
+        out[:] = values
+    if not np.all((out >= 0.0) & (out <= 1.0)):
+        raise InputError(f"thresholds must lie in [0, 1]; got {out.tolist()}")
+    return out
+
+
+@dataclass
+class _Pending:
+    """A frame whose faces are aligned and waiting for the batched inference."""
+
+    frame: Frame
+    faces: list[FaceLandmarks]
+    crops: np.ndarray  # (F, S, S, 3) uint8 in the model's colour order
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class AUDetector:
+    """Detect facial Action Units in frames, images, videos and live streams.
+
+    Args:
+        model: an exported ``.onnx`` model, an ``AUModelSession``, or None for the
+            bundled default (``aunce_rt/assets/default.onnx``).
+        providers: execution providers ("auto", "cpu", "cuda", "tensorrt" or a list).
+        max_faces: most faces analysed per frame.
+        thresholds: None (the model's), a float, ``{AU code: t}`` or one per AU.
+        smoothing: None, or the EMA factor alpha in (0, 1] of a causal smoother
+            applied per track in ``stream`` (1 = no smoothing).
+        landmarks: "facemesh" (bundled) or a MediaPipe FaceLandmarker ``.task`` path
+            (adds blendshapes).
+        num_threads: ONNX Runtime intra-op threads (None = its default).
+        batch_frames: frames per inference call for files in ``stream``.
+    """
+
+    def __init__(
+        self,
+        model: str | Path | AUModelSession | None = None,
+        providers: ProviderSpec = "auto",
+        max_faces: int = 4,
+        thresholds: ThresholdSpec = None,
+        smoothing: float | None = None,
+        landmarks: str | Path = "facemesh",
+        num_threads: int | None = None,
+        batch_frames: int = 4,
+    ) -> None:
+        if isinstance(model, AUModelSession):
+            self.session = model
+        else:
+            path = default_model_path() if model is None else Path(model)
+            self.session = AUModelSession(path, providers, num_threads=num_threads)
+        if int(max_faces) < 1:
+            raise InputError(f"max_faces must be >= 1; got {max_faces}")
+        if int(batch_frames) < 1:
+            raise InputError(f"batch_frames must be >= 1; got {batch_frames}")
+        if smoothing is not None and not 0.0 < float(smoothing) <= 1.0:
+            raise InputError(f"smoothing is an EMA factor in (0, 1] (1 = none); got {smoothing}")
+        self.metadata = self.session.metadata
+        self.au_codes: tuple[int, ...] = self.metadata.au_codes
+        self.thresholds = resolve_thresholds(thresholds, self.au_codes, self.metadata.thresholds)
+        self.max_faces = int(max_faces)
+        self.smoothing = None if smoothing is None else float(smoothing)
+        self.landmarks = str(landmarks)
+        self.batch_frames = int(batch_frames)
+        self._rgb_model = self.metadata.color_order == "RGB"
+        self._static: LandmarkBackend | None = None
+        if self.landmarks != "facemesh":  # fail now, not mid-stream, on a bad .task
+            create_backend(self.landmarks, static=True, max_faces=1).close()
+
+    # ------------------------------------------------------------------ public API
+    def detect(self, frame_bgr: np.ndarray, timestamp: float | None = None) -> FrameResult:
+        """AUs of every face in one still image.
+
+        Landmarks run in still-image mode; face ids number the faces from left to
+        right; no smoothing. Use ``stream`` for videos.
+
+        Args:
+            frame_bgr: (H, W, 3) uint8 BGR image (any depth / channel count is converted).
+            timestamp: seconds, copied into the result (0 when None).
+        """
+        image = to_bgr8(frame_bgr, name="frame")
+        if self._static is None:
+            self._static = create_backend(self.landmarks, static=True, max_faces=self.max_faces)
+        frame = Frame(index=0, timestamp=float(timestamp or 0.0), image=image, name="frame")
+        pending = self._prepare(frame, self._static, decode_ms=0.0)
+        order = np.argsort([f.box[0] for f in pending.faces], kind="stable")
+        pending.faces = [pending.faces[i] for i in order]
+        pending.crops = pending.crops[order]
+        return self._finish_window([pending], tracker=None, smoother=None)[0]
+
+    def stream(self, source: Any, stride: int = 1, batch_frames: int | None = None) -> Iterator[FrameResult]:
+        """Results for every decoded frame of any source, as a generator.
+
+        Args:
+            source: anything ``aunce_rt.sources.open_source`` takes, or a ``FrameSource``.
+            stride: analyse every ``stride``-th frame.
+            batch_frames: frames per inference call for files (default: the
+                detector's ``batch_frames``); live sources always use 1.
+
+        Yields:
+            One ``FrameResult`` per decoded frame (``faces=()`` when none was found).
+        """
+        for _, result in self.stream_frames(source, stride=stride, batch_frames=batch_frames):
+            yield result
+
+    def stream_frames(
+        self, source: Any, stride: int = 1, batch_frames: int | None = None
+    ) -> Iterator[tuple[Frame, FrameResult]]:
+        """Like ``stream``, yielding ``(Frame, FrameResult)`` pairs (for overlays)."""
+        src = source if isinstance(source, FrameSource) else open_source(source, stride=stride)
+        backend: LandmarkBackend | None = None
+        try:
+            tracking = src.kind in TRACKING_KINDS
+            backend = create_backend(self.landmarks, static=not tracking, max_faces=self.max_faces)
+            window = 1 if src.is_live else int(batch_frames or self.batch_frames)
+            tracker = FaceTracker(max_faces=self.max_faces, max_lost=MAX_LOST)
+            smoother = CausalSmoother(self.smoothing) if self.smoothing is not None else None
+            pending: list[_Pending] = []
+            frames = iter(src)
+            while True:
+                t0 = time.perf_counter()
+                frame = next(frames, None)
+                decode_ms = (time.perf_counter() - t0) * 1e3
+                if frame is not None:
+                    pending.append(self._prepare(frame, backend, decode_ms))
+                if pending and (frame is None or len(pending) >= window):
+                    results = self._finish_window(pending, tracker, smoother)
+                    batch, pending = pending, []
+                    for item, result in zip(batch, results, strict=True):
+                        yield item.frame, result
+                if frame is None:
+                    break
+        finally:
+            if backend is not None:
+                backend.close()
+            src.close()
+
+    def describe(self) -> str:
+        """One line naming the model and provider in use."""
+        return self.session.describe()
+
+    def close(self) -> None:
+        """Release the still-image landmark backend (streams release their own)."""
+        if self._static is not None:
+            self._static.close()
+            self._static = None
+
+    def __enter__(self) -> AUDetector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ stages
+    def _prepare(self, frame: Frame, backend: LandmarkBackend, decode_ms: float) -> _Pending:
+        """Landmarks and aligned crops of one frame."""
+        image = frame.image
+        t0 = time.perf_counter()
+        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        faces = backend.process(rgb, int(round(frame.timestamp * 1000)))[: self.max_faces]
+        t1 = time.perf_counter()
+        meta = self.metadata
+        src = rgb if self._rgb_model else image
+        crops = np.empty((len(faces), meta.input_size, meta.input_size, 3), np.uint8)
+        for i, face in enumerate(faces):
+            m = alignment_matrix(face.points, layout="mediapipe", size=meta.crop_size, crop=meta.input_size)
+            crops[i] = warp_face(src, m, meta.input_size)
+        t2 = time.perf_counter()
+        timings = {"decode": decode_ms, "landmarks": (t1 - t0) * 1e3, "align": (t2 - t1) * 1e3}
+        return _Pending(frame=frame, faces=faces, crops=crops, timings=timings)
+
+    def _finish_window(
+        self, window: list[_Pending], tracker: FaceTracker | None, smoother: CausalSmoother | None
+    ) -> list[FrameResult]:
+        """One ORT call for every face of the window, then thresholds, ids and smoothing."""
+        counts = [len(p.faces) for p in window]
+        total_faces = sum(counts)
+        t0 = time.perf_counter()
+        probs = self.session.run(np.concatenate([p.crops for p in window])) if total_faces else None
+        infer_ms = (time.perf_counter() - t0) * 1e3
+        results, start = [], 0
+        for pending, count in zip(window, counts, strict=True):
+            t1 = time.perf_counter()
+            frame_probs = (
+                probs[start : start + count] if probs is not None else np.zeros((0, len(self.au_codes)))
+            )
+            start += count
+            faces = self._faces(pending, frame_probs, tracker, smoother)
+            timings = dict(pending.timings)
+            timings["inference"] = infer_ms * count / total_faces if total_faces else 0.0
+            timings["post"] = (time.perf_counter() - t1) * 1e3
+            timings["total"] = sum(timings.values())
+            image = pending.frame.image
+            results.append(
+                FrameResult(
+                    index=pending.frame.index,
+                    timestamp=pending.frame.timestamp,
+                    faces=faces,
+                    width=int(image.shape[1]),
+                    height=int(image.shape[0]),
+                    timings=timings,
+                    source=pending.frame.name,
+                )
+            )
+        return results
+
+    def _faces(
+        self,
+        pending: _Pending,
+        probs: np.ndarray,
+        tracker: FaceTracker | None,
+        smoother: CausalSmoother | None,
+    ) -> tuple[FaceResult, ...]:
+        """FaceResults of one frame, ordered by face id."""
+        boxes = np.stack([f.box for f in pending.faces]) if pending.faces else np.zeros((0, 4), np.float32)
+        ids = list(tracker.update(boxes)) if tracker is not None else list(range(len(pending.faces)))
+        if smoother is not None and tracker is not None:
+            smoother.retain(tracker.active_ids)  # forget faces the tracker has let go
+            probs = [smoother.update(i, p) for i, p in zip(ids, probs, strict=True)]
+        out = []
+        for face, face_id, p in zip(pending.faces, ids, probs, strict=True):
+            p = np.asarray(p, np.float32)
+            out.append(
+                FaceResult(
+                    face_id=int(face_id),
+                    box=face.box,
+                    landmarks=face.points,
+                    confidence=face.confidence,
+                    au_codes=self.au_codes,
+                    probabilities=p,
+                    occurrences=p >= self.thresholds,
+                    blendshapes=face.blendshapes,
+                )
+            )
+        return tuple(sorted(out, key=lambda f: f.face_id))

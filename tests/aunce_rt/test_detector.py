@@ -1,0 +1,151 @@
+"""AUDetector end to end with the tiny ONNX model on real media."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from conftest import TINY_AUS, tiny_reference
+
+import aunce_rt.detector as detector_mod
+from aunce_rt.align import align_face
+from aunce_rt.detector import AUDetector, resolve_thresholds
+from aunce_rt.errors import InputError, ModelError
+from aunce_rt.results import STAGES
+
+
+@pytest.fixture(scope="module")
+def detector(tiny_model):
+    with AUDetector(tiny_model, providers="cpu", num_threads=1) as det:
+        yield det
+
+
+def _expected_probs(image_bgr, landmarks):
+    crop, _ = align_face(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB), landmarks, "mediapipe", 256, 224)
+    return tiny_reference(crop[None])[0]
+
+
+def test_detect_runs_the_aligned_crop_through_the_model(detector, shared_data):
+    image = cv2.imread(str(shared_data / "images" / "single_face.jpg"))
+    result = detector.detect(image, timestamp=1.5)
+    assert result.success and len(result.faces) == 1 and result.timestamp == 1.5
+    assert (result.width, result.height) == (image.shape[1], image.shape[0])
+    face = result.faces[0]
+    assert face.au_codes == TINY_AUS and face.landmarks.shape == (478, 2)
+    np.testing.assert_allclose(face.probabilities, _expected_probs(image, face.landmarks), atol=1e-4)
+    np.testing.assert_array_equal(face.occurrences, face.probabilities >= 0.5)
+    assert set(result.timings) == {"decode", "landmarks", "align", "inference", "post", "total"}
+
+
+def test_detect_group_photo_orders_faces_left_to_right(tiny_model, shared_data):
+    with AUDetector(tiny_model, providers="cpu", max_faces=8) as det:
+        result = det.detect(cv2.imread(str(shared_data / "images" / "multi_face.jpg")))
+    assert [f.face_id for f in result.faces] == [0, 1, 2, 3, 4]
+    xs = [f.box[0] for f in result.faces]
+    assert xs == sorted(xs)
+
+
+def test_face_cut_by_the_border_is_still_analysed(detector, shared_data):
+    image = cv2.imread(str(shared_data / "images" / "single_face.jpg"))
+    box = detector.detect(image).faces[0].box
+    cut = np.ascontiguousarray(
+        image[:, int(box[0] + 0.2 * (box[2] - box[0])) :]
+    )  # lose the face's left fifth
+    result = detector.detect(cut)
+    assert len(result.faces) == 1
+    face = result.faces[0]
+    assert face.box[0] < 0  # landmarks extend beyond the frame
+    np.testing.assert_allclose(face.probabilities, _expected_probs(cut, face.landmarks), atol=1e-4)
+
+
+def test_stream_video_one_result_per_frame(detector, shared_data, monkeypatch):
+    calls = []
+    real_run = detector.session.run
+    monkeypatch.setattr(detector.session, "run", lambda crops: calls.append(len(crops)) or real_run(crops))
+    results = list(detector.stream(shared_data / "video" / "single_face.mp4", batch_frames=4))
+    assert [r.index for r in results] == list(range(72))
+    assert all(len(r.faces) == 1 and r.faces[0].face_id == 0 for r in results)
+    assert len(calls) == 18 and set(calls) == {4}  # 4 frames' faces per ORT call
+    for r in results:
+        assert set(r.timings) == set(STAGES)
+        parts = sum(v for k, v in r.timings.items() if k != "total")
+        assert r.timings["total"] == pytest.approx(parts)
+    assert results[1].timestamp > results[0].timestamp and results[0].source == "single_face.mp4"
+
+
+def test_stream_batching_does_not_change_results(detector, shared_data):
+    images = [cv2.imread(str(shared_data / "image_sequence" / f"{i:03d}.jpg")) for i in range(1, 7)]
+    one = [r.faces[0].probabilities for r in detector.stream(images, batch_frames=1)]
+    many = [r.faces[0].probabilities for r in detector.stream(images, batch_frames=6)]
+    np.testing.assert_allclose(np.stack(one), np.stack(many), atol=1e-5)
+
+
+def test_stream_without_faces(detector, shared_data):
+    results = list(detector.stream(shared_data / "video" / "no_face.mp4"))
+    assert len(results) == 95 and not any(r.success for r in results)
+    assert all(r.timings["inference"] == 0.0 for r in results)
+
+
+def test_smoothing_is_a_causal_ema_per_track(tiny_model, shared_data):
+    frames = [cv2.imread(str(shared_data / "image_sequence" / f"{i:03d}.jpg")) for i in range(1, 6)]
+    with (
+        AUDetector(tiny_model, providers="cpu") as raw_det,
+        AUDetector(tiny_model, providers="cpu", smoothing=0.25) as det,
+    ):
+        raw = np.stack([r.faces[0].probabilities for r in raw_det.stream(frames)])
+        smooth = np.stack([r.faces[0].probabilities for r in det.stream(frames)])
+    expected = [raw[0]]
+    for p in raw[1:]:
+        expected.append(0.25 * p + 0.75 * expected[-1])
+    np.testing.assert_allclose(smooth, np.stack(expected), atol=1e-5)
+
+
+def test_thresholds():
+    codes, defaults = (1, 2, 12), (0.5, 0.4, 0.6)
+    np.testing.assert_allclose(resolve_thresholds(None, codes, defaults), defaults)
+    np.testing.assert_allclose(resolve_thresholds(0.3, codes, defaults), [0.3] * 3)
+    np.testing.assert_allclose(resolve_thresholds({12: 0.9, "AU01": 0.1}, codes, defaults), [0.1, 0.4, 0.9])
+    np.testing.assert_allclose(resolve_thresholds([0.2, 0.3, 0.4], codes, defaults), [0.2, 0.3, 0.4])
+    with pytest.raises(InputError, match="given for 25, which is not among the model.s AUs"):
+        resolve_thresholds({25: 0.5}, codes, defaults)
+    with pytest.raises(InputError, match="2 thresholds for a model with 3 AUs"):
+        resolve_thresholds([0.1, 0.2], codes, defaults)
+    with pytest.raises(InputError, match=r"\[0, 1\]"):
+        resolve_thresholds(1.5, codes, defaults)
+
+
+def test_thresholds_reach_occurrences(tiny_model, shared_data):
+    image = cv2.imread(str(shared_data / "images" / "single_face.jpg"))
+    with AUDetector(tiny_model, providers="cpu", thresholds=0.0) as det:
+        assert det.detect(image).faces[0].occurrences.all()
+
+
+def test_no_bundled_model(monkeypatch, tmp_path):
+    monkeypatch.setattr(detector_mod, "DEFAULT_MODEL", tmp_path / "default.onnx")
+    with pytest.raises(ModelError, match="no default model is bundled yet; pass model="):
+        AUDetector()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"max_faces": 0}, "max_faces"),
+        ({"smoothing": 0.0}, "smoothing"),
+        ({"batch_frames": 0}, "batch_frames"),
+    ],
+)
+def test_bad_arguments(tiny_model, kwargs, message):
+    with pytest.raises(InputError, match=message):
+        AUDetector(tiny_model, providers="cpu", **kwargs)
+
+
+def test_detect_rejects_tiny_image(detector):
+    with pytest.raises(InputError, match="too small"):
+        detector.detect(np.zeros((20, 20, 3), np.uint8))
+
+
+def test_tasks_landmarks_add_blendshapes(tiny_model, landmarker_task, shared_data):
+    image = cv2.imread(str(shared_data / "images" / "single_face.jpg"))
+    with AUDetector(tiny_model, providers="cpu", landmarks=landmarker_task) as det:
+        face = det.detect(image).faces[0]
+    assert face.blendshapes is not None and len(face.blendshapes) == 52
