@@ -1,0 +1,171 @@
+"""Multi-process training helpers: process group setup, gathering with gradient, DDP wrapping.
+
+Launch with ``torchrun --nproc_per_node=G -m cli.main train pretrain CONFIG`` (or the
+``aunce-rt`` script): ``init_distributed`` reads torchrun's environment, picks NCCL
+on GPUs and gloo on CPU, and binds each process to its GPU.
+
+AUNCE draws its negatives from the batch, so per-process batches would shrink
+the negative set. :func:`all_gather_with_grad` concatenates every process's
+features (and labels) along dim 0, so each process computes the loss of the
+GLOBAL batch. Its backward sums the incoming gradients over processes and keeps
+this process's slice; DDP then averages parameter gradients over processes, so
+the result equals the gradient of the global-batch loss computed in one process
+(the equivalence ``tests/training/test_distributed.py`` checks with gloo).
+
+Example:
+    >>> ctx = init_distributed()            # doctest: +SKIP
+    >>> state.gather = ctx.gather           # doctest: +SKIP  (training.pretrain.TrainState)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+logger = logging.getLogger(__name__)
+
+
+class _GatherWithGrad(torch.autograd.Function):
+    """all_gather along dim 0 whose backward all-reduces (sums) and returns the local slice."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        world = dist.get_world_size()
+        sizes = _gather_sizes(x.shape[0])
+        ctx.rank, ctx.sizes = dist.get_rank(), sizes
+        if len(set(sizes)) == 1:
+            parts = [torch.empty_like(x) for _ in range(world)]
+            dist.all_gather(parts, x.contiguous())
+        else:  # uneven last batches: pad to the largest, then trim
+            pad = max(sizes)
+            padded = torch.zeros((pad, *x.shape[1:]), dtype=x.dtype, device=x.device)
+            padded[: x.shape[0]] = x
+            parts = [torch.empty_like(padded) for _ in range(world)]
+            dist.all_gather(parts, padded)
+            parts = [p[:n] for p, n in zip(parts, sizes, strict=True)]
+        return torch.cat(parts, dim=0)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM)  # (B', ...) summed over processes
+        start = sum(ctx.sizes[: ctx.rank])
+        return grad[start : start + ctx.sizes[ctx.rank]]
+
+
+def _gather_sizes(n: int) -> list[int]:
+    t = torch.tensor([n], dtype=torch.long)
+    if dist.get_backend() == "nccl":
+        t = t.cuda()
+    out = [torch.zeros_like(t) for _ in range(dist.get_world_size())]
+    dist.all_gather(out, t)
+    return [int(v.item()) for v in out]
+
+
+def all_gather_with_grad(x: torch.Tensor) -> torch.Tensor:
+    """Concatenate ``x`` (B_r, ...) from every process along dim 0 -> (sum_r B_r, ...).
+
+    Differentiable: gradients flow back to every process's own slice. Integer
+    tensors (labels) are gathered without gradient. Identity when not distributed.
+    """
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return x
+    if not x.is_floating_point():
+        sizes = _gather_sizes(x.shape[0])
+        pad = max(sizes)
+        padded = torch.zeros((pad, *x.shape[1:]), dtype=x.dtype, device=x.device)
+        padded[: x.shape[0]] = x
+        parts = [torch.empty_like(padded) for _ in sizes]
+        dist.all_gather(parts, padded)
+        return torch.cat([p[:n] for p, n in zip(parts, sizes, strict=True)])
+    return _GatherWithGrad.apply(x)
+
+
+@dataclass(frozen=True)
+class DistContext:
+    """Where this process stands: rank, world size, device."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def is_main(self) -> bool:
+        """True on the process that writes files and logs."""
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    def gather(self, x: torch.Tensor) -> torch.Tensor:
+        """:func:`all_gather_with_grad` (identity in one process)."""
+        return all_gather_with_grad(x)
+
+    def barrier(self) -> None:
+        if self.distributed:
+            dist.barrier()
+
+
+def resolve_device(device: str = "auto", local_rank: int = 0) -> torch.device:
+    """ "auto" -> cuda:<local_rank> when a GPU is visible, else cpu; other strings as given."""
+    if device == "auto":
+        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        from aunce_rt.errors import InputError
+
+        raise InputError(f"device {device!r} asked for, but torch sees no CUDA GPU; use device=auto or cpu")
+    return dev
+
+
+def init_distributed(device: str = "auto", backend: str | None = None) -> DistContext:
+    """Initialise the process group from torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK).
+
+    Without those variables (a plain ``python`` launch) returns a one-process context.
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    dev = resolve_device(device, local_rank)
+    if world <= 1:
+        return DistContext(device=dev)
+    if not dist.is_initialized():
+        backend = backend or ("nccl" if dev.type == "cuda" else "gloo")
+        if dev.type == "cuda":
+            torch.cuda.set_device(dev)
+        dist.init_process_group(backend=backend)
+    ctx = DistContext(dist.get_rank(), dist.get_world_size(), local_rank, dev)
+    logger.info("process %d/%d on %s (%s)", ctx.rank, ctx.world_size, dev, dist.get_backend())
+    return ctx
+
+
+def wrap_ddp(model: nn.Module, ctx: DistContext) -> nn.Module:
+    """DistributedDataParallel around ``model`` when distributed (unchanged otherwise)."""
+    if not ctx.distributed:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [ctx.device.index] if ctx.device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=False)
+
+
+def cleanup() -> None:
+    """Destroy the process group if one was made."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def amp_dtype(device: torch.device, amp: str = "auto") -> torch.dtype | None:
+    """Autocast dtype: None on CPU or when off; bf16 where supported ("auto"), else fp16."""
+    if device.type != "cuda" or amp == "off":
+        return None
+    if amp == "bf16" or (amp == "auto" and torch.cuda.is_bf16_supported()):
+        return torch.bfloat16
+    return torch.float16

@@ -1,0 +1,493 @@
+"""Run folders, atomic resumable checkpoints, and the pretrain -> linear-eval pipeline.
+
+Every run writes to its own folder::
+
+    RUN/config.yaml          resolved config          RUN/git.txt    git revision
+    RUN/metrics.csv          one row per epoch (stage, split, seed, epoch, values)
+    RUN/checkpoints/<unit>/pretrain.pt   resumable (weights + optimizer + epoch + RNG)
+    RUN/checkpoints/<unit>/model.pt      final model (models.save_model format)
+    RUN/results/<unit>.json  test metrics of one split and seed
+    RUN/report.md, RUN/report.json       mean and std over folds and seeds
+
+A "unit" is one split (fold) and one seed. Checkpoints are written atomically
+(tmp file + os.replace) at every ``checkpoint_every`` epochs, so a run killed at
+any moment (SIGKILL included) resumes with ``resume=True`` from its last
+checkpoint and, on CPU with a fixed seed, ends with the same metrics as an
+uninterrupted run: the RNG states (torch, numpy, python, the loader and
+loss-sampling generators) travel in the checkpoint, and a finished unit's result
+file is never recomputed.
+
+Example:
+    >>> result = run_experiment(load_config("synthau_test"), "runs/demo")  # doctest: +SKIP
+    >>> result.report["f1_macro"]["mean"]                                 # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from aunce_rt._version import __version__
+from aunce_rt.errors import InputError, ModelError, OutputError
+from training.config import ExperimentConfig, load_config, save_config, to_dict
+from training.data.dataset import AUDataset
+from training.data.protocol import Protocol, Split, holdout_subjects
+from training.distributed import DistContext, amp_dtype, init_distributed
+
+logger = logging.getLogger(__name__)
+
+METRIC_FIELDS = ("stage", "split", "seed", "epoch", "loss", "val_f1", "test_f1", "seconds", "frames_per_s")
+
+
+def git_revision(cwd: str | Path | None = None) -> str:
+    """``git describe --always --dirty`` of the source tree, or "unknown" outside git."""
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=12"],
+            cwd=cwd or Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def atomic_save(obj: Mapping[str, Any], path: str | Path) -> Path:
+    """``torch.save`` to a temporary file beside ``path``, fsync, then ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("wb") as fh:
+        torch.save(dict(obj), fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a run checkpoint with ``weights_only=True``; ModelError if unreadable."""
+    path = Path(path)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ModelError(
+            f"cannot read run checkpoint {path} ({type(exc).__name__}: {exc}); delete it to restart"
+        ) from None
+    if not isinstance(obj, dict) or "state_dict" not in obj or "epoch" not in obj:
+        raise ModelError(
+            f"{path} is not an aunce-rt run checkpoint (no state_dict/epoch); delete it to restart"
+        )
+    return obj
+
+
+class RunDir:
+    """A run's folder: config, git revision, metrics CSV, checkpoints, results, report.
+
+    Args:
+        path: the folder (created). An existing folder with a config.yaml is only
+            reused with ``resume=True``.
+        cfg: the resolved config (written to config.yaml on creation).
+        resume: continue the run in ``path``.
+    """
+
+    def __init__(self, path: str | Path, cfg: ExperimentConfig, *, resume: bool = False, write: bool = True):
+        self.path = Path(path)
+        self.cfg = cfg
+        self.write = write
+        cfg_file = self.path / "config.yaml"
+        if cfg_file.is_file() and not resume:
+            raise OutputError(
+                f"run folder {self.path} already holds a run; pass --resume to continue it or choose another --out"
+            )
+        if resume and not cfg_file.is_file():
+            raise InputError(f"cannot resume: {self.path} holds no run (no config.yaml)")
+        if resume:
+            saved = load_config(data=_read_yaml(cfg_file))
+            if to_dict(saved) != to_dict(cfg):
+                logger.warning("resuming %s with its saved config (the given config differs)", self.path)
+            self.cfg = saved
+        if write:
+            try:
+                (self.path / "checkpoints").mkdir(parents=True, exist_ok=True)
+                (self.path / "results").mkdir(exist_ok=True)
+            except OSError as exc:
+                raise OutputError(
+                    f"cannot create run folder {self.path} ({exc}); choose a writable --out"
+                ) from None
+            if not resume:
+                save_config(self.cfg, cfg_file)
+                (self.path / "git.txt").write_text(git_revision() + "\n")
+        self._tb = _tensorboard(self.path) if write else None
+
+    @property
+    def metrics_file(self) -> Path:
+        return self.path / "metrics.csv"
+
+    def unit_dir(self, unit: str) -> Path:
+        return self.path / "checkpoints" / unit
+
+    def result_file(self, unit: str) -> Path:
+        return self.path / "results" / f"{unit}.json"
+
+    def log_metrics(self, row: Mapping[str, Any]) -> None:
+        """Append one epoch row to metrics.csv (and TensorBoard when installed)."""
+        if not self.write:
+            return
+        new = not self.metrics_file.is_file()
+        with self.metrics_file.open("a", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=METRIC_FIELDS, extrasaction="ignore")
+            if new:
+                w.writeheader()
+            w.writerow({k: row.get(k, "") for k in METRIC_FIELDS})
+        if self._tb is not None:
+            tag = f"{row['split']}/seed{row['seed']}/{row['stage']}"
+            for key in ("loss", "val_f1", "test_f1", "frames_per_s"):
+                if row.get(key) not in (None, ""):
+                    self._tb.add_scalar(f"{tag}/{key}", float(row[key]), int(row["epoch"]))
+
+    def truncate_metrics(self, unit_split: str, seed: int, stage: str, after_epoch: int) -> None:
+        """Drop metric rows of a stage past ``after_epoch`` (written before a crash, redone on resume)."""
+        if not self.metrics_file.is_file():
+            return
+        with self.metrics_file.open(newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        keep = [
+            r
+            for r in rows
+            if not (
+                r["split"] == unit_split
+                and r["seed"] == str(seed)
+                and r["stage"] == stage
+                and int(r["epoch"]) > after_epoch
+            )
+        ]
+        if len(keep) != len(rows):
+            tmp = self.metrics_file.with_suffix(".tmp")
+            with tmp.open("w", newline="") as fh:
+                w = csv.DictWriter(fh, fieldnames=METRIC_FIELDS)
+                w.writeheader()
+                w.writerows(keep)
+            os.replace(tmp, self.metrics_file)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def _tensorboard(path: Path) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except Exception:  # tensorboard is optional (not installed here)
+        return None
+    return SummaryWriter(str(path / "tensorboard"))
+
+
+@dataclass(frozen=True)
+class UnitResult:
+    """Metrics of one split and seed (JSON-able ``metrics``)."""
+
+    split: str
+    seed: int
+    metrics: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What :func:`run_experiment` returns: the folder, per-unit results, the aggregated report."""
+
+    path: Path
+    units: tuple[UnitResult, ...]
+    report: dict[str, Any]
+
+
+def loss_kwargs(cfg: ExperimentConfig, protocol: Protocol | None = None) -> dict[str, Any]:
+    """Keyword arguments of the pretraining loss class from the config."""
+    lc = cfg.loss
+    if lc.name == "aunce":
+        return {
+            "temperature": lc.temperature,
+            "probs": tuple(lc.probs),
+            "num_positives": lc.num_positives,
+            "beta_minority": lc.beta_minority,
+            "beta_majority": lc.beta_majority,
+            "minority": lc.minority,
+            "au_weighted": lc.au_weighted,
+        }
+    if lc.name == "wfl":
+        return {"gamma": lc.gamma}
+    return {}
+
+
+def make_encoder(cfg: ExperimentConfig, num_aus: int) -> torch.nn.Module:
+    """The encoder of the config (random init unless ``model.init_weights``)."""
+    from models import create_encoder
+
+    m = cfg.model
+    return create_encoder(
+        m.backbone,
+        num_aus,
+        node_dim=m.node_dim,
+        top_k=m.top_k,
+        init_weights=m.init_weights or None,
+        dropout=m.dropout,
+    )
+
+
+def _checkpoint_payload(state: Any, cfg: ExperimentConfig, au_codes: tuple[int, ...], extra: dict) -> dict:
+    """models.save_model's format plus the TrainState's optimizer/epoch/RNG (one file)."""
+    from models.checkpoint import FORMAT, FORMAT_VERSION
+
+    ts = state.state_dict()
+    model = state.model.module if hasattr(state.model, "module") else state.model
+    encoder = model.encoder if hasattr(model, "encoder") else model
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "aunce_rt_version": __version__,
+        "encoder_config": dict(encoder.config),
+        "au_codes": list(au_codes),
+        "thresholds": [0.5] * len(au_codes),
+        "state_dict": ts.pop("model"),
+        "extra": extra,
+        **ts,
+    }
+
+
+def _train_state_of(payload: Mapping[str, Any]) -> dict[str, Any]:
+    keep = ("loss_name", "optimizer", "epoch", "step", "history", "rng")
+    return {"model": payload["state_dict"], **{k: payload[k] for k in keep if k in payload}}
+
+
+def run_unit(
+    cfg: ExperimentConfig,
+    protocol: Protocol,
+    split: Split,
+    seed: int,
+    run: RunDir,
+    *,
+    ctx: DistContext | None = None,
+    progress: bool = True,
+    after_checkpoint: Callable[[int], None] | None = None,
+) -> UnitResult:
+    """Pretrain then linear-evaluate one split with one seed, resuming from its checkpoint.
+
+    Args:
+        after_checkpoint: called with the epoch after each checkpoint is on disk (tests).
+    """
+    from training.linear_eval import linear_eval
+    from training.pretrain import pretrain
+
+    unit = f"{split.name}-seed{seed}"
+    result_file = run.result_file(unit)
+    if result_file.is_file():
+        logger.info("%s already finished; reading %s", unit, result_file)
+        return UnitResult(split.name, seed, json.loads(result_file.read_text()))
+    ctx = ctx or DistContext()
+    device = ctx.device
+    train_idx, val_idx = (
+        holdout_subjects(split.train, cfg.data.val_fraction, seed)
+        if cfg.selection == "val" and cfg.data.val_fraction > 0
+        else (split.train, None)
+    )
+    crop = cfg.data.crop_size
+    train_ds, test_ds = AUDataset(train_idx, crop), AUDataset(split.test, crop)
+    val_ds = AUDataset(val_idx, crop) if val_idx is not None else test_ds
+    extra = {
+        "stage": "pretrain",
+        "protocol": protocol.name,
+        "split": split.name,
+        "seed": seed,
+        "config": to_dict(cfg),
+        "git_revision": git_revision(),
+    }
+    ckpt = run.unit_dir(unit) / "pretrain.pt"
+    resume_state = None
+    if ckpt.is_file():
+        payload = read_checkpoint(ckpt)
+        resume_state = _train_state_of(payload)
+        logger.info("resuming %s from epoch %d (%s)", unit, payload["epoch"], ckpt)
+        run.truncate_metrics(split.name, seed, "pretrain", int(payload["epoch"]))
+    run.truncate_metrics(split.name, seed, "linear", 0)
+    encoder = make_encoder(cfg, len(protocol.au_codes))
+    if device.type == "cuda" and cfg.channels_last:
+        encoder = encoder.to(memory_format=torch.channels_last)
+    last_time = [time.perf_counter()]
+
+    def on_epoch_end(state: Any) -> None:
+        now = time.perf_counter()
+        seconds = now - last_time[0]
+        last_time[0] = now
+        frames = len(train_ds) * (2 if state.loss_name == "aunce" else 1)
+        run.log_metrics(
+            {
+                "stage": "pretrain",
+                "split": split.name,
+                "seed": seed,
+                "epoch": state.epoch,
+                "loss": f"{state.history[-1]:.6f}",
+                "seconds": f"{seconds:.3f}",
+                "frames_per_s": f"{frames / max(seconds, 1e-9):.2f}",
+            }
+        )
+        final = state.epoch >= cfg.pretrain.epochs
+        if ctx.is_main and (state.epoch % max(cfg.checkpoint_every, 1) == 0 or final):
+            atomic_save(_checkpoint_payload(state, cfg, protocol.au_codes, extra), ckpt)
+            if after_checkpoint is not None:
+                after_checkpoint(state.epoch)
+
+    dtype = amp_dtype(device, cfg.amp)
+    autocast = torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
+    start = time.perf_counter()
+    with autocast:
+        pre = pretrain(
+            encoder,
+            train_ds,
+            loss=cfg.loss.name,
+            epochs=max(cfg.pretrain.epochs, 1),
+            lr=cfg.pretrain.lr,
+            weight_decay=cfg.pretrain.weight_decay,
+            batch_size=cfg.pretrain.batch_size,
+            seed=seed,
+            loss_kwargs=loss_kwargs(cfg, protocol),
+            device=device,
+            image_size=cfg.data.image_size,
+            resize=crop,
+            num_workers=cfg.data.num_workers,
+            resume=resume_state,
+            on_epoch_end=on_epoch_end,
+            progress=progress,
+        )
+    pretrain_seconds = time.perf_counter() - start
+    lin = linear_eval(
+        pre.encoder,
+        train_ds,
+        val_ds,
+        test_ds,
+        epochs=cfg.linear.epochs,
+        lr=cfg.linear.lr,
+        weight_decay=cfg.linear.weight_decay,
+        batch_size=cfg.linear.batch_size,
+        seed=seed,
+        device=device,
+        image_size=cfg.data.image_size,
+        resize=crop,
+        progress=progress,
+    )
+    for e, (loss, v, t) in enumerate(zip(lin.train_loss, lin.val_f1, lin.test_f1, strict=True), start=1):
+        run.log_metrics(
+            {
+                "stage": "linear",
+                "split": split.name,
+                "seed": seed,
+                "epoch": e,
+                "loss": f"{loss:.6f}",
+                "val_f1": f"{v:.6f}",
+                "test_f1": f"{t:.6f}",
+            }
+        )
+    selection = (
+        "validation subjects held out from training"
+        if val_idx is not None
+        else "best epoch on the test split"
+    )
+    metrics = {
+        "split": split.name,
+        "seed": seed,
+        "au_codes": list(protocol.au_codes),
+        "selection": selection,
+        "selected_epoch": lin.selected_epoch,
+        "test": lin.test_metrics.to_dict(protocol.au_codes),
+        "oracle_best_on_test_epoch": lin.oracle_test_epoch,
+        "oracle_best_on_test_f1_macro": lin.oracle_test_f1,
+        "pretrain_loss": list(pre.history),
+        "pretrain_seconds": pretrain_seconds,
+        "seconds_per_epoch": pretrain_seconds / max(cfg.pretrain.epochs, 1),
+        "train_frames": len(train_ds),
+        "test_frames": len(test_ds),
+    }
+    if ctx.is_main:
+        from models import save_model
+
+        save_model(
+            run.unit_dir(unit) / "model.pt",
+            lin.model,
+            au_codes=protocol.au_codes,
+            extra={**extra, "stage": "linear", "metrics": metrics["test"]},
+        )
+        tmp = result_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(metrics, indent=2, default=_json_default))
+        os.replace(tmp, result_file)
+    return UnitResult(split.name, seed, metrics)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON-able: {type(obj).__name__}")
+
+
+def run_experiment(
+    cfg: ExperimentConfig,
+    out: str | Path | None = None,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    after_checkpoint: Callable[[int], None] | None = None,
+) -> RunResult:
+    """Run every selected split and seed of ``cfg`` into a run folder and write the report.
+
+    Args:
+        cfg: the experiment.
+        out: the run folder (default ``<cfg.out_dir>/<cfg.name>``).
+        resume: continue the run already in ``out``.
+        progress: rich progress bars on stderr.
+        after_checkpoint: test hook, called after each pretraining checkpoint.
+    """
+    from training.data.benchmarks import build_splits
+    from training.pretrain import seed_everything
+    from training.report import write_report
+
+    ctx = init_distributed(cfg.device)
+    path = Path(out) if out is not None else Path(cfg.out_dir) / cfg.name
+    run = RunDir(path, cfg, resume=resume, write=ctx.is_main)
+    cfg = run.cfg
+    if cfg.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    units = []
+    for seed in cfg.run_seeds:
+        seed_everything(seed)
+        protocol, splits = build_splits(cfg.data, cache_dir=path / "cache", seed=seed)
+        for split in splits:
+            units.append(
+                run_unit(
+                    cfg,
+                    protocol,
+                    split,
+                    seed,
+                    run,
+                    ctx=ctx,
+                    progress=progress,
+                    after_checkpoint=after_checkpoint,
+                )
+            )
+    report = write_report(path, cfg, [u.metrics for u in units]) if ctx.is_main else {}
+    return RunResult(path, tuple(units), report)
