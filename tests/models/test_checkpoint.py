@@ -1,0 +1,138 @@
+"""Model checkpoints: round trip, training-run checkpoints, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from aunce_rt._version import __version__
+from aunce_rt.errors import ModelError, OutputError
+from models import AUModel, AUProbe, LoadedModel, create_encoder, load_model, save_model
+
+CODES = [1, 2, 4]
+
+
+@pytest.fixture(scope="module")
+def model() -> AUModel:
+    torch.manual_seed(0)
+    encoder = create_encoder("mobilenetv3_small_100", 3, node_dim=48, top_k=2)
+    model = AUModel(encoder, AUProbe(3, 48))
+    model.train()
+    with torch.no_grad():  # a few training-mode passes give non-trivial BatchNorm statistics
+        for seed in range(2):
+            model(torch.randn(4, 3, 96, 96, generator=torch.Generator().manual_seed(seed)))
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def images() -> torch.Tensor:
+    return torch.randn(2, 3, 96, 96, generator=torch.Generator().manual_seed(7))
+
+
+def test_round_trip_gives_identical_outputs(tmp_path, model, images):
+    path = save_model(
+        tmp_path / "sub" / "model.pt",
+        model,
+        au_codes=CODES,
+        thresholds=[0.4, 0.5, 0.6],
+        extra={"dataset": "bp4d"},
+    )
+    loaded = load_model(path)
+    assert isinstance(loaded, LoadedModel)
+    assert loaded.au_codes == (1, 2, 4) and loaded.thresholds == (0.4, 0.5, 0.6)
+    assert loaded.encoder_config == model.encoder.config and loaded.extra == {"dataset": "bp4d"}
+    assert not loaded.model.training
+    with torch.no_grad():
+        assert torch.equal(loaded.model(images), model(images))
+    raw = torch.load(path, weights_only=True)
+    assert raw["format"] == "aunce-rt-model" and raw["format_version"] == 1
+    assert raw["aunce_rt_version"] == __version__
+
+
+def test_default_thresholds_are_one_half(tmp_path, model):
+    loaded = load_model(save_model(tmp_path / "m.pt", model, au_codes=CODES))
+    assert loaded.thresholds == (0.5, 0.5, 0.5)
+
+
+def test_training_run_checkpoint_with_extra_keys_loads(tmp_path, model, images):
+    path = save_model(tmp_path / "run.pt", model, au_codes=CODES)
+    payload = torch.load(path, weights_only=True)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    payload.update(
+        optimizer=optimizer.state_dict(),
+        epoch=5,
+        rng=torch.get_rng_state(),
+        state_dict={
+            f"module.{k}": v
+            for k, v in payload["state_dict"].items()  # saved from a DDP wrapper
+        },
+    )
+    torch.save(payload, path)
+    with torch.no_grad():
+        assert torch.equal(load_model(path).model(images), model(images))
+
+
+def test_encoder_only_state_dict_keeps_encoder_weights(tmp_path, model, images):
+    path = save_model(tmp_path / "pre.pt", model, au_codes=CODES)
+    payload = torch.load(path, weights_only=True)
+    payload["state_dict"] = model.encoder.state_dict()
+    torch.save(payload, path)
+    with torch.no_grad():
+        assert torch.equal(load_model(path).model.forward_features(images), model.forward_features(images))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"au_codes": [1, 2]}, "AU codes"),
+        ({"au_codes": CODES, "thresholds": [0.5]}, "thresholds"),
+        ({"au_codes": CODES, "extra": {"bad": object()}}, "JSON"),
+    ],
+)
+def test_save_rejects_inconsistent_arguments(tmp_path, model, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        save_model(tmp_path / "m.pt", model, **kwargs)
+
+
+def test_save_to_an_unwritable_place_raises_output_error(tmp_path, model):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OutputError, match="writable"):
+        save_model(blocker / "m.pt", model, au_codes=CODES)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ModelError, match="does not exist"):
+        load_model(tmp_path / "nope.pt")
+
+
+def test_corrupt_and_truncated_files(tmp_path, model):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(ModelError, match="cannot read checkpoint"):
+        load_model(junk)
+    good = save_model(tmp_path / "good.pt", model, au_codes=CODES).read_bytes()
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(good[: len(good) // 2])
+    with pytest.raises(ModelError, match="cannot read checkpoint"):
+        load_model(cut)
+
+
+def test_wrong_dicts(tmp_path, model):
+    bare = tmp_path / "bare.pt"
+    torch.save(model.state_dict(), bare)
+    with pytest.raises(ModelError, match="encoder_config"):
+        load_model(bare)
+    listed = tmp_path / "list.pt"
+    torch.save([1, 2], listed)
+    with pytest.raises(ModelError, match="list"):
+        load_model(listed)
+
+
+def test_weights_of_another_shape(tmp_path, model):
+    path = save_model(tmp_path / "m.pt", model, au_codes=CODES)
+    payload = torch.load(path, weights_only=True)
+    payload["encoder_config"] = {**payload["encoder_config"], "node_dim": 32}
+    torch.save(payload, path)
+    with pytest.raises(ModelError, match="do not fit"):
+        load_model(path)
