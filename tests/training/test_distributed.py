@@ -1,0 +1,92 @@
+"""DDP equivalence: 2 gloo processes on CPU give the loss and gradients of one global batch."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+import torch.nn.functional as F
+from torch import nn
+
+from training.distributed import DistContext, all_gather_with_grad, amp_dtype, resolve_device
+from training.losses import AUNCELoss
+
+WORLD = 2
+B, N, D, C = 6, 3, 10, 8  # images per process, AUs, input dim, feature dim
+
+
+def _data() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    x1 = torch.randn(WORLD * B, N, D, generator=g)
+    x2 = x1 + 0.3 * torch.randn(WORLD * B, N, D, generator=g)
+    labels = torch.randint(0, 2, (WORLD * B, N), generator=g)
+    labels[0, 0] = -1  # a masked entry crosses the process boundary too
+    return x1, x2, labels
+
+
+def _model() -> nn.Module:
+    torch.manual_seed(1)
+    return nn.Linear(D, C)
+
+
+def _loss(model: nn.Module, x1, x2, labels, gather) -> torch.Tensor:
+    z1 = F.normalize(model(x1), dim=-1)  # (b, N, C)
+    z2 = F.normalize(model(x2), dim=-1)
+    loss_fn = AUNCELoss(num_positives=3)  # paper probs: random positive types and draws
+    gen = torch.Generator().manual_seed(123)  # same draws in every process
+    return loss_fn(gather(z1), gather(z2), gather(labels), generator=gen)
+
+
+def _worker(rank: int, port: int, out: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.distributed.init_process_group("gloo", rank=rank, world_size=WORLD)
+    try:
+        torch.set_num_threads(1)
+        x1, x2, labels = _data()
+        sl = slice(rank * B, (rank + 1) * B)
+        model = nn.parallel.DistributedDataParallel(_model())
+        loss = _loss(model, x1[sl], x2[sl], labels[sl], all_gather_with_grad)
+        loss.backward()
+        torch.save(
+            {"loss": loss.detach(), "grads": [p.grad for p in model.parameters()]}, f"{out}/rank{rank}.pt"
+        )
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_process_gloo_equals_one_global_batch(tmp_path: Path) -> None:
+    mp.spawn(_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    model = _model()
+    x1, x2, labels = _data()
+    loss = _loss(model, x1, x2, labels, lambda t: t)
+    loss.backward()
+    for rank in range(WORLD):
+        got = torch.load(tmp_path / f"rank{rank}.pt", weights_only=True)
+        torch.testing.assert_close(got["loss"], loss.detach(), rtol=1e-5, atol=1e-6)
+        for g, p in zip(got["grads"], model.parameters(), strict=True):
+            torch.testing.assert_close(g, p.grad, rtol=1e-4, atol=1e-6)
+
+
+def test_gather_is_identity_in_one_process() -> None:
+    x = torch.randn(3, 2, requires_grad=True)
+    assert all_gather_with_grad(x) is x
+    assert DistContext().gather(x) is x and DistContext().is_main
+
+
+def test_device_and_amp_choices_on_cpu() -> None:
+    cpu = torch.device("cpu")
+    assert amp_dtype(cpu, "auto") is None and amp_dtype(cpu, "bf16") is None
+    if not torch.cuda.is_available():
+        assert resolve_device("auto") == cpu
+        with pytest.raises(ValueError, match="CUDA"):
+            resolve_device("cuda")
