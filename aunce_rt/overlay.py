@@ -87,7 +87,7 @@ def _draw_box(
     canvas: np.ndarray, face: FaceResult, colour: tuple[int, int, int], scale: float, thick: int
 ) -> None:
     x1, y1, x2, y2 = (int(round(float(v))) for v in face.box)
-    cv2.rectangle(canvas, (x1, y1), (x2, y2), colour, thick, cv2.LINE_AA)
+    cv2.rectangle(canvas, (x1, y1), (x2, y2), colour, thick, cv2.LINE_8)
     label = f"id {face.face_id}"
     (tw, th), base = cv2.getTextSize(label, _FONT, scale * 0.8, thick)
     ty = y1 - 4 if y1 - th - base - 4 >= 0 else y2 + th + 4
@@ -111,10 +111,10 @@ def _draw_panel(canvas: np.ndarray, face: FaceResult, x0: int, scale: float) -> 
     h, w = canvas.shape[:2]
     k = len(face.au_codes)
     title_h = int(22 * scale) + 4
-    row_h = int(np.clip((h - 2 * _MARGIN - title_h) / max(k, 1), 6, 26 * scale))
+    row_h = int(np.clip((h - 2 * _MARGIN - title_h) / max(k, 1), 6, 32 * scale))
     font = max(0.25, min(scale * 0.55, row_h / 30.0))
     label_w = cv2.getTextSize("AU00", _FONT, font, 1)[0][0] + 6
-    bar_w = int(100 * scale)
+    bar_w = int(160 * scale)
     panel_w = label_w + bar_w + 8
     panel_h = title_h + row_h * k + 4
     if x0 + panel_w > w:
