@@ -1,3 +1,6 @@
 """Imports every command module so that each registers itself on `cli.main.app`."""
 
 from __future__ import annotations
+from cli import plot  # noqa: F401
+from cli import detect  # noqa: F401
+from cli import export  # noqa: F401

@@ -204,7 +204,10 @@ def export_onnx(
                 lambda x: run_probs(sess32, x), sess_out, crop_sets, None, f"{precision} vs fp32"
             )
             for agreement in variant:
-                if agreement.max_abs_diff > VARIANT_WARN:
+                # int8 is calibrated on faces: noise crops are out of its range, so only faces count.
+                if agreement.max_abs_diff > VARIANT_WARN and not (
+                    precision == "int8" and agreement.name == "random"
+                ):
                     logger.warning("%s graph differs from fp32 on %s", precision, agreement)
 
         f1: dict[str, float] = {}
