@@ -1,0 +1,322 @@
+"""`aunce-rt detect`, `aunce-rt webcam` and `aunce-rt info`: the runtime commands.
+
+``detect`` with several sources writes one output file per source, named
+``<out stem>_<NN>_<source stem><out suffix>`` next to ``--out`` (NN = the source's
+position, 00, 01, ...; the CSV keeps the
+OpenFace column set; JSON Lines records also carry the source name). With a
+single source, ``--out`` is used as given.
+
+Ctrl-C stops the run: every row written so far stays in a valid file, the
+summary is printed and the exit code is 130.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from aunce_rt.errors import AunceError
+from aunce_rt.results import STAGES
+from cli.main import app, err_console
+
+logger = logging.getLogger(__name__)
+out_console = Console()
+WINDOW = "aunce-rt"
+
+
+class OutputFormat(str, Enum):
+    csv = "csv"
+    jsonl = "jsonl"
+
+
+class ProviderChoice(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+    tensorrt = "tensorrt"
+
+
+@dataclass
+class _Stats:
+    """Running totals of one source, for the summary table."""
+
+    name: str
+    frames: int = 0
+    faces: int = 0
+    success: int = 0
+    ms: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    wall_s: float = 0.0
+
+    def add(self, result) -> None:  # result: FrameResult
+        self.frames += 1
+        self.faces += len(result.faces)
+        self.success += int(result.success)
+        for key in STAGES:
+            self.ms[key] += float(result.timings.get(key, 0.0))
+
+
+class _FPSColumn(ProgressColumn):
+    """Frames per second of a progress task."""
+
+    def render(self, task) -> Text:  # task: rich.progress.Task
+        return Text(f"{task.speed or 0.0:5.1f} frames/s", style="cyan")
+
+
+def _per_source_path(out: Path, source: str, index: int, multi: bool) -> Path:
+    """``out`` itself for one source, ``<stem>_<NN>_<source stem><suffix>`` for several."""
+    if not multi:
+        return out
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(source.rstrip("/\\")).stem or source).strip("_") or "source"
+    return out.with_name(f"{out.stem}_{index:02d}_{stem}{out.suffix}")
+
+
+def _summary(stats: list[_Stats], model_line: str, interrupted: bool) -> Table:
+    title = "aunce-rt detect" + (" (interrupted)" if interrupted else "")
+    table = Table(title=title, caption=f"model: {model_line}", title_justify="left")
+    table.add_column("source")
+    for col in ("frames", "faces", "success %", *(f"{s} ms" for s in STAGES), "fps"):
+        table.add_column(col, justify="right")
+    for s in stats:
+        n = max(s.frames, 1)
+        fps = s.frames / s.wall_s if s.wall_s > 0 else 0.0
+        table.add_row(
+            s.name,
+            str(s.frames),
+            str(s.faces),
+            f"{100.0 * s.success / n:.1f}",
+            *(f"{s.ms[k] / n:.1f}" for k in STAGES),
+            f"{fps:.1f}",
+        )
+    return table
+
+
+@app.command()
+def detect(
+    sources: list[str] = typer.Argument(
+        ..., help="Videos, images, folders, glob patterns, camera indices or stream URLs."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Output file (.csv or .jsonl)."),
+    fmt: OutputFormat | None = typer.Option(
+        None, "--format", "-f", help="Output format (default: from --out)."
+    ),
+    model: Path | None = typer.Option(None, "--model", "-m", help="Exported .onnx model (default: bundled)."),
+    providers: ProviderChoice = typer.Option(ProviderChoice.auto, "--providers", help="Execution providers."),
+    max_faces: int = typer.Option(4, "--max-faces", min=1, help="Most faces analysed per frame."),
+    stride: int = typer.Option(1, "--stride", min=1, help="Analyse every N-th frame."),
+    threshold: float | None = typer.Option(
+        None,
+        "--threshold",
+        min=0.0,
+        max=1.0,
+        help="One decision threshold for every AU (default: the model's).",
+    ),
+    save_video: Path | None = typer.Option(
+        None, "--save-video", help="Write an annotated video (.mp4/.avi)."
+    ),
+    smooth: float | None = typer.Option(
+        None, "--smooth", min=0.0, max=1.0, help="Causal EMA factor alpha per face (e.g. 0.5; 1 = off)."
+    ),
+    show_landmarks: bool = typer.Option(False, "--show-landmarks", help="Draw landmarks in --save-video."),
+    landmarks: str = typer.Option("facemesh", "--landmarks", help="'facemesh' or a MediaPipe .task file."),
+    threads: int | None = typer.Option(None, "--threads", min=0, help="ONNX Runtime intra-op threads."),
+) -> None:
+    """Detect AUs in videos, images, folders or streams and write one row per face and frame."""
+    from aunce_rt.detector import AUDetector
+    from aunce_rt.sinks import check_output_path
+
+    multi = len(sources) > 1
+    outs = [_per_source_path(out, s, i, multi) for i, s in enumerate(sources)]
+    videos = [
+        _per_source_path(save_video, s, i, multi) if save_video else None for i, s in enumerate(sources)
+    ]
+    for path in [*outs, *(v for v in videos if v is not None)]:
+        check_output_path(path)  # fail before any work when a folder is missing or read-only
+    detector = AUDetector(
+        model,
+        providers=providers.value,
+        max_faces=max_faces,
+        thresholds=threshold,
+        smoothing=smooth,
+        landmarks=landmarks,
+        num_threads=threads,
+    )
+    stats: list[_Stats] = []
+    interrupted = False
+    try:
+        for source, out_path, video_path in zip(sources, outs, videos, strict=True):
+            stats.append(_Stats(name=source))
+            _run_source(detector, source, out_path, fmt, video_path, stride, show_landmarks, stats[-1])
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        detector.close()
+    err_console.print(_summary(stats, detector.describe(), interrupted))
+    if interrupted:
+        err_console.print("[yellow]interrupted: every row written so far is kept[/]")
+        raise typer.Exit(130)
+    written = ", ".join(str(p) for p in outs[: len(stats)])
+    err_console.print(f"wrote {written}")
+
+
+def _run_source(
+    detector,  # AUDetector
+    source: str,
+    out_path: Path,
+    fmt: OutputFormat | None,
+    video_path: Path | None,
+    stride: int,
+    show_landmarks: bool,
+    stats: _Stats,
+) -> None:
+    """Stream one source into its sink (and annotated video); KeyboardInterrupt propagates."""
+    from aunce_rt.overlay import draw_overlay
+    from aunce_rt.sinks import VideoSink, open_sink
+    from aunce_rt.sources import open_source
+
+    src = open_source(source, stride=stride)
+    video = None
+    start = time.perf_counter()
+    try:
+        with open_sink(out_path, fmt.value if fmt else None, detector.au_codes) as sink:
+            if video_path is not None:
+                video = VideoSink(video_path, fps=(src.fps / stride) if src.fps else None)
+            columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _FPSColumn()]
+            with Progress(*columns, TimeRemainingColumn(), console=err_console, transient=True) as progress:
+                task = progress.add_task(src.name[-40:], total=src.frame_count)
+                for frame, result in detector.stream_frames(src, stride=stride):
+                    sink.write(result)
+                    stats.add(result)
+                    if video is not None:
+                        fps = 1000.0 / result.timings["total"] if result.timings.get("total") else None
+                        video.write(draw_overlay(frame.image, result, fps=fps, show_landmarks=show_landmarks))
+                    progress.advance(task)
+    finally:
+        stats.wall_s = time.perf_counter() - start
+        src.close()
+        if video is not None:
+            video.close()
+
+
+def _require_display() -> None:
+    """Raise a one-line AunceError when no window can be opened (no display or no GUI)."""
+    import cv2
+
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        raise AunceError(
+            "no display available ($DISPLAY is not set), so no window can be opened; run on a desktop "
+            "session, or record without a window: `aunce-rt detect 0 --out aus.csv`"
+        )
+    try:
+        cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL)
+    except cv2.error as exc:
+        raise AunceError(
+            f"OpenCV cannot open a window ({str(exc).strip().splitlines()[-1]}); install an OpenCV with GUI "
+            "support (opencv-contrib-python, not -headless) or use `aunce-rt detect 0 --out aus.csv`"
+        ) from None
+
+
+@app.command()
+def webcam(
+    camera: int = typer.Option(0, "--camera", "-c", min=0, help="Camera index."),
+    model: Path | None = typer.Option(None, "--model", "-m", help="Exported .onnx model (default: bundled)."),
+    providers: ProviderChoice = typer.Option(ProviderChoice.auto, "--providers", help="Execution providers."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Also write results (.csv or .jsonl)."),
+    max_faces: int = typer.Option(4, "--max-faces", min=1, help="Most faces analysed per frame."),
+    smooth: float | None = typer.Option(
+        0.5, "--smooth", min=0.0, max=1.0, help="Causal EMA factor (1 = off)."
+    ),
+    show_landmarks: bool = typer.Option(False, "--show-landmarks", help="Draw landmarks."),
+) -> None:
+    """Live AU detection from a camera in a window; press q to quit."""
+    import cv2
+
+    from aunce_rt.detector import AUDetector
+    from aunce_rt.overlay import draw_overlay
+    from aunce_rt.sinks import open_sink
+    from aunce_rt.sources import open_source
+
+    _require_display()
+    try:
+        detector = AUDetector(model, providers=providers.value, max_faces=max_faces, smoothing=smooth)
+        sink = open_sink(out, None, detector.au_codes) if out is not None else None
+        src = open_source(camera)
+        err_console.print(f"{detector.describe()}; press q in the window to quit")
+        frames, start = 0, time.perf_counter()
+        try:
+            for frame, result in detector.stream_frames(src):
+                frames += 1
+                if sink is not None:
+                    sink.write(result)
+                fps = frames / max(time.perf_counter() - start, 1e-6)
+                cv2.imshow(WINDOW, draw_overlay(frame.image, result, fps=fps, show_landmarks=show_landmarks))
+                if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
+                    break
+                if cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:
+                    break
+        finally:
+            src.close()
+            detector.close()
+            if sink is not None:
+                sink.close()
+        err_console.print(
+            f"{frames} frames at {frames / max(time.perf_counter() - start, 1e-6):.1f} frames/s"
+        )
+    finally:
+        cv2.destroyAllWindows()
+
+
+@app.command()
+def info(
+    model: Path = typer.Argument(..., help="Exported .onnx model."),
+    providers: ProviderChoice = typer.Option(ProviderChoice.auto, "--providers", help="Execution providers."),
+) -> None:
+    """Print a model's metadata (AUs, thresholds, input, provenance, metrics) and providers."""
+    import json
+
+    from aunce_rt.providers import available_providers
+    from aunce_rt.session import AUModelSession
+
+    session = AUModelSession(model, providers.value)
+    meta = session.metadata
+    out_console.print(f"[bold]{model}[/]  aunce-rt {meta.project_version}, format {meta.format_version}")
+    table = Table("AU", "name", "threshold", title=f"{meta.num_aus} action units", title_justify="left")
+    for label, name, thr in zip(meta.au_labels, meta.au_names, meta.thresholds, strict=True):
+        table.add_row(label, name, f"{thr:.3f}")
+    out_console.print(table)
+    rows = {
+        "input": f"{meta.input_dtype} {meta.input_layout} (N, {meta.input_size}, {meta.input_size}, 3) "
+        f"{meta.color_order}, crop {meta.crop_size}, template {meta.template_id}",
+        "normalisation": f"mean {meta.mean}, std {meta.std} (inside the graph)",
+        "encoder": f"{meta.encoder} / {meta.backbone or '?'} (node dim {meta.node_dim or '?'})",
+        "precision": meta.precision,
+        "features output": str(meta.has_features),
+        "exported": f"{meta.export_date or '?'} (git {meta.git_revision or '?'})",
+        "training": json.dumps(meta.training, sort_keys=True) if meta.training else "-",
+        "metrics": json.dumps(meta.metrics, sort_keys=True) if meta.metrics else "-",
+        "licence": meta.licence_note or "-",
+        "providers available": ", ".join(available_providers()),
+        "providers selected": ", ".join(session.providers),
+    }
+    for key, value in rows.items():
+        out_console.print(f"[bold]{key}:[/] {value}", highlight=False, soft_wrap=True)
