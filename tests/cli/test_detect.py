@@ -125,7 +125,7 @@ def test_bad_inputs_are_one_line_errors(model, shared_data, tmp_path):
         (str(tmp_path / "zero.mp4"), "0-byte"),
         (str(tmp_path / "text.mp4"), "text.mp4"),
         (str(tmp_path / "tiny.png"), "too small"),
-        ("7", "7"),
+        ("7", "no camera at index 7"),
     ]
     for source, fragment in cases:
         _one_line_error(_detect(model, source, "--out", out), fragment)
@@ -189,7 +189,7 @@ def test_webcam_without_camera(model, monkeypatch):
 
     monkeypatch.setattr(detect_mod, "_require_display", lambda: None)
     result = runner.invoke(app, ["webcam", "--camera", "7", "--model", str(model), "--providers", "cpu"])
-    _one_line_error(result, "7")
+    _one_line_error(result, "no camera at index 7")
 
 
 def test_info_prints_metadata_and_providers(model):
