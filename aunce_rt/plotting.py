@@ -1,0 +1,176 @@
+"""AU timelines as a PNG: probabilities over time per face, optionally against truth.
+
+Reads any CSV the project writes (``AUxx_p`` probabilities, ``AUxx_c``
+occurrences) and OpenFace 2.x CSVs (``AUxx_r`` intensities 0-5, shown divided by
+5, and ``AUxx_c``), so several tools can be compared on one figure.
+
+Example:
+    >>> from aunce_rt.plotting import plot_timelines  # doctest: +SKIP
+    >>> plot_timelines(["aus.csv", "openface.csv"], "aus.png")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from aunce_rt.aus import au_label, au_name, parse_au_code
+from aunce_rt.errors import InputError, OutputError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AUSeries:
+    """AU time series of one face from one CSV.
+
+    Attributes:
+        name: legend label (file stem, and face id when several).
+        time: (T,) seconds (or frame numbers when the CSV has no timestamps).
+        values: AU code -> (T,) values in [0, 1] (probability, or intensity / 5).
+        kind: "probability", "intensity" or "occurrence".
+    """
+
+    name: str
+    time: np.ndarray
+    values: dict[int, np.ndarray]
+    kind: str
+
+
+def series_from_columns(columns: Mapping[str, np.ndarray], name: str) -> list[AUSeries]:
+    """Split CSV columns (as ``aunce_rt.sinks.read_au_csv`` returns them) into per-face series.
+
+    Chooses per AU the richest column: ``_p`` (probability) over ``_r``
+    (intensity, divided by 5) over ``_c`` (occurrence). Rows with ``success == 0``
+    become NaN so gaps show as gaps.
+    """
+    suffixes = (("_p", "probability", 1.0), ("_r", "intensity", 5.0), ("_c", "occurrence", 1.0))
+    kind, chosen = "", {}
+    for suffix, k, scale in suffixes:
+        cols = {c: v for c, v in columns.items() if c.upper().startswith("AU") and c.endswith(suffix)}
+        if cols:
+            kind = k
+            chosen = {parse_au_code(c): np.asarray(v, dtype=np.float64) / scale for c, v in cols.items()}
+            break
+    if not chosen:
+        raise InputError(
+            f"{name}: no AU columns found (expected AUxx_p, AUxx_r or AUxx_c as written by "
+            "aunce-rt detect or OpenFace 2.x)"
+        )
+    n = len(next(iter(chosen.values())))
+    time = columns.get("timestamp")
+    if time is None or np.all(~np.isfinite(np.asarray(time, dtype=np.float64))):
+        time = columns.get("frame", np.arange(1, n + 1))
+    time = np.asarray(time, dtype=np.float64)
+    success = np.asarray(columns.get("success", np.ones(n)), dtype=np.float64)
+    face_ids = np.asarray(columns.get("face_id", np.zeros(n)), dtype=np.float64)
+    face_ids = np.where(np.isfinite(face_ids), face_ids, 0)
+    out = []
+    ids = sorted(set(face_ids[success > 0].astype(int).tolist())) or [0]
+    for fid in ids:
+        rows = (face_ids == fid) | (success <= 0)
+        # A frame without faces has one success=0 row: keep it (as NaN) in every face's series.
+        values = {}
+        for code, v in chosen.items():
+            vv = np.where(success[rows] > 0, v[rows], np.nan)
+            values[code] = vv
+        label = name if len(ids) == 1 else f"{name} face {fid}"
+        if kind != "probability":
+            label += " (AU_r / 5)" if kind == "intensity" else " (AU_c)"
+        out.append(AUSeries(label, time[rows], values, kind))
+    return out
+
+
+def plot_timelines(
+    csv_paths: Sequence[str | Path],
+    out: str | Path,
+    *,
+    truth: Mapping[int, np.ndarray] | None = None,
+    truth_time: np.ndarray | None = None,
+    aus: Sequence[int] | None = None,
+    title: str | None = None,
+) -> Path:
+    """Draw AU timelines of one or more CSVs into one PNG.
+
+    Args:
+        csv_paths: CSVs written by ``aunce-rt detect`` or OpenFace 2.x.
+        out: PNG path to write.
+        truth: optional AU code -> (T,) 0/1 ground truth, shaded behind the curves.
+        truth_time: (T,) times of ``truth`` (defaults to the first series' time).
+        aus: AU codes to show (default: union of the AUs in the CSVs, sorted).
+        title: figure title.
+
+    Returns:
+        The PNG path.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from aunce_rt.sinks import read_au_csv
+
+    if not csv_paths:
+        raise InputError("no CSV given to plot; pass at least one file written by `aunce-rt detect`")
+    series: list[AUSeries] = []
+    for p in csv_paths:
+        path = Path(p)
+        if not path.is_file():
+            raise InputError(f"{path}: no such CSV file; pass a CSV written by `aunce-rt detect` or OpenFace")
+        series.extend(series_from_columns(read_au_csv(path), path.stem))
+    codes = sorted(aus or {c for s in series for c in s.values})
+    out = Path(out)
+    if not out.parent.exists():
+        raise OutputError(
+            f"{out.parent}: output folder does not exist; create it first (mkdir -p {out.parent})"
+        )
+
+    fig, axes = plt.subplots(len(codes), 1, figsize=(11, 0.72 * len(codes) + 1.2), sharex=True, squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for row, code in enumerate(codes):
+        ax = axes[row, 0]
+        if truth is not None and code in truth:
+            t = truth_time if truth_time is not None else series[0].time
+            ax.fill_between(t, 0, np.asarray(truth[code], float), step="mid", color="0.85", lw=0)
+        for k, s in enumerate(series):
+            if code in s.values:
+                ax.plot(s.time, s.values[code], color=colours[k % len(colours)], lw=1.2, label=s.name)
+        ax.axhline(0.5, color="0.6", lw=0.6, ls="--")
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_yticks([])
+        ax.set_ylabel(au_label(code), rotation=0, ha="right", va="center", fontsize=9)
+        ax.text(
+            1.005,
+            0.5,
+            au_name(code) if code in _known() else "",
+            transform=ax.transAxes,
+            fontsize=7,
+            va="center",
+            color="0.35",
+        )
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    axes[-1, 0].set_xlabel("time (s)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    if truth is not None:
+        from matplotlib.patches import Patch
+
+        handles.append(Patch(color="0.85", label="truth (AU present)"))
+        labels.append("truth (AU present)")
+    fig.legend(handles, labels, loc="upper right", ncol=min(4, len(labels)), fontsize=8, frameon=False)
+    fig.suptitle(title or "AU probabilities over time (dashed: 0.5)", x=0.01, ha="left", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 0.93, 0.97))
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    logger.info("wrote %s", out)
+    return out
+
+
+def _known() -> set[int]:
+    from aunce_rt.aus import AUS
+
+    return set(AUS)

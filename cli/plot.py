@@ -1,0 +1,25 @@
+"""`aunce-rt plot`: AU probability timelines of one or more CSVs as a PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from cli.main import app, err_console
+
+
+@app.command("plot")
+def plot(
+    csv: list[Path] = typer.Argument(..., help="CSV files from `aunce-rt detect` or OpenFace 2.x."),
+    out: Path = typer.Option(..., "--out", "-o", help="PNG to write."),
+    aus: str | None = typer.Option(None, "--aus", help="AUs to show, e.g. '1,2,12' (default: all)."),
+    title: str | None = typer.Option(None, "--title", help="Figure title."),
+) -> None:
+    """Plot AU timelines per face; several CSVs are overlaid for comparison."""
+    from aunce_rt.aus import parse_au_code
+    from aunce_rt.plotting import plot_timelines
+
+    codes = [parse_au_code(a) for a in aus.split(",")] if aus else None
+    path = plot_timelines(csv, out, aus=codes, title=title)
+    err_console.print(f"wrote [bold]{path}[/]")
