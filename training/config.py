@@ -277,8 +277,8 @@ def config_path(name_or_path: str | Path) -> Path:
 
 
 def list_configs() -> list[str]:
-    """Bundled config names (relative to training/configs, without .yaml)."""
-    return sorted(p.relative_to(CONFIG_DIR).with_suffix("").as_posix() for p in CONFIG_DIR.rglob("*.yaml"))
+    """Bundled experiment config names (training/configs/*.yaml; grids live in configs/experiments)."""
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
 
 
 def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:

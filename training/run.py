@@ -48,6 +48,7 @@ from training.distributed import DistContext, amp_dtype, init_distributed
 
 logger = logging.getLogger(__name__)
 
+STAGES = ("pretrain", "linear")
 METRIC_FIELDS = ("stage", "split", "seed", "epoch", "loss", "val_f1", "test_f1", "seconds", "frames_per_s")
 
 
@@ -285,11 +286,14 @@ def run_unit(
     ctx: DistContext | None = None,
     progress: bool = True,
     after_checkpoint: Callable[[int], None] | None = None,
-) -> UnitResult:
+    stages: tuple[str, ...] = STAGES,
+) -> UnitResult | None:
     """Pretrain then linear-evaluate one split with one seed, resuming from its checkpoint.
 
     Args:
         after_checkpoint: called with the epoch after each checkpoint is on disk (tests).
+        stages: ("pretrain",) stops after pretraining (returns None); ("linear",)
+            needs a finished pretraining checkpoint; both by default.
     """
     from training.linear_eval import linear_eval
     from training.pretrain import pretrain
@@ -324,6 +328,10 @@ def run_unit(
         resume_state = _train_state_of(payload)
         logger.info("resuming %s from epoch %d (%s)", unit, payload["epoch"], ckpt)
         run.truncate_metrics(split.name, seed, "pretrain", int(payload["epoch"]))
+    if "pretrain" not in stages and (resume_state is None or resume_state["epoch"] < cfg.pretrain.epochs):
+        raise InputError(
+            f"{unit} has no finished pretraining checkpoint in {run.path}; run `aunce-rt train pretrain` first"
+        )
     run.truncate_metrics(split.name, seed, "linear", 0)
     encoder = make_encoder(cfg, len(protocol.au_codes))
     if device.type == "cuda" and cfg.channels_last:
@@ -375,6 +383,8 @@ def run_unit(
             progress=progress,
         )
     pretrain_seconds = time.perf_counter() - start
+    if "linear" not in stages:
+        return None
     lin = linear_eval(
         pre.encoder,
         train_ds,
@@ -452,6 +462,7 @@ def run_experiment(
     resume: bool = False,
     progress: bool = True,
     after_checkpoint: Callable[[int], None] | None = None,
+    stages: tuple[str, ...] = STAGES,
 ) -> RunResult:
     """Run every selected split and seed of ``cfg`` into a run folder and write the report.
 
@@ -461,6 +472,7 @@ def run_experiment(
         resume: continue the run already in ``out``.
         progress: rich progress bars on stderr.
         after_checkpoint: test hook, called after each pretraining checkpoint.
+        stages: the stages to run (see :func:`run_unit`); the report needs "linear".
     """
     from training.data.benchmarks import build_splits
     from training.pretrain import seed_everything
@@ -477,17 +489,18 @@ def run_experiment(
         seed_everything(seed)
         protocol, splits = build_splits(cfg.data, cache_dir=path / "cache", seed=seed)
         for split in splits:
-            units.append(
-                run_unit(
-                    cfg,
-                    protocol,
-                    split,
-                    seed,
-                    run,
-                    ctx=ctx,
-                    progress=progress,
-                    after_checkpoint=after_checkpoint,
-                )
+            unit = run_unit(
+                cfg,
+                protocol,
+                split,
+                seed,
+                run,
+                ctx=ctx,
+                progress=progress,
+                after_checkpoint=after_checkpoint,
+                stages=stages,
             )
-    report = write_report(path, cfg, [u.metrics for u in units]) if ctx.is_main else {}
+            if unit is not None:
+                units.append(unit)
+    report = write_report(path, cfg, [u.metrics for u in units]) if ctx.is_main and units else {}
     return RunResult(path, tuple(units), report)
