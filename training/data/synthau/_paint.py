@@ -1,0 +1,122 @@
+"""Anti-aliased 2D painting helpers on a float32 BGR canvas.
+
+Shapes are drawn into small uint8 masks (cv2, LINE_AA, 1/4-pixel precision) over
+their bounding box only, then blended: painted with a colour, tinted (multiplied)
+by a per-channel ratio, or replaced by a layer.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+_SHIFT = 2  # sub-pixel bits for cv2 drawing
+_ONE = 1 << _SHIFT
+
+
+def catmull_rom(points: np.ndarray, samples: int = 4, closed: bool = False) -> np.ndarray:
+    """Smooth curve through ``points`` (P, 2): ``samples`` segments between each pair."""
+    p = np.asarray(points, dtype=np.float64)
+    if closed:
+        ext = np.vstack([p[-1], p, p[0], p[1]])
+    else:
+        ext = np.vstack([2 * p[0] - p[1], p, 2 * p[-1] - p[-2]])
+    t = np.linspace(0.0, 1.0, samples, endpoint=False)[:, None]
+    t2, t3 = t * t, t * t * t
+    out = []
+    for i in range(1, len(ext) - 2):
+        p0, p1, p2, p3 = ext[i - 1], ext[i], ext[i + 1], ext[i + 2]
+        out.append(
+            0.5
+            * (
+                2 * p1
+                + (-p0 + p2) * t
+                + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t2
+                + (-p0 + 3 * p1 - 3 * p2 + p3) * t3
+            )
+        )
+    if not closed:
+        out.append(p[-1:])
+    return np.vstack(out)
+
+
+class Painter:
+    """Blends anti-aliased shapes into ``canvas`` (H, W, 3) float32 in place."""
+
+    def __init__(self, canvas: np.ndarray) -> None:
+        self.canvas = canvas
+        self.h, self.w = canvas.shape[:2]
+
+    def _roi(self, pts: np.ndarray, pad: float) -> tuple[int, int, int, int] | None:
+        x0 = max(int(np.floor(pts[:, 0].min() - pad)), 0)
+        y0 = max(int(np.floor(pts[:, 1].min() - pad)), 0)
+        x1 = min(int(np.ceil(pts[:, 0].max() + pad)) + 1, self.w)
+        y1 = min(int(np.ceil(pts[:, 1].max() + pad)) + 1, self.h)
+        if x1 <= x0 or y1 <= y0:
+            return None
+        return x0, y0, x1, y1
+
+    def mask(
+        self,
+        shapes: list[np.ndarray],
+        *,
+        fill: bool = True,
+        thickness: float = 1.0,
+        closed: bool = False,
+        blur: float = 0.0,
+        values: list[float] | None = None,
+    ) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
+        """Mask (h, w) float32 in [0, 1] of polygons (fill) or polylines, over their bounding box."""
+        shapes = [np.asarray(s, dtype=np.float64) for s in shapes if len(s) >= 2]
+        if not shapes:
+            return None
+        allp = np.vstack(shapes)
+        if not np.all(np.isfinite(allp)):
+            return None
+        pad = thickness + 3.0 * blur + 2.0
+        roi = self._roi(allp, pad)
+        if roi is None:
+            return None
+        x0, y0, x1, y1 = roi
+        m = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        vals = values or [1.0] * len(shapes)
+        for s, v in zip(shapes, vals):
+            q = np.round((s - [x0, y0]) * _ONE).astype(np.int32).reshape(-1, 1, 2)
+            color = int(round(255 * float(np.clip(v, 0.0, 1.0))))
+            if fill:
+                cv2.fillPoly(m, [q], color, cv2.LINE_AA, _SHIFT)
+            else:
+                cv2.polylines(m, [q], closed, color, max(1, int(round(thickness))), cv2.LINE_AA, _SHIFT)
+        mf = m.astype(np.float32) * (1.0 / 255.0)
+        if blur > 0.2:
+            mf = cv2.GaussianBlur(mf, (0, 0), blur)
+        return mf, roi
+
+    def paint(self, mask: tuple[np.ndarray, tuple[int, int, int, int]] | None, color: np.ndarray, alpha: float = 1.0) -> None:
+        """canvas = canvas * (1 - a m) + color * a m."""
+        if mask is None:
+            return
+        m, (x0, y0, x1, y1) = mask
+        m = (m * alpha)[..., None]
+        roi = self.canvas[y0:y1, x0:x1]
+        roi *= 1.0 - m
+        roi += m * np.asarray(color, np.float32)
+
+    def tint(self, mask: tuple[np.ndarray, tuple[int, int, int, int]] | None, ratio: np.ndarray | float) -> None:
+        """canvas = canvas * (1 - m + m * ratio): darkens (ratio < 1) or colours the skin under it."""
+        if mask is None:
+            return
+        m, (x0, y0, x1, y1) = mask
+        m = m[..., None]
+        r = np.asarray(ratio, np.float32)
+        self.canvas[y0:y1, x0:x1] *= 1.0 + m * (r - 1.0)
+
+    def layer(self, mask: tuple[np.ndarray, tuple[int, int, int, int]] | None, layer: np.ndarray) -> None:
+        """canvas = canvas * (1 - m) + layer * m, with ``layer`` covering the mask's box."""
+        if mask is None:
+            return
+        m, (x0, y0, x1, y1) = mask
+        m = m[..., None]
+        roi = self.canvas[y0:y1, x0:x1]
+        roi *= 1.0 - m
+        roi += m * layer
