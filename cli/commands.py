@@ -4,3 +4,4 @@ from __future__ import annotations
 from cli import plot  # noqa: F401
 from cli import detect  # noqa: F401
 from cli import export  # noqa: F401
+from cli import train  # noqa: F401

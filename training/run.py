@@ -504,3 +504,37 @@ def run_experiment(
                 units.append(unit)
     report = write_report(path, cfg, [u.metrics for u in units]) if ctx.is_main and units else {}
     return RunResult(path, tuple(units), report)
+
+
+def evaluate_model(model_path: str | Path, cfg: ExperimentConfig) -> dict[str, dict[str, Any]]:
+    """Metrics of a saved model on the test split of each selected split of ``cfg``, at its thresholds.
+
+    Returns:
+        split name -> ``AUMetrics.to_dict`` of the model's AUs (those of the protocol, in model order).
+    """
+    from models import load_model
+    from training.data.benchmarks import build_splits
+    from training.features import extract_features
+    from training.metrics import au_metrics
+
+    loaded = load_model(model_path)
+    protocol, splits = build_splits(cfg.data, cache_dir=Path(model_path).parent / "cache", seed=cfg.seed)
+    missing = [c for c in loaded.au_codes if c not in protocol.au_codes]
+    if missing:
+        raise InputError(
+            f"model {model_path} predicts AUs {list(loaded.au_codes)}; protocol {protocol.name} lacks {missing}"
+        )
+    out = {}
+    for split in splits:
+        test = split.test.select_aus(loaded.au_codes)
+        feats = extract_features(
+            loaded.model.encoder,
+            AUDataset(test, cfg.data.crop_size),
+            image_size=cfg.data.image_size,
+            resize=cfg.data.crop_size,
+        )
+        with torch.no_grad():
+            probs = torch.sigmoid(loaded.model.probe(feats.features)).numpy()
+        metrics = au_metrics(probs, test.labels, np.asarray(loaded.thresholds))
+        out[split.name] = metrics.to_dict(loaded.au_codes)
+    return out

@@ -1,0 +1,226 @@
+"""`aunce-rt train`: prepare benchmarks, pretrain, linear-evaluate, evaluate, report, run paper grids.
+
+Thin commands over training/: each parses, calls the library, prints a summary.
+torch is imported only inside the command bodies.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cli.main import app
+
+train_app = typer.Typer(
+    help="Train and evaluate AU encoders (AUNCE, WCE, WFL) on the benchmarks.", no_args_is_help=True
+)
+app.add_typer(train_app, name="train")
+
+out_console = Console()
+err_console = Console(stderr=True)
+
+SET_HELP = "Override a config key: --set loss.temperature=0.3 (dotted keys, YAML values). Repeatable."
+
+
+def _config(config: str, overrides: list[str] | None):  # type: ignore[no-untyped-def]
+    from training.config import load_config
+
+    return load_config(config, overrides or [])
+
+
+def _print_report(report: dict, title: str) -> None:
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value (%)", justify="right")
+
+    def pct(ms: dict) -> str:
+        return "n/a" if ms.get("mean") is None else f"{100 * ms['mean']:.1f} ± {100 * ms['std']:.1f}"
+
+    table.add_row("F1-macro", pct(report["f1_macro"]))
+    table.add_row("F1-micro", pct(report["f1_micro"]))
+    table.add_row("accuracy", pct(report["accuracy_mean"]))
+    for au, m in report["per_au"].items():
+        table.add_row(f"  {au} F1", pct(m["f1"]))
+    out_console.print(table)
+    out_console.print(f"epoch selection: {report['selection']}")
+
+
+@train_app.command("prepare")
+def prepare_cmd(
+    raw_dir: Path = typer.Argument(..., exists=True, file_okay=False, help="The benchmark's root folder."),
+    dataset: str = typer.Option(
+        ..., "--dataset", "-d", help="Protocol: bp4d, bp4d_plus, disfa, affwild2, gft, ..."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder (crops/, manifest.csv, no_face.txt)."),
+    manifest: Path | None = typer.Option(
+        None,
+        exists=True,
+        dir_okay=False,
+        help="CSV manifest of full frames (path, subject, AU columns) instead of the raw layout.",
+    ),
+    landmarks: str = typer.Option("auto", help="auto (dataset files, else MediaPipe) | dataset | mediapipe."),
+    landmarks_dir: Path | None = typer.Option(
+        None, help="Folder mirroring RAW_DIR with .npy/.txt/.pts landmarks."
+    ),
+    workers: int = typer.Option(1, min=1, help="Worker processes."),
+) -> None:
+    """Align every annotated frame into 256x256 crops (resumable; no-face frames listed)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from training.prepare import prepare
+
+    with Progress(
+        TextColumn("aligning"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err_console
+    ) as bar:
+        task = bar.add_task("prepare", total=None)
+
+        def on_progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        report = prepare(
+            raw_dir,
+            dataset,
+            out,
+            manifest=manifest,
+            landmarks=landmarks,
+            landmarks_dir=landmarks_dir,
+            workers=workers,
+            on_progress=on_progress,
+        )
+    out_console.print(
+        f"{report.total} frames: {report.written} aligned now, {report.skipped} already done, "
+        f"{len(report.no_face)} without a face (listed in {report.no_face_file})"
+    )
+    out_console.print(
+        f"manifest: {report.manifest}\nnext: aunce-rt train pretrain {dataset} "
+        f"--set data.train={report.manifest}"
+    )
+
+
+def _run(
+    config: str, overrides: list[str] | None, out: Path | None, resume: bool, stages: tuple[str, ...]
+) -> None:
+    from training.run import run_experiment
+
+    cfg = _config(config, overrides)
+    result = run_experiment(cfg, out, resume=resume, stages=stages)
+    if result.report:
+        _print_report(result.report, f"{cfg.name} ({cfg.data.protocol})")
+    out_console.print(f"run folder: {result.path}")
+
+
+@train_app.command("pretrain")
+def pretrain_cmd(
+    config: str = typer.Argument(..., help="A config YAML or a bundled name (bp4d, synthau_tiny, ...)."),
+    overrides: list[str] | None = typer.Option(None, "--set", help=SET_HELP),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Run folder (default runs/<name>)."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue the run in --out from its last checkpoint."
+    ),
+    then_linear: bool = typer.Option(True, "--linear/--no-linear", help="Run linear evaluation afterwards."),
+) -> None:
+    """Pretrain the encoder of every split and seed (then, by default, linear-evaluate it)."""
+    _run(config, overrides, out, resume, ("pretrain", "linear") if then_linear else ("pretrain",))
+
+
+@train_app.command("linear")
+def linear_cmd(
+    run_dir: Path = typer.Argument(
+        ..., exists=True, file_okay=False, help="A run folder with pretrained encoders."
+    ),
+    overrides: list[str] | None = typer.Option(None, "--set", help=SET_HELP),
+) -> None:
+    """Linear evaluation (frozen encoder, one probe per AU) of a pretrained run."""
+    from training.config import load_config
+    from training.run import _read_yaml, run_experiment
+
+    cfg = load_config(data=_read_yaml(run_dir / "config.yaml"), overrides=overrides or [])
+    result = run_experiment(cfg, run_dir, resume=True, stages=("linear",))
+    _print_report(result.report, f"{cfg.name} ({cfg.data.protocol})")
+
+
+@train_app.command("eval")
+def eval_cmd(
+    model: Path = typer.Argument(..., exists=True, dir_okay=False, help="A model checkpoint (model.pt)."),
+    config: str = typer.Option(..., "--config", "-c", help="Config whose data provides the test split(s)."),
+    overrides: list[str] | None = typer.Option(None, "--set", help=SET_HELP),
+) -> None:
+    """Evaluate a trained model on the test split(s) of a config, at the model's thresholds."""
+    from training.run import evaluate_model
+
+    cfg = _config(config, overrides)
+    results = evaluate_model(model, cfg)
+    table = Table(title=f"{model.name} on {cfg.data.protocol}")
+    for col in ("split", "F1-macro", "F1-micro", "accuracy"):
+        table.add_column(col, justify="right")
+    for name, m in results.items():
+        table.add_row(
+            name,
+            f"{100 * m['f1_macro']:.1f}",
+            f"{100 * m['f1_micro']:.1f}",
+            "n/a" if m["accuracy_mean"] is None else f"{100 * m['accuracy_mean']:.1f}",
+        )
+    out_console.print(table)
+
+
+@train_app.command("report")
+def report_cmd(
+    run_dir: Path = typer.Argument(..., exists=True, file_okay=False, help="A run folder."),
+) -> None:
+    """Re-aggregate a run's finished splits into report.md / report.json and print it."""
+    from training.report import report_from_run
+
+    report = report_from_run(run_dir)
+    _print_report(report, f"{report['name']} ({report['protocol']})")
+    out_console.print(f"written: {run_dir / 'report.md'}, {run_dir / 'report.json'}")
+
+
+@train_app.command("experiment")
+def experiment_cmd(
+    grid: str = typer.Argument(..., help="main | losses | ablation | probs | beta | cross, or a grid YAML."),
+    config: str | None = typer.Option(
+        None, "--config", "-c", help="Base config for variants without their own."
+    ),
+    overrides: list[str] | None = typer.Option(None, "--set", help=SET_HELP),
+    out: Path = typer.Option(Path("runs"), "--out", "-o", help="Parent folder; the grid writes out/<grid>/."),
+    only: list[str] | None = typer.Option(None, "--only", help="Run only this variant (repeatable)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue unfinished variants."),
+) -> None:
+    """Run a paper table's grid of variants and print the table (also out/<grid>/table.md)."""
+    from training.experiments import format_table, load_grid, run_grid
+
+    g = load_grid(grid)
+    rows = run_grid(
+        g, out / g.name, base=config, overrides=tuple(overrides or ()), resume=resume, only=tuple(only or ())
+    )
+    out_console.print(format_table(g, rows), markup=False, highlight=False)
+
+
+@train_app.command("tsne")
+def tsne_cmd(
+    models: list[str] = typer.Argument(
+        ..., help="NAME=MODEL.pt pairs, e.g. AUNCE=runs/a/model.pt WCE=runs/b/model.pt"
+    ),
+    config: str = typer.Option(
+        ..., "--config", "-c", help="Config whose first test split provides the frames."
+    ),
+    overrides: list[str] | None = typer.Option(None, "--set", help=SET_HELP),
+    au: int | None = typer.Option(None, help="AU code to show (default: the first AU)."),
+    out: Path = typer.Option(Path("tsne.png"), "--out", "-o", help="PNG to write."),
+    points: int = typer.Option(300, min=5, help="Frames drawn (exact t-SNE)."),
+) -> None:
+    """Paper Fig. 5: exact t-SNE of one AU's features from several models, side by side."""
+    from aunce_rt.errors import InputError
+    from training.experiments import tsne_figure
+
+    pairs = {}
+    for item in models:
+        if "=" not in item:
+            raise InputError(f"expected NAME=MODEL.pt, got {item!r}")
+        name, path = item.split("=", 1)
+        pairs[name] = path
+    path = tsne_figure(pairs, _config(config, overrides), out, au_code=au, max_points=points)
+    out_console.print(f"written: {path}")
