@@ -163,7 +163,7 @@ def detect(
     interrupted = False
     try:
         for source, out_path, video_path in zip(sources, outs, videos, strict=True):
-            stats.append(_Stats(name=source))
+            stats.append(_Stats(name=Path(source).name or source))
             _run_source(detector, source, out_path, fmt, video_path, stride, show_landmarks, stats[-1])
     except KeyboardInterrupt:
         interrupted = True
