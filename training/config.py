@@ -57,6 +57,7 @@ class DataConfig:
     image_size: int = 224
     num_workers: int = 0
     synth_frames: int = 600
+    synth_identities: int = 24
     synth_noise: float = 0.0
 
 

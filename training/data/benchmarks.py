@@ -47,14 +47,18 @@ def affwild2_index(raw_dir: str | Path) -> AUIndex:
     return read_raw(raw_dir, load_protocol("affwild2"))
 
 
-def synthau_index(out_dir: str | Path, *, frames: int, seed: int, noise: float = 0.0) -> AUIndex:
+def synthau_index(
+    out_dir: str | Path, *, frames: int, seed: int, identities: int = 24, noise: float = 0.0
+) -> AUIndex:
     """Render SynthAU aligned crops into ``out_dir`` once (cached) and index them.
 
     Subjects are SynthAU identities ("id<k>"), so folds are identity-exclusive.
     """
     from training.data.synth_source import synthau_manifest
 
-    return read_manifest(synthau_manifest(out_dir, frames=frames, seed=seed, noise=noise))
+    return read_manifest(
+        synthau_manifest(out_dir, frames=frames, seed=seed, identities=identities, noise=noise)
+    )
 
 
 def _source_index(data: DataConfig, protocol: Protocol, which: str, *, cache_dir: Path, seed: int) -> AUIndex:
@@ -66,6 +70,7 @@ def _source_index(data: DataConfig, protocol: Protocol, which: str, *, cache_dir
         return synthau_index(
             cache_dir / "synthau",
             frames=data.synth_frames,
+            identities=data.synth_identities,
             seed=seed,
             noise=data.synth_noise,
         )

@@ -38,8 +38,8 @@ class AUDataset(Dataset):
 
     @property
     def labels(self) -> np.ndarray:
-        """(S, N) int8 labels in {-1, 0, 1}."""
-        return self.index.labels
+        """(S, N) int8 labels in {-1, 0, 1} (a writable copy)."""
+        return self.index.labels.copy()
 
     @property
     def subjects(self) -> tuple[str, ...]:

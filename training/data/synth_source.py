@@ -20,13 +20,16 @@ from training.data.formats import write_manifest
 from training.data.index import AUIndex
 
 
-def synthau_manifest(out_dir: str | Path, *, frames: int, seed: int, noise: float = 0.0) -> Path:
+def synthau_manifest(
+    out_dir: str | Path, *, frames: int, seed: int, identities: int = 24, noise: float = 0.0
+) -> Path:
     """Render ``frames`` SynthAU samples (train split) as 256x256 aligned crops; return the manifest.
 
     Args:
         out_dir: cache folder (crops/ and manifest.csv inside); reused when it
             already holds the same request.
         frames: number of samples.
+        identities: number of SynthAU people (the subjects of the folds).
         seed: SynthAU seed.
         noise: label noise rate (the manifest stores the noisy labels when > 0).
     """
@@ -37,12 +40,12 @@ def synthau_manifest(out_dir: str | Path, *, frames: int, seed: int, noise: floa
 
     out_dir = Path(out_dir)
     manifest = out_dir / "manifest.csv"
-    spec = {"frames": frames, "seed": seed, "noise": noise}
+    spec = {"frames": frames, "seed": seed, "identities": identities, "noise": noise}
     spec_file = out_dir / "synthau.json"
     if manifest.is_file() and spec_file.is_file() and json.loads(spec_file.read_text()) == spec:
         return manifest
     (out_dir / "crops").mkdir(parents=True, exist_ok=True)
-    gen = SynthAU(seed=seed, split="train", noise=noise)
+    gen = SynthAU(seed=seed, split="train", noise=noise, num_identities=identities)
     paths, subjects, labels = [], [], []
     for i in range(frames):
         sample = gen.render_sample(i)
