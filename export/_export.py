@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import tempfile
 import warnings
@@ -148,21 +149,20 @@ def export_onnx(
             )
         node_dim = int(getattr(getattr(loaded.model, "encoder", None), "node_dim", c))
 
-        def meta_for(p: str) -> ModelMetadata:
-            return build_metadata(
-                au_codes=loaded.au_codes,
-                thresholds=loaded.thresholds,
-                encoder_config=loaded.encoder_config,
-                node_dim=node_dim,
-                extra=extra,
-                precision=p,
-                has_features=with_features,
-            )
+        meta32 = build_metadata(
+            au_codes=loaded.au_codes,
+            thresholds=loaded.thresholds,
+            encoder_config=loaded.encoder_config,
+            node_dim=node_dim,
+            extra=extra,
+            precision="fp32",
+            has_features=with_features,
+        )
 
         proto = load_model_proto(fp32_path)
         shapes = {PROBS_NAME: (k,), FEATURES_NAME: (k, c)}
         set_static_output_shapes(proto, shapes)
-        set_metadata(proto, meta_for("fp32"))
+        set_metadata(proto, meta32)
         check_model(proto)
         save_model_proto(proto, fp32_path)
 
@@ -176,7 +176,7 @@ def export_onnx(
                 _torch_probs(wrapper), sess32, crop_sets, FP32_TOLERANCE, "ONNX Runtime fp32 vs PyTorch"
             )
 
-        meta = meta_for(precision)
+        meta = dataclasses.replace(meta32, precision=precision)
         if precision == "fp32":
             save_model_proto(proto, out)
         elif precision == "fp16":

@@ -25,7 +25,6 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from aunce_rt.errors import ModelError
-from export._graph import infer_shapes
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +47,12 @@ def convert_to_fp16(model: onnx.ModelProto, keep_fp32: Iterable[str] = DEFAULT_K
         A new ModelProto; the input is unchanged, float32 outputs stay float32.
     """
     keep = frozenset(keep_fp32)
+    for value in model.graph.input:
+        if value.type.tensor_type.elem_type == TensorProto.FLOAT:
+            raise ModelError(
+                f"graph input {value.name!r} is float32; the fp16 conversion expects the uint8 "
+                "image input of an aunce-rt export (re-export with export_onnx)"
+            )
     for node in model.graph.node:
         if any(
             attr.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for attr in node.attribute
@@ -56,7 +61,7 @@ def convert_to_fp16(model: onnx.ModelProto, keep_fp32: Iterable[str] = DEFAULT_K
                 f"fp16 conversion does not handle subgraphs (node {node.name!r}, {node.op_type})"
             )
     # Element types of every tensor in the float32 graph, to know which edges are float.
-    typed = infer_shapes(model)
+    typed = onnx.shape_inference.infer_shapes(model)  # element types are all we need here
     elem = {
         v.name: v.type.tensor_type.elem_type
         for v in [*typed.graph.value_info, *typed.graph.input, *typed.graph.output]
@@ -107,12 +112,6 @@ def convert_to_fp16(model: onnx.ModelProto, keep_fp32: Iterable[str] = DEFAULT_K
         new_nodes.append(helper.make_node("Cast", [half], [output.name], to=TensorProto.FLOAT, name=half))
     del graph.node[:]
     graph.node.extend(new_nodes)
-    for value in graph.input:
-        if value.type.tensor_type.elem_type == TensorProto.FLOAT:
-            raise ModelError(
-                f"graph input {value.name!r} is float32; the fp16 conversion expects the uint8 "
-                "image input of an aunce-rt export (re-export with export_onnx)"
-            )
     logger.info("converted graph to float16 (kept in float32: %s)", ", ".join(sorted(keep)) or "none")
     return out
 

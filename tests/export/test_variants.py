@@ -1,0 +1,106 @@
+"""fp16 and int8 exports: types at the boundaries, agreement with fp32, labelled F1."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnx
+import pytest
+
+from aunce_rt.errors import ModelError
+from export import ExportResult, export_onnx, tensorrt_problems
+from export._crops import folder_crops, random_crops
+from export._graph import read_metadata
+from export._verify import compare, run_probs, session
+
+
+def _boundary_types(path: Path) -> tuple[int, list[int]]:
+    model = onnx.load(str(path))
+    return model.graph.input[0].type.tensor_type.elem_type, [
+        o.type.tensor_type.elem_type for o in model.graph.output
+    ]
+
+
+def test_fp16_variant(tiny: ExportResult, tiny_checkpoint: Path, tmp_path: Path) -> None:
+    result = export_onnx(tiny_checkpoint, tmp_path / "m16.onnx", precision="fp16", with_features=True)
+    assert _boundary_types(result.path) == (onnx.TensorProto.UINT8, [onnx.TensorProto.FLOAT] * 2)
+    model = onnx.load(str(result.path))
+    weights = [t for t in model.graph.initializer if t.dims and np.prod(t.dims) > 16]
+    assert weights and all(t.data_type == onnx.TensorProto.FLOAT16 for t in weights)
+    assert read_metadata(model).precision == "fp16"
+    crops = random_crops(6, seed=3)
+    agreement = compare(
+        "random", run_probs(session(result.path), crops), run_probs(session(tiny.path), crops)
+    )
+    print(f"fp16 vs fp32: {agreement}")
+    assert agreement.max_abs_diff < 1e-2
+    assert result.variant_agreement[0].max_abs_diff < 1e-2
+    assert tensorrt_problems(model) == []
+
+
+def test_int8_variant_with_calibration_folder(
+    tiny: ExportResult, tiny_checkpoint: Path, face_crops: Path, tmp_path: Path
+) -> None:
+    result = export_onnx(tiny_checkpoint, tmp_path / "m8.onnx", precision="int8", calib_dir=face_crops)
+    model = onnx.load(str(result.path))
+    ops = [n.op_type for n in model.graph.node]
+    assert ops.count("QuantizeLinear") > 10 and "DequantizeLinear" in ops
+    assert _boundary_types(result.path) == (onnx.TensorProto.UINT8, [onnx.TensorProto.FLOAT])
+    # the uint8 -> float pre-processing is not quantised: the input feeds a float Transpose/Cast chain
+    producers = {o: n for n in model.graph.node for o in n.output}
+    first = [n for n in model.graph.node if "images" in n.input]
+    assert first and all(n.op_type in ("Transpose", "Cast") for n in first)
+    sub = next(n for n in model.graph.node if n.op_type == "Sub" and "/preprocess/" in n.name)
+    assert all(producers.get(i) is None or producers[i].op_type != "DequantizeLinear" for i in sub.input)
+    meta = read_metadata(model)
+    assert meta.precision == "int8" and meta.au_codes == tiny.metadata.au_codes
+    crops = folder_crops(face_crops)
+    agreement = compare("faces", run_probs(session(result.path), crops), run_probs(session(tiny.path), crops))
+    print(f"int8 vs fp32: {agreement}")
+    assert agreement.max_abs_diff < 0.15 and agreement.decision_agreement >= 0.9
+    assert {a.name for a in result.variant_agreement} == {"random", "calibration"}
+    assert tensorrt_problems(model) == []
+
+
+def test_int8_without_calibration_data_or_synthau_fails_clearly(
+    tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "training.data.synthau", None)  # import now raises ImportError
+    with pytest.raises(ModelError, match="--calib"):
+        export_onnx(tiny_checkpoint, tmp_path / "m8.onnx", precision="int8")
+    assert not (tmp_path / "m8.onnx").exists()
+
+
+def test_int8_calibrates_on_synthau_by_default(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    synthau = pytest.importorskip("training.data.synthau")
+    if not hasattr(synthau, "SynthAU") or not hasattr(synthau, "aligned_crop"):
+        pytest.skip("training.data.synthau does not provide SynthAU / aligned_crop")
+    result = export_onnx(tiny_checkpoint, tmp_path / "m8.onnx", precision="int8", calib_size=8)
+    calibration = next(a for a in result.variant_agreement if a.name == "calibration")
+    print(f"int8 (SynthAU calibration) vs fp32: {calibration}")
+    assert calibration.n == 8 and calibration.max_abs_diff < 0.15
+
+
+def test_labelled_folder_f1(
+    tiny: ExportResult, tiny_checkpoint: Path, face_crops: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("training.metrics")
+    images = sorted(face_crops.glob("*.png"))
+    labelled = tmp_path / "labelled"
+    labelled.mkdir()
+    probs = run_probs(session(tiny.path), folder_crops(face_crops))
+    for f in images:
+        cv2.imwrite(str(labelled / f.name), cv2.imread(str(f)))
+    (labelled / "images.txt").write_text("\n".join(f.name for f in images) + "\n")
+    # labels = the fp32 model's own decisions: its F1 must be exactly 1 on AUs that occur
+    labels = (probs >= 0.5).astype(int)
+    (labelled / "labels.txt").write_text("\n".join(" ".join(map(str, row)) for row in labels) + "\n")
+    result = export_onnx(tiny_checkpoint, tmp_path / "m16.onnx", precision="fp16", labelled=labelled)
+    print(f"F1-macro: {result.f1_macro}")
+    assert set(result.f1_macro) == {"fp32", "fp16"}
+    occurring = labels.any(axis=0)
+    assert result.f1_macro["fp32"] == pytest.approx(occurring.mean(), abs=1e-6)
+    assert 0.0 <= result.f1_macro["fp16"] <= 1.0
