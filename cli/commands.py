@@ -5,3 +5,4 @@ from cli import plot  # noqa: F401
 from cli import detect  # noqa: F401
 from cli import export  # noqa: F401
 from cli import train  # noqa: F401
+from cli import data  # noqa: F401

@@ -104,22 +104,9 @@ def gaussian_bumps(x: np.ndarray, y: np.ndarray, bumps: np.ndarray) -> np.ndarra
 
 def _smooth_profile(knots: np.ndarray, samples: int = 8) -> np.ndarray:
     """Catmull-Rom densification of profile knots (P, 3) -> (S, 3)."""
-    ext = np.vstack([2 * knots[0] - knots[1], knots, 2 * knots[-1] - knots[-2]])
-    t = np.linspace(0.0, 1.0, samples, endpoint=False)[:, None]
-    out = []
-    for i in range(1, len(ext) - 2):
-        p0, p1, p2, p3 = ext[i - 1], ext[i], ext[i + 1], ext[i + 2]
-        out.append(
-            0.5
-            * (
-                2 * p1
-                + (-p0 + p2) * t
-                + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2
-                + (-p0 + 3 * p1 - 3 * p2 + p3) * t**3
-            )
-        )
-    out.append(knots[-1:])
-    return np.vstack(out)
+    from training.data.synthau._paint import catmull_rom
+
+    return catmull_rom(knots, samples)
 
 
 class HeadShape:

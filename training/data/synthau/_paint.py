@@ -14,30 +14,30 @@ _SHIFT = 2  # sub-pixel bits for cv2 drawing
 _ONE = 1 << _SHIFT
 
 
+def _basis(samples: int) -> np.ndarray:
+    t = np.linspace(0.0, 1.0, samples, endpoint=False)
+    return 0.5 * np.stack(
+        [-t + 2 * t**2 - t**3, 2 - 5 * t**2 + 3 * t**3, t + 4 * t**2 - 3 * t**3, -(t**2) + t**3], axis=1
+    )  # (samples, 4)
+
+
+_BASES = {n: _basis(n) for n in range(1, 9)}
+
+
 def catmull_rom(points: np.ndarray, samples: int = 4, closed: bool = False) -> np.ndarray:
-    """Smooth curve through ``points`` (P, 2): ``samples`` segments between each pair."""
+    """Smooth curve through ``points`` (P, D): ``samples`` segments between each pair."""
     p = np.asarray(points, dtype=np.float64)
     if closed:
-        ext = np.vstack([p[-1], p, p[0], p[1]])
+        ext = np.vstack([p[-1:], p, p[:2]])
     else:
-        ext = np.vstack([2 * p[0] - p[1], p, 2 * p[-1] - p[-2]])
-    t = np.linspace(0.0, 1.0, samples, endpoint=False)[:, None]
-    t2, t3 = t * t, t * t * t
-    out = []
-    for i in range(1, len(ext) - 2):
-        p0, p1, p2, p3 = ext[i - 1], ext[i], ext[i + 1], ext[i + 2]
-        out.append(
-            0.5
-            * (
-                2 * p1
-                + (-p0 + p2) * t
-                + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t2
-                + (-p0 + 3 * p1 - 3 * p2 + p3) * t3
-            )
-        )
-    if not closed:
-        out.append(p[-1:])
-    return np.vstack(out)
+        ext = np.vstack([2 * p[:1] - p[1:2], p, 2 * p[-1:] - p[-2:-1]])
+    segs = len(ext) - 3
+    idx = np.arange(segs)[:, None] + np.arange(4)[None]  # (S, 4) control points of each segment
+    basis = _BASES.get(samples)
+    if basis is None:
+        basis = _basis(samples)
+    curve = np.einsum("tk,skd->std", basis, ext[idx]).reshape(-1, p.shape[1])
+    return curve if closed else np.vstack([curve, p[-1:]])
 
 
 class Painter:

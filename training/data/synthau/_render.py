@@ -101,7 +101,7 @@ def _background(scene: Scene, size: tuple[int, int]) -> np.ndarray:
             a = np.linspace(0, 2 * np.pi, 16, endpoint=False)
             poly = np.stack([cx + rx * np.cos(a), cy + ry * np.sin(a)], 1)
         painter.paint(painter.mask([poly]), rng.uniform(10, 245, 3), alpha=float(rng.uniform(0.4, 1.0)))
-    fine = rng.normal(0, rng.uniform(0, 6), (lh, lw, 1)).astype(np.float32)
+    fine = rng.standard_normal((lh, lw, 1), dtype=np.float32) * np.float32(rng.uniform(0, 6))
     img = cv2.resize(img + fine, (w, h), interpolation=cv2.INTER_LINEAR)
     return img
 
@@ -357,7 +357,7 @@ def _degrade(canvas: np.ndarray, scene: Scene) -> np.ndarray:
         canvas = cv2.GaussianBlur(canvas, (0, 0), scene.blur)
     if scene.noise > 0.05:
         rng = np.random.default_rng(scene.noise_seed)
-        canvas = canvas + rng.normal(0.0, scene.noise, canvas.shape[:2] + (1,)).astype(np.float32)
+        canvas = canvas + rng.standard_normal(canvas.shape[:2] + (1,), dtype=np.float32) * np.float32(scene.noise)
     img = np.clip(canvas + 0.5, 0, 255).astype(np.uint8)
     if scene.jpeg_quality > 0:
         ok, enc = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(scene.jpeg_quality)])
