@@ -51,7 +51,7 @@ def synthau_manifest(
         sample = gen.render_sample(i)
         path = out_dir / "crops" / f"{i:05d}.png"
         if not path.is_file():
-            tmp = path.with_name(f".{path.name}.tmp")
+            tmp = path.with_name(f".tmp.{path.name}")
             cv2.imwrite(str(tmp), gen.aligned_crop(sample))
             os.replace(tmp, path)
         paths.append(str(path))

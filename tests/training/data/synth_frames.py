@@ -29,7 +29,9 @@ def synth_frames(n: int, seed: int = 0) -> tuple[Frame, ...]:
     out = []
     for i in range(n):
         s = gen.render_sample(i)
-        out.append(Frame(s.image, np.asarray(s.landmarks, dtype=np.float64), np.asarray(s.labels, dtype=np.int8)))
+        out.append(
+            Frame(s.image, np.asarray(s.landmarks, dtype=np.float64), np.asarray(s.labels, dtype=np.int8))
+        )
     return tuple(out)
 
 
@@ -39,8 +41,15 @@ def write_image(path: Path, image: np.ndarray) -> Path:
     return path
 
 
-def write_bp4d(root: Path, sessions: dict[tuple[str, str], int], au_codes: tuple[int, ...], seed: int = 0,
-               *, unknown_at: tuple[int, int] | None = None, landmarks: bool = True) -> dict[str, np.ndarray]:
+def write_bp4d(
+    root: Path,
+    sessions: dict[tuple[str, str], int],
+    au_codes: tuple[int, ...],
+    seed: int = 0,
+    *,
+    unknown_at: tuple[int, int] | None = None,
+    landmarks: bool = True,
+) -> dict[str, np.ndarray]:
     """BP4D raw layout: AUCoding/AU_OCC/<subj>_<sess>.csv + Sequences/<subj>/<sess>/<frame>.jpg (+ .npy landmarks).
 
     The CSV has every AU 1..27 as a column (extra AUs ignored by readers); frame

@@ -100,14 +100,23 @@ def test_unlabelled_entries_stay_masked(tmp_path: Path, crops: tuple[Path, AUInd
     ds = AUDataset(got, crop_size=32)
     image, y = ds[1]
     assert image.shape == (32, 32, 3) and image.dtype == np.uint8 and y[3] == -1
-    expected = [(labels[1:, i] == 1).sum() / (labels[1:, i] >= 0).sum() if i != 3 else
-                (labels[2:, i] == 1).sum() / (labels[2:, i] >= 0).sum() for i in range(len(CODES))]
+    expected = [
+        (labels[1:, i] == 1).sum() / (labels[1:, i] >= 0).sum()
+        if i != 3
+        else (labels[2:, i] == 1).sum() / (labels[2:, i] >= 0).sum()
+        for i in range(len(CODES))
+    ]
     np.testing.assert_allclose(got.occurrence(), expected)
 
 
 def test_bp4d_raw_layout(tmp_path: Path) -> None:
-    truth = write_bp4d(tmp_path, {("F001", "T1"): 3, ("M011", "T2"): 2, ("F007", "T1"): 2}, CODES,
-                       unknown_at=(1, 2), landmarks=False)
+    truth = write_bp4d(
+        tmp_path,
+        {("F001", "T1"): 3, ("M011", "T2"): 2, ("F007", "T1"): 2},
+        CODES,
+        unknown_at=(1, 2),
+        landmarks=False,
+    )
     index = read_raw(tmp_path, load_protocol("bp4d"))
     assert len(index) == 7 and index.subjects[:3] == ("F001",) * 3
     np.testing.assert_array_equal(index.labels[:3], truth["F001_T1"])

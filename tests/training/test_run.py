@@ -1,0 +1,165 @@
+"""Run folders, resumable checkpoints (SIGKILL + --resume == uninterrupted), reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from aunce_rt.errors import ModelError, OutputError
+from training.config import load_config
+from training.data.synth_source import synthau_manifest
+from training.report import aggregate
+from training.run import atomic_save, read_checkpoint, run_experiment
+
+CLI = Path(sys.executable).parent / "aunce-rt"
+TINY = [
+    "data.format=manifest",
+    "model.backbone=mobilenetv3_small_100",
+    "data.val_fraction=0.25",
+    "linear.epochs=2",
+]
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """36 SynthAU crops of 9 identities (3 per fold), rendered once for the module."""
+    return synthau_manifest(tmp_path_factory.mktemp("synthau"), frames=36, seed=0, identities=9)
+
+
+def _args(manifest: Path, *extra: str) -> list[str]:
+    out = []
+    for item in (*TINY, f"data.train={manifest}", *extra):
+        out += ["--set", item]
+    return out
+
+
+def _cli(out: Path, manifest: Path, *extra: str, resume: bool = False) -> subprocess.Popen:
+    cmd = [str(CLI), "train", "pretrain", "synthau_test", "--out", str(out), *_args(manifest, *extra)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen(
+        [*cmd, *(["--resume"] if resume else [])], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+
+
+def _result(run: Path) -> dict:
+    (res,) = sorted((run / "results").glob("*.json"))
+    return json.loads(res.read_text())
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_equals_uninterrupted(tmp_path: Path, manifest: Path) -> None:
+    extra = ("pretrain.epochs=4",)
+    whole = _cli(tmp_path / "whole", manifest, *extra)
+    killed = _cli(tmp_path / "killed", manifest, *extra)
+    ckpt = tmp_path / "killed" / "checkpoints" / "fold1-seed3407" / "pretrain.pt"
+    deadline = time.monotonic() + 240
+    while not ckpt.is_file() and killed.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert killed.returncode == -signal.SIGKILL, killed.stdout.read().decode()[-2000:]
+    assert read_checkpoint(ckpt)["epoch"] < 4  # killed mid-pretraining
+    assert not list((tmp_path / "killed" / "results").glob("*.json"))
+    assert whole.wait() == 0, whole.stdout.read().decode()[-2000:]
+    resumed = _cli(tmp_path / "killed", manifest, *extra, resume=True)
+    assert resumed.wait() == 0, resumed.stdout.read().decode()[-2000:]
+    a, b = _result(tmp_path / "whole"), _result(tmp_path / "killed")
+    assert a["pretrain_loss"] == b["pretrain_loss"]  # bit-identical losses, epoch by epoch
+    assert a["test"] == b["test"] and a["selected_epoch"] == b["selected_epoch"]
+    rows = (tmp_path / "killed" / "metrics.csv").read_text().splitlines()
+    assert sum(r.startswith("pretrain,fold1,3407,") for r in rows) == 4  # no duplicated epochs
+
+
+def test_run_folder_checkpoint_and_report(tmp_path: Path, manifest: Path) -> None:
+    cfg = load_config(
+        "synthau_test", [*TINY, f"data.train={manifest}", "pretrain.epochs=1", "data.folds=[1,2]"]
+    )
+    result = run_experiment(cfg, tmp_path / "run", progress=False)
+    run = result.path
+    assert yaml.safe_load((run / "config.yaml").read_text())["data"]["train"] == str(manifest)
+    assert (run / "git.txt").read_text().strip()
+    header = (run / "metrics.csv").read_text().splitlines()[0]
+    assert header.startswith("stage,split,seed,epoch,loss")
+    payload = torch.load(run / "checkpoints" / "fold1-seed3407" / "pretrain.pt", weights_only=True)
+    assert payload["format"] == "aunce-rt-model" and payload["epoch"] == 1
+    assert payload["au_codes"] == list(cfg_codes(cfg)) and "rng" in payload and "optimizer" in payload
+    from models import load_model
+
+    loaded = load_model(run / "checkpoints" / "fold2-seed3407" / "model.pt")
+    assert loaded.au_codes == cfg_codes(cfg) and loaded.extra["split"] == "fold2"
+    report = json.loads((run / "report.json").read_text())
+    f1s = [u.metrics["test"]["f1_macro"] for u in result.units]
+    assert len(f1s) == 2 and report["f1_macro"]["n"] == 2
+    assert report["f1_macro"]["mean"] == pytest.approx(np.mean(f1s))
+    assert report["f1_macro"]["std"] == pytest.approx(np.std(f1s, ddof=1))
+    assert set(report["per_au"]) == {f"AU{c:02d}" for c in cfg_codes(cfg)}
+    assert report["selection"] == "validation subjects held out from training"
+    md = (run / "report.md").read_text()
+    for text in (
+        "F1-macro",
+        "F1-micro",
+        "accuracy",
+        "validation subjects held out",
+        "best epoch on the test split",
+    ):
+        assert text in md
+    with pytest.raises(OutputError, match="--resume"):
+        run_experiment(cfg, run, progress=False)
+
+
+def cfg_codes(cfg) -> tuple[int, ...]:  # type: ignore[no-untyped-def]
+    from training.data.protocol import load_protocol
+
+    return load_protocol(cfg.data.protocol).au_codes
+
+
+def test_aggregate_mean_std_over_units() -> None:
+    rng = np.random.default_rng(0)
+    units = []
+    for split in ("fold1", "fold2", "fold3"):
+        for seed in (0, 1):
+            f1 = rng.random(2)
+            units.append(
+                {
+                    "split": split,
+                    "seed": seed,
+                    "au_codes": [1, 2],
+                    "selection": "best epoch on the test split",
+                    "test": {
+                        "f1_macro": float(f1.mean()),
+                        "f1_micro": float(f1[0]),
+                        "accuracy_mean": None,
+                        "per_au": {
+                            "AU01": {"f1": float(f1[0]), "accuracy": 0.5},
+                            "AU02": {"f1": float(f1[1]), "accuracy": 0.7},
+                        },
+                    },
+                }
+            )
+    rep = aggregate(units)
+    per_unit = [u["test"]["f1_macro"] for u in units]
+    assert rep["f1_macro"] == {
+        "mean": pytest.approx(np.mean(per_unit)),
+        "std": pytest.approx(np.std(per_unit, ddof=1)),
+        "n": 6,
+    }
+    assert rep["per_au"]["AU02"]["accuracy"]["mean"] == pytest.approx(0.7)
+    assert rep["accuracy_mean"]["n"] == 0 and rep["selection"] == "best epoch on the test split"
+
+
+def test_checkpoints_are_atomic_and_corruption_is_reported(tmp_path: Path) -> None:
+    path = atomic_save({"state_dict": {"w": torch.ones(2)}, "epoch": 3}, tmp_path / "c.pt")
+    assert read_checkpoint(path)["epoch"] == 3 and sorted(p.name for p in tmp_path.iterdir()) == ["c.pt"]
+    path.write_bytes(path.read_bytes()[:20])
+    with pytest.raises(ModelError, match="cannot read run checkpoint"):
+        read_checkpoint(path)
