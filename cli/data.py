@@ -45,7 +45,9 @@ def synth(
             out, n, seed, split.value, noise, frames=frames, workers=procs,
             progress=lambda k: bar.advance(task, k), rate_scale=rate_scale, balanced=balanced,
         )  # fmt: skip
-    console.print(f"[green]wrote[/] {n} samples to {root} (images.txt, labels.txt, labels_clean.txt, manifest.csv)")
+    console.print(
+        f"[green]wrote[/] {n} samples to {root} (images.txt, labels.txt, labels_clean.txt, manifest.csv)"
+    )
 
 
 @data_app.command("clip")
@@ -53,7 +55,9 @@ def clip(
     out: Path = typer.Option(..., "--out", help="Output video (.mp4)."),
     frames: int = typer.Option(150, "--frames", min=1, help="Number of frames."),
     seed: int = typer.Option(0, "--seed", help="Clip seed."),
-    identity: int = typer.Option(1_000_000, "--identity", min=0, help="Identity id (test ids start at 1000000)."),
+    identity: int = typer.Option(
+        1_000_000, "--identity", min=0, help="Identity id (test ids start at 1000000)."
+    ),
     fps: float = typer.Option(30.0, "--fps", min=1.0, help="Frame rate."),
     width: int = typer.Option(640, "--width", min=64),
     height: int = typer.Option(480, "--height", min=64),

@@ -35,7 +35,9 @@ def _prepare_dir(path: Path) -> Path:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise OutputError(f"cannot write to {path} ({exc.strerror}); choose a writable folder with --out") from None
+        raise OutputError(
+            f"cannot write to {path} ({exc.strerror}); choose a writable folder with --out"
+        ) from None
     return path
 
 
@@ -48,8 +50,12 @@ def _write_chunk(args: tuple[dict, str, list[int], bool]) -> list[tuple]:
     for idx in indices:
         s = ds.render_sample(idx)
         name = f"{idx:06d}"
-        if not cv2.imwrite(str(root / "images" / f"{name}.jpg"), ds.aligned_crop(s), [cv2.IMWRITE_JPEG_QUALITY, 95]):
-            raise OutputError(f"could not write {root / 'images' / name}.jpg; check free space and permissions")
+        if not cv2.imwrite(
+            str(root / "images" / f"{name}.jpg"), ds.aligned_crop(s), [cv2.IMWRITE_JPEG_QUALITY, 95]
+        ):
+            raise OutputError(
+                f"could not write {root / 'images' / name}.jpg; check free space and permissions"
+            )
         if frames:
             cv2.imwrite(str(root / "frames" / f"{name}.jpg"), s.image, [cv2.IMWRITE_JPEG_QUALITY, 95])
             np.save(root / "landmarks" / f"{name}.npy", s.landmarks)
@@ -114,9 +120,29 @@ def write_dataset(
     (root / "labels_clean.txt").write_text("".join(" ".join(map(str, r[3].tolist())) + "\n" for r in rows))
     with open(root / "manifest.csv", "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["path", "subject", "yaw", "pitch", "roll", *labels, *(f"{lb}_noisy" for lb in labels), *(f"{lb}_r" for lb in labels)])
+        w.writerow(
+            [
+                "path",
+                "subject",
+                "yaw",
+                "pitch",
+                "roll",
+                *labels,
+                *(f"{lb}_noisy" for lb in labels),
+                *(f"{lb}_r" for lb in labels),
+            ]
+        )
         for p, r in zip(paths, rows):
-            w.writerow([p, r[1], *(f"{v:.2f}" for v in r[2]), *r[3].tolist(), *r[4].tolist(), *(f"{v:.3f}" for v in r[5])])
+            w.writerow(
+                [
+                    p,
+                    r[1],
+                    *(f"{v:.2f}" for v in r[2]),
+                    *r[3].tolist(),
+                    *r[4].tolist(),
+                    *(f"{v:.3f}" for v in r[5]),
+                ]
+            )
     meta = {
         "generator": GENERATOR_VERSION,
         "seed": seed,
@@ -129,7 +155,9 @@ def write_dataset(
         "num_identities": len(ds.identities),
         "crop_size": 256,
         "frames": frames,
-        "options": {k: v for k, v in synth_kwargs.items() if isinstance(v, (int, float, str, bool, list, tuple))},
+        "options": {
+            k: v for k, v in synth_kwargs.items() if isinstance(v, (int, float, str, bool, list, tuple))
+        },
     }
     (root / "meta.json").write_text(json.dumps(meta, indent=2))
     logger.info("wrote %d SynthAU samples to %s", n, root)
@@ -212,7 +240,9 @@ def render_clip(
     codes = tuple(int(c) for c in au_codes)
     rng = np.random.default_rng([int(seed), int(identity), 7])
     person = make_identity(int(identity))
-    scene = sample_scene(rng, size, (0.0, 0.0, 0.0), iod_range=(0.17 * min(size), 0.24 * min(size)), degrade=False)
+    scene = sample_scene(
+        rng, size, (0.0, 0.0, 0.0), iod_range=(0.17 * min(size), 0.24 * min(size)), degrade=False
+    )
     scene = replace(scene, noise=float(rng.uniform(0.0, 3.0)))
     background = _background(scene, size)
     inten = expression_timeline(rng, n_frames, fps, codes)
@@ -224,7 +254,9 @@ def render_clip(
     drift = 0.02 * min(size) * np.sin(2 * np.pi * rng.uniform(0.03, 0.1) * t[:, None] + rng.uniform(0, 6, 2))
     writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), tuple(size))
     if not writer.isOpened():
-        raise OutputError(f"OpenCV cannot open a video writer for {out}; use a .mp4 path in a writable folder")
+        raise OutputError(
+            f"OpenCV cannot open a video writer for {out}; use a .mp4 path in a writable folder"
+        )
     pattern = chin_pattern(identity)
     landmarks = np.zeros((n_frames, 68, 2), np.float32)
     try:

@@ -92,7 +92,9 @@ class Painter:
             mf = cv2.GaussianBlur(mf, (0, 0), blur)
         return mf, roi
 
-    def paint(self, mask: tuple[np.ndarray, tuple[int, int, int, int]] | None, color: np.ndarray, alpha: float = 1.0) -> None:
+    def paint(
+        self, mask: tuple[np.ndarray, tuple[int, int, int, int]] | None, color: np.ndarray, alpha: float = 1.0
+    ) -> None:
         """canvas = canvas * (1 - a m) + color * a m."""
         if mask is None:
             return
@@ -102,7 +104,9 @@ class Painter:
         roi *= 1.0 - m
         roi += m * np.asarray(color, np.float32)
 
-    def tint(self, mask: tuple[np.ndarray, tuple[int, int, int, int]] | None, ratio: np.ndarray | float) -> None:
+    def tint(
+        self, mask: tuple[np.ndarray, tuple[int, int, int, int]] | None, ratio: np.ndarray | float
+    ) -> None:
         """canvas = canvas * (1 - m + m * ratio): darkens (ratio < 1) or colours the skin under it."""
         if mask is None:
             return

@@ -110,7 +110,9 @@ def _light_gain(scene: Scene, normal: np.ndarray) -> float:
     return float(scene.ambient + scene.diffuse * max(0.0, float(np.dot(normal, scene.light_dir))))
 
 
-def _body(painter: Painter, identity: Identity, scene: Scene, proj_body: _Projector, proj: _Projector) -> None:
+def _body(
+    painter: Painter, identity: Identity, scene: Scene, proj_body: _Projector, proj: _Projector
+) -> None:
     """Torso, long hair behind, neck and ears (all drawn before the head)."""
     head = identity.head
     front = np.array([0.0, 0.0, 1.0])
@@ -143,7 +145,9 @@ def _body(painter: Painter, identity: Identity, scene: Scene, proj_body: _Projec
     out = 13.0 * np.sin(t) * (1.0 + 0.25 * np.cos(t))
     for side in (-1.0, 1.0):
         rim = np.column_stack([side * (wy - 6.0 + out), ye - hgt / 2 * np.cos(t) - 4.0, ZC - 6.0 - 0.7 * out])
-        inner = np.column_stack([side * (wy - 3.0 + 0.5 * out), ye - 0.35 * hgt * np.cos(t) - 2.0, ZC - 7.0 - 0.4 * out])
+        inner = np.column_stack(
+            [side * (wy - 3.0 + 0.5 * out), ye - 0.35 * hgt * np.cos(t) - 2.0, ZC - 7.0 - 0.4 * out]
+        )
         normal = proj.rot @ np.array([side * 0.7, 0.0, 0.7])
         g = _light_gain(scene, normal / np.linalg.norm(normal))
         painter.paint(painter.mask([proj(rim)], blur=0.6), identity.skin * g * 0.9)
@@ -223,7 +227,9 @@ def _skin_at(canvas: np.ndarray, pt: np.ndarray) -> np.ndarray:
     return canvas[y, x].copy()
 
 
-def _eyes(painter: Painter, identity: Identity, expr: Expression, scene: Scene, proj: _Projector, lm2: np.ndarray) -> None:
+def _eyes(
+    painter: Painter, identity: Identity, expr: Expression, scene: Scene, proj: _Projector, lm2: np.ndarray
+) -> None:
     s = proj.scale
     gain = scene.ambient + scene.diffuse * 0.8
     for idx in (np.arange(36, 42), np.arange(42, 48)):
@@ -252,14 +258,18 @@ def _eyes(painter: Painter, identity: Identity, expr: Expression, scene: Scene, 
         hl = (int(round((c[0] - 0.3 * r) * q)), int(round((c[1] - 0.3 * r) * q)))
         cv2.circle(layer, hl, max(1, int(round(r * 0.18 * q))), (235.0, 240.0, 245.0), -1, cv2.LINE_AA, 2)
         # The upper lid casts a shadow on the eyeball.
-        shadow = painter.mask([upper + [0.0, 0.12 * width]], fill=False, thickness=0.18 * width, blur=0.15 * width)
+        shadow = painter.mask(
+            [upper + [0.0, 0.12 * width]], fill=False, thickness=0.18 * width, blur=0.15 * width
+        )
         if shadow is not None:
             sm, (sx0, sy0, sx1, sy1) = shadow
             full = np.zeros(m.shape, np.float32)
             ix0, iy0 = max(sx0, x0), max(sy0, y0)
             ix1, iy1 = min(sx1, x1), min(sy1, y1)
             if ix1 > ix0 and iy1 > iy0:
-                full[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0] = sm[iy0 - sy0 : iy1 - sy0, ix0 - sx0 : ix1 - sx0]
+                full[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0] = sm[
+                    iy0 - sy0 : iy1 - sy0, ix0 - sx0 : ix1 - sx0
+                ]
             layer *= 1.0 - 0.45 * full[..., None]
         painter.layer(mask, layer)
         lash = max(1.0, 0.075 * width)
@@ -267,10 +277,14 @@ def _eyes(painter: Painter, identity: Identity, expr: Expression, scene: Scene, 
         painter.tint(painter.mask([lower], fill=False, thickness=max(1.0, 0.03 * width), blur=0.4), 0.75)
         crease3 = _lift(identity, expr, expr.shape[idx[[0, 1, 2, 3]]] + [0.0, -0.28 * width / s * 1.0])
         crease = catmull_rom(proj(crease3), 4)
-        painter.tint(painter.mask([crease], fill=False, thickness=max(1.0, 0.04 * width), blur=0.06 * width), 0.72)
+        painter.tint(
+            painter.mask([crease], fill=False, thickness=max(1.0, 0.04 * width), blur=0.06 * width), 0.72
+        )
 
 
-def _brows(painter: Painter, identity: Identity, expr: Expression, proj: _Projector, skin: np.ndarray) -> None:
+def _brows(
+    painter: Painter, identity: Identity, expr: Expression, proj: _Projector, skin: np.ndarray
+) -> None:
     ratio = np.clip((identity.brows + 8.0) / np.maximum(identity.skin, 1.0), 0.08, 1.0)
     profile = np.array([0.45, 0.75, 0.95, 1.0, 0.95])
     for idx in (np.arange(17, 22), np.arange(26, 21, -1)):  # outer -> inner
@@ -278,7 +292,12 @@ def _brows(painter: Painter, identity: Identity, expr: Expression, proj: _Projec
         half = identity.brow_thickness * profile / 2.0
         top = np.column_stack([c[:, 0], c[:, 1] - half])
         bot = np.column_stack([c[:, 0], c[:, 1] + half * 0.8])
-        poly = np.vstack([catmull_rom(proj(_lift(identity, expr, top, 1.0)), 3), catmull_rom(proj(_lift(identity, expr, bot, 1.0)), 3)[::-1]])
+        poly = np.vstack(
+            [
+                catmull_rom(proj(_lift(identity, expr, top, 1.0)), 3),
+                catmull_rom(proj(_lift(identity, expr, bot, 1.0)), 3)[::-1],
+            ]
+        )
         painter.tint(painter.mask([poly], blur=0.5 * max(1.0, proj.scale)), ratio)
 
 
@@ -289,9 +308,18 @@ def _nose(painter: Painter, identity: Identity, expr: Expression, proj: _Project
         t = np.linspace(0, 2 * np.pi, 14, endpoint=False)
         ell = np.column_stack([c[0] + 3.2 * np.cos(t), c[1] + 1.6 * np.sin(t) - side * 0.6 * np.cos(t)])
         painter.tint(painter.mask([proj(_lift(identity, expr, ell, 0.5))], blur=0.6 * proj.scale), 0.35)
-        ala = np.array([[s[a, 0] + side * 1.5, s[a, 1] + 0.5], [s[a, 0] - side * 1.0, s[a, 1] - 4.0], [s[a, 0] + side * 2.0, s[a, 1] - 9.0]])
+        ala = np.array(
+            [
+                [s[a, 0] + side * 1.5, s[a, 1] + 0.5],
+                [s[a, 0] - side * 1.0, s[a, 1] - 4.0],
+                [s[a, 0] + side * 2.0, s[a, 1] - 9.0],
+            ]
+        )
         line = catmull_rom(proj(_lift(identity, expr, ala, 0.5)), 4)
-        painter.tint(painter.mask([line], fill=False, thickness=max(1.0, 0.9 * proj.scale), blur=0.6 * proj.scale), 0.78)
+        painter.tint(
+            painter.mask([line], fill=False, thickness=max(1.0, 0.9 * proj.scale), blur=0.6 * proj.scale),
+            0.78,
+        )
 
 
 def _lips(painter: Painter, identity: Identity, expr: Expression, proj: _Projector, lm2: np.ndarray) -> None:
@@ -320,10 +348,18 @@ def _wrinkles(painter: Painter, identity: Identity, expr: Expression, proj: _Pro
     lines = [catmull_rom(proj(_lift(identity, expr, wr.points, 0.3)), 3) for wr in expr.wrinkles]
     widths = [wr.width for wr in expr.wrinkles]
     width = max(1.0, float(np.mean(widths)) * proj.scale * 0.8)
-    mask = painter.mask(lines, fill=False, thickness=width, blur=0.45 * width, values=[wr.strength for wr in expr.wrinkles])
+    mask = painter.mask(
+        lines, fill=False, thickness=width, blur=0.45 * width, values=[wr.strength for wr in expr.wrinkles]
+    )
     painter.tint(mask, 0.52)
     # A faint highlight below each line gives the fold some relief.
-    lit = painter.mask([ln + [0.0, width] for ln in lines], fill=False, thickness=width, blur=0.6 * width, values=[wr.strength for wr in expr.wrinkles])
+    lit = painter.mask(
+        [ln + [0.0, width] for ln in lines],
+        fill=False,
+        thickness=width,
+        blur=0.6 * width,
+        values=[wr.strength for wr in expr.wrinkles],
+    )
     painter.tint(lit, 1.12)
 
 
@@ -348,7 +384,13 @@ def _glasses(painter: Painter, identity: Identity, expr: Expression, proj: _Proj
         np.array([frames[1][0], [w, 2.0, ZC + 40.0]]),
     ]
     shapes = [proj(f) for f in frames]
-    mask = painter.mask(shapes + [proj(bridge)] + [proj(tm) for tm in temples], fill=False, closed=True, thickness=max(1.0, thick * proj.scale), blur=0.3)
+    mask = painter.mask(
+        shapes + [proj(bridge)] + [proj(tm) for tm in temples],
+        fill=False,
+        closed=True,
+        thickness=max(1.0, thick * proj.scale),
+        blur=0.3,
+    )
     painter.paint(mask, color)
 
 
@@ -357,7 +399,9 @@ def _degrade(canvas: np.ndarray, scene: Scene) -> np.ndarray:
         canvas = cv2.GaussianBlur(canvas, (0, 0), scene.blur)
     if scene.noise > 0.05:
         rng = np.random.default_rng(scene.noise_seed)
-        canvas = canvas + rng.standard_normal(canvas.shape[:2] + (1,), dtype=np.float32) * np.float32(scene.noise)
+        canvas = canvas + rng.standard_normal(canvas.shape[:2] + (1,), dtype=np.float32) * np.float32(
+            scene.noise
+        )
     img = np.clip(canvas + 0.5, 0, 255).astype(np.uint8)
     if scene.jpeg_quality > 0:
         ok, enc = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(scene.jpeg_quality)])
