@@ -41,7 +41,7 @@ def test_sample_fields_and_pose_range():
         s = ds.render_sample(i)
         assert s.image.shape == (256, 256, 3) and s.image.dtype == np.uint8
         assert s.landmarks.shape == (68, 2) and s.labels.shape == (12,) and s.noisy_labels.shape == (12,)
-        assert all(abs(p) <= m for p, m in zip(s.pose, (25, 20, 20)))
+        assert all(abs(p) <= m for p, m in zip(s.pose, (25, 20, 20), strict=True))
         assert s.au_codes == SUPPORTED_AUS
 
 
@@ -71,7 +71,7 @@ def test_landmarks_sit_on_the_rendered_features():
         img, lm = _frontal(identity_id, {})
         grey = img.astype(np.float32).mean(2)
 
-        def window(p: np.ndarray, r: int = 2) -> np.ndarray:
+        def window(p: np.ndarray, r: int = 2, img: np.ndarray = img) -> np.ndarray:
             x, y = int(round(p[0])), int(round(p[1]))
             return img[y - r : y + r + 1, x - r : x + r + 1].reshape(-1, 3).astype(np.float32)
 

@@ -128,7 +128,9 @@ class SynthAU:
         _, scene_rng, _ = self._rngs(idx)
         identity = make_identity(identity_id)
         scene = sample_scene(scene_rng, self.frame_size, self.max_pose, degrade=self.degrade)  # type: ignore[arg-type]
-        expr = apply_aus(identity.shape, dict(zip(self.au_codes, inten.tolist())), chin_pattern(identity_id))
+        expr = apply_aus(
+            identity.shape, dict(zip(self.au_codes, inten.tolist(), strict=True)), chin_pattern(identity_id)
+        )
         image, landmarks = render(identity, expr, scene, self.frame_size)
         return SynthSample(
             image, landmarks, labels, noisy, inten, identity_id, scene.pose, self.au_codes, int(idx)

@@ -132,7 +132,7 @@ def write_dataset(
                 *(f"{lb}_r" for lb in labels),
             ]
         )
-        for p, r in zip(paths, rows):
+        for p, r in zip(paths, rows, strict=True):
             w.writerow(
                 [
                     p,
@@ -267,7 +267,7 @@ def render_clip(
                 center=(scene.center[0] + float(drift[i, 0]), scene.center[1] + float(drift[i, 1])),
                 noise_seed=int(rng.integers(0, 2**31 - 1)),
             )
-            expr = apply_aus(person.shape, dict(zip(codes, inten[i].tolist())), pattern)
+            expr = apply_aus(person.shape, dict(zip(codes, inten[i].tolist(), strict=True)), pattern)
             image, landmarks[i] = render(person, expr, frame_scene, size, background)
             writer.write(image)
     finally:

@@ -80,7 +80,7 @@ class Painter:
         x0, y0, x1, y1 = roi
         m = np.zeros((y1 - y0, x1 - x0), np.uint8)
         vals = values or [1.0] * len(shapes)
-        for s, v in zip(shapes, vals):
+        for s, v in zip(shapes, vals, strict=True):
             q = np.round((s - [x0, y0]) * _ONE).astype(np.int32).reshape(-1, 1, 2)
             color = int(round(255 * float(np.clip(v, 0.0, 1.0))))
             if fill:
