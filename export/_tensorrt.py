@@ -83,8 +83,10 @@ def tensorrt_problems(model: onnx.ModelProto) -> list[str]:
                 )
             elif int(k.reshape(-1)[0]) > TENSORRT_MAX_TOPK:
                 problems.append(f"node {node.name} (TopK): K={int(k.reshape(-1)[0])} > {TENSORRT_MAX_TOPK}")
-    inferred = infer_shapes(model)
-    graph = inferred.graph
+    try:
+        graph = infer_shapes(model).graph
+    except ModelError as exc:
+        return [*problems, f"shapes cannot be checked: {exc}"]
     for value in [*graph.input, *graph.output, *graph.value_info]:
         if not value.type.HasField("tensor_type") or not value.type.tensor_type.HasField("shape"):
             continue
