@@ -21,8 +21,8 @@ from training.data.synthau._identity import Identity
 from training.data.synthau._paint import Painter, catmull_rom
 from training.data.synthau._scene import Scene
 
-_GRID_STEP = 2.0  # mm between head-grid samples
-_BUFFER_PPM = 0.42  # head-buffer pixels per mm (at most)
+_GRID_STEP = 2.5  # mm between head-grid samples
+_BUFFER_PPM = 0.34  # head-buffer pixels per mm (at most)
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
