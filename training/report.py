@@ -155,11 +155,11 @@ def _joint_p(dist2: np.ndarray, perplexity: float) -> np.ndarray:
     return np.maximum(p, 1e-12)
 
 
-def tsne(x: np.ndarray, *, perplexity: float = 30.0, iters: int = 500, seed: int = 0) -> np.ndarray:
+def tsne(x: np.ndarray, *, perplexity: float = 30.0, iters: int = 1000, seed: int = 0) -> np.ndarray:
     """Exact t-SNE of points (S, D) -> (S, 2); O(S^2) memory, meant for a few hundred points.
 
-    Gradient descent with momentum (0.5 then 0.8), early exaggeration 12 for the
-    first 100 iterations, gains as in the reference implementation.
+    Gradient descent with momentum (0.5 for 20 iterations, then 0.8), early exaggeration 12 for the
+    first 100 iterations, learning rate max(S / 48, 50), gains as in the reference implementation.
     """
     x = np.asarray(x, dtype=np.float64)
     n = x.shape[0]
@@ -171,6 +171,7 @@ def tsne(x: np.ndarray, *, perplexity: float = 30.0, iters: int = 500, seed: int
     rng = np.random.default_rng(seed)
     y = rng.normal(0, 1e-4, (n, 2))
     vel, gains = np.zeros_like(y), np.ones_like(y)
+    lr = max(n / 12.0 / 4.0, 50.0)  # scikit-learn's 'auto' rate (Belkina et al., 2019)
     for it in range(iters):
         pe = p * (12.0 if it < 100 else 1.0)
         sy = (y**2).sum(1)
@@ -180,7 +181,7 @@ def tsne(x: np.ndarray, *, perplexity: float = 30.0, iters: int = 500, seed: int
         pq = (pe - q) * num  # (S, S)
         grad = 4.0 * ((np.diag(pq.sum(1)) - pq) @ y)
         gains = np.where(np.sign(grad) != np.sign(vel), gains + 0.2, gains * 0.8).clip(0.01)
-        vel = (0.5 if it < 250 else 0.8) * vel - 200.0 * gains * grad
+        vel = (0.5 if it < 20 else 0.8) * vel - lr * gains * grad
         y = y + vel
         y -= y.mean(0)
     return y
