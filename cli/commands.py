@@ -6,3 +6,4 @@ from cli import detect  # noqa: F401
 from cli import export  # noqa: F401
 from cli import train  # noqa: F401
 from cli import data  # noqa: F401
+from cli import demo  # noqa: F401
