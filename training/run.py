@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +112,7 @@ class RunDir:
         self.cfg = cfg
         self.write = write
         cfg_file = self.path / "config.yaml"
-        if cfg_file.is_file() and not resume:
+        if cfg_file.is_file() and not resume and write:
             raise OutputError(
                 f"run folder {self.path} already holds a run; pass --resume to continue it or choose another --out"
             )
@@ -256,6 +257,8 @@ def _checkpoint_payload(state: Any, cfg: ExperimentConfig, au_codes: tuple[int, 
     from models.checkpoint import FORMAT, FORMAT_VERSION
 
     ts = state.state_dict()
+    if any(k.startswith("module.") for k in ts["model"]):  # DDP-wrapped: store the bare module's keys
+        ts["model"] = {k.removeprefix("module."): v for k, v in ts["model"].items()}
     model = state.model.module if hasattr(state.model, "module") else state.model
     encoder = model.encoder if hasattr(model, "encoder") else model
     return {
@@ -274,6 +277,87 @@ def _checkpoint_payload(state: Any, cfg: ExperimentConfig, au_codes: tuple[int, 
 def _train_state_of(payload: Mapping[str, Any]) -> dict[str, Any]:
     keep = ("loss_name", "optimizer", "epoch", "step", "history", "rng")
     return {"model": payload["state_dict"], **{k: payload[k] for k in keep if k in payload}}
+
+
+def pretrain_distributed(
+    encoder: torch.nn.Module,
+    data: AUDataset,
+    *,
+    ctx: DistContext,
+    loss: str,
+    epochs: int,
+    lr: float,
+    weight_decay: float,
+    batch_size: int,
+    seed: int,
+    loss_kwargs: Mapping[str, Any],
+    device: torch.device,
+    image_size: int,
+    resize: int | None,
+    num_workers: int,
+    resume: Mapping[str, Any] | None,
+    on_epoch_end: Callable[[Any], None],
+    progress: bool = True,
+) -> Any:
+    """``training.pretrain.pretrain`` across torchrun processes: DDP, a DistributedSampler, gathered negatives.
+
+    ``batch_size`` is the GLOBAL batch: each of the W processes takes batch_size / W
+    images, and AUNCE sees the gathered global batch (``TrainState.gather``). The
+    training step itself is ``training.pretrain.train_one_epoch``.
+    """
+    from torch.utils.data import DataLoader, DistributedSampler
+
+    from training.augment import TransformedDataset, train_transform
+    from training.distributed import wrap_ddp
+    from training.pretrain import (
+        PretrainResult,
+        label_statistics,
+        make_train_state,
+        seed_everything,
+        train_one_epoch,
+    )
+
+    if batch_size % ctx.world_size:
+        raise InputError(
+            f"pretrain.batch_size {batch_size} must be divisible by the {ctx.world_size} processes"
+        )
+    occurrence, au_weights = label_statistics(data.labels)
+    seed_everything(seed)
+    state = make_train_state(
+        encoder,
+        loss=loss,
+        occurrence=occurrence,
+        au_weights=au_weights,
+        lr=lr,
+        weight_decay=weight_decay,
+        seed=seed,
+        loss_kwargs=loss_kwargs,
+        device=device,
+    )
+    if resume is not None:
+        state.load_state_dict(resume)
+    seed_everything(seed + 1000 * ctx.rank + state.epoch)  # distinct augmentations per process
+    state.model = wrap_ddp(state.model, ctx)
+    state.gather = ctx.gather
+    views = TransformedDataset(data, train_transform(image_size, resize=resize), views=state.views)
+    sampler = DistributedSampler(views, ctx.world_size, ctx.rank, shuffle=True, seed=seed, drop_last=True)
+    loader = DataLoader(
+        views,
+        batch_size=batch_size // ctx.world_size,
+        sampler=sampler,
+        drop_last=True,
+        num_workers=num_workers,
+    )
+    start = time.perf_counter()
+    while state.epoch < epochs:
+        sampler.set_epoch(state.epoch)
+        train_one_epoch(state, loader, device=device)
+        on_epoch_end(state)
+    state.model = state.model.module
+    state.model.eval()
+    model = state.model if hasattr(state.model, "probe") else None
+    enc = model.encoder if model is not None else state.model
+    return PretrainResult(enc, model, loss, tuple(state.history), time.perf_counter() - start, state)
 
 
 def run_unit(
@@ -363,8 +447,9 @@ def run_unit(
     dtype = amp_dtype(device, cfg.amp)
     autocast = torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
     start = time.perf_counter()
+    train_fn = pretrain if not ctx.distributed else partial(pretrain_distributed, ctx=ctx)
     with autocast:
-        pre = pretrain(
+        pre = train_fn(
             encoder,
             train_ds,
             loss=cfg.loss.name,
@@ -487,7 +572,11 @@ def run_experiment(
     units = []
     for seed in cfg.run_seeds:
         seed_everything(seed)
+        if not ctx.is_main:
+            ctx.barrier()  # the main process renders/reads caches first
         protocol, splits = build_splits(cfg.data, cache_dir=path / "cache", seed=seed)
+        if ctx.is_main:
+            ctx.barrier()
         for split in splits:
             unit = run_unit(
                 cfg,
