@@ -1,9 +1,12 @@
 """Imports every command module so that each registers itself on `cli.main.app`."""
 
 from __future__ import annotations
-from cli import plot  # noqa: F401
-from cli import detect  # noqa: F401
-from cli import export  # noqa: F401
-from cli import train  # noqa: F401
-from cli import data  # noqa: F401
-from cli import demo  # noqa: F401
+
+from cli import (  # noqa: F401  (imported for their side effect: registering commands)
+    data,
+    demo,
+    detect,
+    export,
+    plot,
+    train,
+)
