@@ -180,6 +180,35 @@ def align_face(
     return warp_face(image, m, crop or size), m
 
 
+def aligned_input(
+    image: np.ndarray,
+    landmarks: np.ndarray,
+    layout: str | None = None,
+    *,
+    input_size: int = INPUT_SIZE,
+) -> np.ndarray:
+    """The network's input crop of a face: what training sees at evaluation time.
+
+    Training stores 256 px template crops, resizes them by ``input_size / 224``
+    when a model uses smaller inputs (e.g. 128 px crops for a 112 px model) and
+    centre-crops ``input_size``. Here the face is warped at the template's native
+    scale (the central 224 of the 256 crop) and, for smaller inputs, reduced with
+    area interpolation, which avoids the aliasing of warping a large face straight
+    to a few pixels.
+
+    Returns:
+        (input_size, input_size, C) crop in the colour order of ``image``.
+    """
+    import cv2
+
+    m = alignment_matrix(landmarks, layout, size=CROP_SIZE, crop=INPUT_SIZE)
+    crop = warp_face(image, m, INPUT_SIZE)
+    if input_size != INPUT_SIZE:
+        interp = cv2.INTER_AREA if input_size < INPUT_SIZE else cv2.INTER_LINEAR
+        crop = cv2.resize(crop, (input_size, input_size), interpolation=interp)
+    return crop
+
+
 def center_crop(image: np.ndarray, out_size: int = INPUT_SIZE) -> np.ndarray:
     """Centred square crop (H, W, ...) -> (out_size, out_size, ...)."""
     h, w = image.shape[:2]

@@ -29,7 +29,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from aunce_rt.align import alignment_matrix, warp_face
+from aunce_rt.align import aligned_input
 from aunce_rt.aus import au_label
 from aunce_rt.errors import InputError, ModelError
 from aunce_rt.imageio import to_bgr8
@@ -254,8 +254,7 @@ class AUDetector:
         src = rgb if self._rgb_model else image
         crops = np.empty((len(faces), meta.input_size, meta.input_size, 3), np.uint8)
         for i, face in enumerate(faces):
-            m = alignment_matrix(face.points, layout="mediapipe", size=meta.crop_size, crop=meta.input_size)
-            crops[i] = warp_face(src, m, meta.input_size)
+            crops[i] = aligned_input(src, face.points, "mediapipe", input_size=meta.input_size)
         t2 = time.perf_counter()
         timings = {"decode": decode_ms, "landmarks": (t1 - t0) * 1e3, "align": (t2 - t1) * 1e3}
         return _Pending(frame=frame, faces=faces, crops=crops, timings=timings)

@@ -87,21 +87,23 @@ def folder_crops(folder: str | Path, limit: int | None = None, size: int = INPUT
     return np.stack([read_crop(f, size) for f in files])
 
 
-def as_crops(source: np.ndarray | str | Path, limit: int | None = None) -> np.ndarray:
-    """Crops from an array (N, 224, 224, 3) uint8 RGB (checked) or a folder of images."""
+def as_crops(source: np.ndarray | str | Path, limit: int | None = None, size: int = INPUT_SIZE) -> np.ndarray:
+    """Crops from an array (N, size, size, 3) uint8 RGB (checked) or a folder of images."""
     if isinstance(source, (str, Path)):
-        return folder_crops(source, limit)
+        return folder_crops(source, limit, size)
     array = np.asarray(source)
-    if array.ndim != 4 or array.shape[1:] != (INPUT_SIZE, INPUT_SIZE, 3) or array.dtype != np.uint8:
+    if array.ndim != 4 or array.shape[1:] != (size, size, 3) or array.dtype != np.uint8:
         raise InputError(
-            f"real crops must be uint8 (N, {INPUT_SIZE}, {INPUT_SIZE}, 3) RGB; got {array.dtype} "
-            f"{array.shape}; make them with aunce_rt.align.align_face(..., crop={INPUT_SIZE})"
+            f"real crops must be uint8 (N, {size}, {size}, 3) RGB; got {array.dtype} "
+            f"{array.shape}; make them with aunce_rt.align.aligned_input(..., input_size={size})"
         )
     return array[:limit]
 
 
-def labelled_crops(folder: str | Path, au_codes: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-    """A labelled folder in the list format -> (crops (S, 224, 224, 3) uint8 RGB, labels (S, K) int8).
+def labelled_crops(
+    folder: str | Path, au_codes: Sequence[int], size: int = INPUT_SIZE
+) -> tuple[np.ndarray, np.ndarray]:
+    """A labelled folder in the list format -> (crops (S, size, size, 3) uint8 RGB, labels (S, K) int8).
 
     The folder holds ``images.txt`` (image paths, relative to the folder) and the
     parallel ``labels.txt`` (one row of K values in {-1, 0, 1} per image, in the
@@ -119,12 +121,12 @@ def labelled_crops(folder: str | Path, au_codes: Sequence[int]) -> tuple[np.ndar
     except ImportError as exc:
         raise ModelError(f"reading a labelled folder needs the training package ({exc})") from None
     index = read_list(images_file, labels_file, au_codes, root=folder)
-    crops = np.stack([read_crop(p) for p in index.paths])
+    crops = np.stack([read_crop(p, size) for p in index.paths])
     return crops, np.asarray(index.labels, dtype=np.int8)
 
 
-def synthau_crops(n: int, seed: int = 0) -> np.ndarray:
-    """SynthAU aligned crops (n, 224, 224, 3) uint8 RGB, for calibration when no folder is given."""
+def synthau_crops(n: int, seed: int = 0, size: int = INPUT_SIZE) -> np.ndarray:
+    """SynthAU aligned crops (n, size, size, 3) uint8 RGB, for calibration when no folder is given."""
     try:
         from training.data.synthau import SynthAU, aligned_crop
     except ImportError as exc:
@@ -133,4 +135,4 @@ def synthau_crops(n: int, seed: int = 0) -> np.ndarray:
             "pass --calib DIR with aligned face crops"
         ) from None
     data = SynthAU(seed=seed, split="train")
-    return np.stack([to_input_crop(aligned_crop(data.render_sample(i))) for i in range(n)])
+    return np.stack([to_input_crop(aligned_crop(data.render_sample(i)), size) for i in range(n)])

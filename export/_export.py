@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from aunce_rt.align import INPUT_SIZE
 from aunce_rt.errors import InputError, ModelError, OutputError
 from aunce_rt.metadata import ModelMetadata
 from export._crops import as_crops, folder_crops, labelled_crops, random_crops, synthau_crops
@@ -137,11 +138,13 @@ def export_onnx(
     loaded = _load(source)
     wrapper = ExportWrapper(loaded.model.eval(), with_features).eval()
     extra = {**dict(loaded.extra), **dict(metadata_extra or {})}
-    real = as_crops(real_crops, MAX_REAL) if real_crops is not None else None
+    # A model trained on smaller inputs (e.g. 112 px for CPU speed) records its side.
+    size = int(extra.get("input_size", INPUT_SIZE))
+    real = as_crops(real_crops, MAX_REAL, size) if real_crops is not None else None
 
     with tempfile.TemporaryDirectory(prefix="aunce-export-") as tmp:
         fp32_path = Path(tmp) / "fp32.onnx"
-        k, c = _torch_export(wrapper, fp32_path, opset)
+        k, c = _torch_export(wrapper, fp32_path, opset, size)
         if k != len(loaded.au_codes):
             raise ModelError(
                 f"the model outputs {k} AUs but its checkpoint lists {len(loaded.au_codes)} AU codes; "
@@ -157,6 +160,7 @@ def export_onnx(
             extra=extra,
             precision="fp32",
             has_features=with_features,
+            input_size=size,
         )
 
         proto = load_model_proto(fp32_path)
@@ -166,7 +170,7 @@ def export_onnx(
         check_model(proto)
         save_model_proto(proto, fp32_path)
 
-        crop_sets = [("random", random_crops(N_RANDOM, seed=0))] + (
+        crop_sets = [("random", random_crops(N_RANDOM, seed=0, size=size))] + (
             [("real", real)] if real is not None else []
         )
         sess32 = session(fp32_path)
@@ -187,7 +191,9 @@ def export_onnx(
             save_model_proto(half, out)
         else:
             calib = (
-                folder_crops(calib_dir, calib_size) if calib_dir is not None else synthau_crops(calib_size)
+                folder_crops(calib_dir, calib_size, size)
+                if calib_dir is not None
+                else synthau_crops(calib_size, size=size)
             )
             quantize_int8(fp32_path, out, calib)
             quant = load_model_proto(out)
@@ -212,7 +218,7 @@ def export_onnx(
 
         f1: dict[str, float] = {}
         if labelled is not None:
-            crops, labels = labelled_crops(labelled, loaded.au_codes)
+            crops, labels = labelled_crops(labelled, loaded.au_codes, size)
             f1["fp32"] = _f1_macro(run_probs(sess32, crops), labels, loaded.thresholds)
             if precision != "fp32":
                 f1[precision] = _f1_macro(run_probs(sess_out, crops), labels, loaded.thresholds)
@@ -247,9 +253,9 @@ def _load(source: str | Path | LoadedModel) -> LoadedModel:
     return load_model(source, map_location="cpu")
 
 
-def _torch_export(wrapper: ExportWrapper, path: Path, opset: int) -> tuple[int, int]:
+def _torch_export(wrapper: ExportWrapper, path: Path, opset: int, size: int = INPUT_SIZE) -> tuple[int, int]:
     """TorchScript-export ``wrapper`` to ``path`` with a dynamic batch; returns (K, C)."""
-    dummy = torch.from_numpy(random_crops(2, seed=1))
+    dummy = torch.from_numpy(random_crops(2, seed=1, size=size))
     with torch.no_grad():
         first = wrapper(dummy)
     probs, feats = first if isinstance(first, tuple) else (first, None)

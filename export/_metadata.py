@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from aunce_rt.align import CROP_SIZE, INPUT_SIZE
 from aunce_rt.aus import au_name
 from aunce_rt.metadata import ModelMetadata
 
@@ -75,6 +76,7 @@ def build_metadata(
     precision: str,
     has_features: bool,
     encoder: str = "megraph_stage1",
+    input_size: int = INPUT_SIZE,
 ) -> ModelMetadata:
     """The metadata of one export.
 
@@ -87,6 +89,8 @@ def build_metadata(
         precision: "fp32", "fp16" or "int8".
         has_features: whether the graph has the "features" (N, K, C) output.
         encoder: the encoder family name.
+        input_size: side of the network input; the crop it is taken from scales with it
+            (224 of 256 at the template's native scale).
     """
     metrics = extra.get("metrics", {})
     return ModelMetadata(
@@ -98,6 +102,8 @@ def build_metadata(
         node_dim=int(node_dim),
         has_features=bool(has_features),
         precision=precision,
+        input_size=int(input_size),
+        crop_size=int(round(input_size * CROP_SIZE / INPUT_SIZE)),
         training=training_info(extra),
         metrics=dict(metrics) if isinstance(metrics, Mapping) else {},
         git_revision=git_revision(),

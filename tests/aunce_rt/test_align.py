@@ -106,3 +106,20 @@ def test_bad_landmarks_raise_clear_errors():
         alignment_matrix(np.zeros((10, 2)))
     with pytest.raises(InputError, match="degenerate"):
         alignment_matrix(np.zeros((5, 2)), layout="five")
+
+
+def test_aligned_input_equals_training_eval_crop():
+    """Runtime crop at 112 px == training's 256 crop resized to 128, centre-cropped to 112."""
+    import cv2
+
+    from aunce_rt.align import aligned_input
+
+    rng = np.random.default_rng(2)
+    img = cv2.GaussianBlur(rng.uniform(0, 255, (480, 640, 3)).astype(np.uint8), (0, 0), 4)
+    pts = transform_points(template(), _similarity(-8, 1.9, 120, 40))
+    full, _ = align_face(img, pts, layout="five")  # what `aunce-rt data synth` / prepare store
+    train = center_crop(cv2.resize(full, (128, 128), interpolation=cv2.INTER_AREA), 112)
+    run = aligned_input(img, pts, "five", input_size=112)
+    assert run.shape == (112, 112, 3)
+    assert np.abs(run.astype(int) - train.astype(int)).mean() < 1.0
+    np.testing.assert_array_equal(aligned_input(img, pts, "five"), align_face(img, pts, "five", crop=224)[0])
