@@ -224,3 +224,36 @@ def tsne_cmd(
         pairs[name] = path
     path = tsne_figure(pairs, _config(config, overrides), out, au_code=au, max_points=points)
     out_console.print(f"written: {path}")
+
+
+@train_app.command("recipe")
+def recipe_cmd(
+    name: str = typer.Argument("default", help="Recipe name (training/configs/recipes/) or a YAML path."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Run folder (default runs/recipe-NAME)."),
+    overrides: list[str] | None = typer.Option(None, "--set", help=SET_HELP),
+    install: bool = typer.Option(True, "--install/--no-install", help="Copy the model into aunce_rt/assets."),
+) -> None:
+    """Train, export, verify and install a bundled model from its recipe (resumable)."""
+    from training.recipe import run_recipe
+
+    res = run_recipe(name, out, overrides=tuple(overrides or ()), install=install)
+    table = Table(title=f"recipe {name}: variants on the SynthAU test crops")
+    for col in ("precision", "ms / face (ORT, CPU)", "F1-macro (%)", "max |dp| vs fp32", "chosen"):
+        table.add_column(col, justify="right")
+    for v in res.variants:
+        table.add_row(
+            v.precision,
+            f"{v.ms_per_face:.2f}",
+            f"{100 * v.f1_macro:.1f}",
+            f"{v.max_abs_diff_vs_fp32:.4f}",
+            "yes" if v is res.chosen else "",
+        )
+    out_console.print(table)
+    rt = res.runtime
+    out_console.print(
+        f"through the runtime on {rt['people']} unseen people ({rt['frames']} frames): "
+        f"F1-macro {100 * rt['f1_macro']:.1f}%, face found in {100 * rt['detection_rate']:.1f}% of frames; "
+        f"on pre-aligned test crops: {100 * res.crops['f1_macro']:.1f}%"
+    )
+    if res.installed:
+        out_console.print(f"installed {res.installed}; `aunce-rt demo` now uses it")

@@ -33,7 +33,6 @@ def synthau_manifest(
         seed: SynthAU seed.
         noise: label noise rate (the manifest stores the noisy labels when > 0).
     """
-    import cv2
     import numpy as np
 
     from training.data.synthau import SynthAU
@@ -46,19 +45,39 @@ def synthau_manifest(
         return manifest
     (out_dir / "crops").mkdir(parents=True, exist_ok=True)
     gen = SynthAU(seed=seed, split="train", noise=noise, num_identities=identities)
+    todo = [i for i in range(frames) if not (out_dir / "crops" / f"{i:05d}.png").is_file()]
+    workers = max(1, min(os.cpu_count() or 1, 8)) if len(todo) >= 64 else 1
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        chunks = [todo[k::workers] for k in range(workers)]
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(_render_crops, [(out_dir, seed, noise, identities, c) for c in chunks]))
+    else:
+        _render_crops((out_dir, seed, noise, identities, todo))
     paths, subjects, labels = [], [], []
     for i in range(frames):
-        sample = gen.render_sample(i)
-        path = out_dir / "crops" / f"{i:05d}.png"
-        if not path.is_file():
-            tmp = path.with_name(f".tmp.{path.name}")
-            cv2.imwrite(str(tmp), gen.aligned_crop(sample))
-            os.replace(tmp, path)
-        paths.append(str(path))
-        subjects.append(f"id{int(sample.identity)}")
-        labels.append(sample.noisy_labels if noise > 0 else sample.labels)
+        identity, clean, noisy, _ = gen.truth(i)
+        paths.append(str(out_dir / "crops" / f"{i:05d}.png"))
+        subjects.append(f"id{int(identity)}")
+        labels.append(noisy if noise > 0 else clean)
     codes = tuple(getattr(gen, "au_codes", BENCHMARK_AUS["synthau"]))
     index = AUIndex(tuple(paths), np.asarray(labels, dtype=np.int8), tuple(subjects), codes, source="synthau")
     write_manifest(index, manifest, root=out_dir)
     spec_file.write_text(json.dumps(spec))
     return manifest
+
+
+def _render_crops(job: tuple[Path, int, float, int, list[int]]) -> None:
+    """Render and write the aligned crops of the sample indices in ``job`` (a worker's share)."""
+    import cv2
+
+    from training.data.synthau import SynthAU
+
+    out_dir, seed, noise, identities, indices = job
+    gen = SynthAU(seed=seed, split="train", noise=noise, num_identities=identities)
+    for i in indices:
+        path = out_dir / "crops" / f"{i:05d}.png"
+        tmp = path.with_name(f".tmp.{path.name}")
+        cv2.imwrite(str(tmp), gen.aligned_crop(gen.render_sample(i)))
+        os.replace(tmp, path)

@@ -1,0 +1,57 @@
+"""The recipe pipeline end to end on a tiny config: train, export fp32+int8, choose, evaluate, describe."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from aunce_rt.errors import InputError
+from aunce_rt.session import AUModelSession
+from training.recipe import Variant, choose_variant, recipe_path, run_recipe
+
+TINY = """
+base: {paper}
+name: recipe-tiny
+seed: 0
+selection: val
+device: cpu
+data: {{protocol: synthau, format: synthau, synth_frames: 72, synth_identities: 24, crop_size: 128,
+        image_size: 112, num_workers: 0, val_fraction: 0.2, folds: [1]}}
+model: {{backbone: mobilenetv3_small_100, node_dim: 32, top_k: 4}}
+pretrain: {{lr: 1.0e-3, batch_size: 16, epochs: 1}}
+linear: {{lr: 1.0e-2, batch_size: 64, epochs: 3}}
+"""
+
+
+def test_choose_variant_prefers_faster_within_one_point():
+    fp32 = Variant("fp32", None, 5.0, 0.80, ())
+    fast_ok = Variant("int8", None, 3.0, 0.795, ())
+    fast_bad = Variant("int8", None, 3.0, 0.78, ())
+    slow = Variant("int8", None, 9.0, 0.81, ())
+    assert choose_variant([fp32, fast_ok]) is fast_ok
+    assert choose_variant([fp32, fast_bad]) is fp32
+    assert choose_variant([fp32, slow]) is fp32
+
+
+def test_unknown_recipe_names_the_known_ones():
+    assert recipe_path("default").name == "default.yaml"
+    with pytest.raises(InputError, match="known recipes: default"):
+        recipe_path("nope")
+
+
+@pytest.mark.slow
+def test_tiny_recipe_end_to_end(tmp_path):
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(TINY.format(paper=recipe_path("default").parent.parent / "paper.yaml"))
+    res = run_recipe(str(cfg), tmp_path / "run", install=False, progress=False, clip_people=1, clip_frames=12)
+    assert {v.precision for v in res.variants} == {"fp32", "int8"}
+    assert res.chosen in res.variants and res.installed is None
+    meta = AUModelSession(res.chosen.path, providers="cpu").metadata
+    assert meta.input_size == 112 and meta.backbone == "mobilenetv3_small_100"
+    assert "SynthAU" in meta.licence_note and "NOT a model of real faces" in meta.licence_note
+    runtime = meta.metrics["synthau_runtime_unseen_people"]
+    assert runtime["frames"] == 12 and 0.0 <= runtime["f1_macro"] <= 1.0
+    assert set(meta.metrics["synthau_test_crops"]["per_au"]) >= {"AU01", "AU24"}
+    saved = json.loads((tmp_path / "run" / "recipe_result.json").read_text())
+    assert saved["chosen"] == res.chosen.precision

@@ -1,0 +1,296 @@
+"""Recipes: one command from nothing to a verified, bundled ONNX model.
+
+``aunce-rt train recipe default`` is how ``aunce_rt/assets/default.onnx`` is made:
+
+1. train: ``run_experiment`` on ``training/configs/recipes/<name>.yaml`` (SynthAU
+   rendered into the run's cache, AUNCE pretraining, linear probe with the epoch
+   chosen on held-out training identities); resumable like every run;
+2. export: fp32 and int8 ONNX graphs, each checked against PyTorch / fp32;
+3. choose: the faster variant on this machine, unless it costs more than one
+   point of F1 on the test crops (``choose_variant``);
+4. evaluate end to end: a clip of unseen SynthAU people through the full runtime
+   (MediaPipe, alignment, ONNX Runtime) against the renderer's truth;
+5. describe and install: the metrics of steps 3-4 and the provenance go into the
+   model's metadata, and the file is copied to the package's assets.
+
+The recipe is deterministic at its seed on a CPU: re-running it reproduces the
+weights (``check_against``), while the metadata's export date and git revision
+naturally differ.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aunce_rt.errors import InputError
+
+log = logging.getLogger(__name__)
+
+RECIPES_DIR = Path(__file__).resolve().parent / "configs" / "recipes"
+ASSETS_DIR = Path(__file__).resolve().parents[1] / "aunce_rt" / "assets"
+# Unseen people for the end-to-end check: test-split identities the demo does not use.
+RECIPE_EVAL_ID_BASE = 1_000_000 + 500_000
+F1_TOLERANCE = 0.01  # int8 may cost at most one point of F1-macro to be chosen
+LICENCE_NOTE = (
+    "Trained only on SynthAU, the project's procedural synthetic faces with exact AU truth. "
+    "It is NOT a model of real faces trained on FACS-coded data: expect it to transfer poorly "
+    "to real video; train on a licensed benchmark (BP4D, DISFA, ...) for real use."
+)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One exported variant: its file, speed and accuracy on the test crops."""
+
+    precision: str
+    path: Path
+    ms_per_face: float
+    f1_macro: float
+    f1: tuple[float, ...]
+    max_abs_diff_vs_fp32: float = 0.0
+
+
+@dataclass(frozen=True)
+class RecipeResult:
+    """What a recipe produced.
+
+    Attributes:
+        run_dir: the training run folder.
+        checkpoint: the trained model (``models.save_model`` format).
+        variants: every exported variant, measured.
+        chosen: the variant that was described and installed.
+        runtime: end-to-end metrics through the runtime on unseen people.
+        installed: the asset path written, or None.
+    """
+
+    run_dir: Path
+    checkpoint: Path
+    variants: tuple[Variant, ...]
+    chosen: Variant
+    runtime: dict[str, Any]
+    crops: dict[str, Any]
+    installed: Path | None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def recipe_path(name: str) -> Path:
+    """The YAML of a named recipe (``default`` -> training/configs/recipes/default.yaml)."""
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        return path
+    path = RECIPES_DIR / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in RECIPES_DIR.glob("*.yaml")))
+        raise InputError(f"no recipe named {name!r}; known recipes: {known} (or pass a .yaml path)")
+    return path
+
+
+def choose_variant(variants: list[Variant] | tuple[Variant, ...], tolerance: float = F1_TOLERANCE) -> Variant:
+    """The fastest variant whose F1-macro is within ``tolerance`` of fp32's."""
+    base = next(v for v in variants if v.precision == "fp32")
+    ok = [v for v in variants if v.f1_macro >= base.f1_macro - tolerance]
+    return min(ok, key=lambda v: v.ms_per_face)
+
+
+def measure_ms_per_face(
+    path: Path, size: int, *, batch: int = 1, repeats: int = 60, threads: int = 2
+) -> float:
+    """Median milliseconds per face of an ONNX model through ONNX Runtime (CPU)."""
+    from aunce_rt.session import AUModelSession
+
+    sess = AUModelSession(path, providers="cpu", num_threads=threads)
+    crops = np.random.default_rng(0).integers(0, 256, (batch, size, size, 3), dtype=np.uint8)
+    for _ in range(5):
+        sess.run(crops)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        sess.run(crops)
+        times.append((time.perf_counter() - t0) * 1e3 / batch)
+    return float(np.median(times))
+
+
+def _test_crops(index: Any, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Model-input crops (S, size, size, 3) RGB and labels (S, K) of a test index."""
+    import cv2
+
+    from export._crops import to_input_crop
+
+    crops = np.stack([to_input_crop(cv2.imread(p, cv2.IMREAD_COLOR), size) for p in index.paths])
+    return crops, np.asarray(index.labels)
+
+
+def run_recipe(
+    name: str = "default",
+    out: str | Path | None = None,
+    *,
+    overrides: tuple[str, ...] = (),
+    install: bool = True,
+    progress: bool = True,
+    clip_people: int = 6,
+    clip_frames: int = 100,
+) -> RecipeResult:
+    """Train, export, choose, evaluate end to end and (optionally) install a recipe's model.
+
+    Args:
+        name: recipe name or YAML path.
+        out: run folder (default ``runs/recipe-<name>``); an existing one is resumed.
+        overrides: ``key=value`` config overrides (a changed recipe is no longer the bundled one).
+        install: copy the chosen model to ``aunce_rt/assets/<name>.onnx``.
+        progress: rich progress bars.
+        clip_people, clip_frames: size of the end-to-end clip of unseen people.
+    """
+    from export import export_onnx
+    from export._graph import load_model_proto, save_model_proto, set_metadata
+    from training.config import load_config
+    from training.data.benchmarks import build_splits
+    from training.metrics import au_metrics
+    from training.run import run_experiment
+    from training.runtime_eval import evaluate_clip, render_people_clip
+
+    cfg = load_config(recipe_path(name), overrides)
+    out = Path(out or Path("runs") / f"recipe-{Path(name).stem}")
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    run = run_experiment(cfg, out, resume=(out / "config.yaml").is_file(), progress=progress)
+    seconds["train"] = time.perf_counter() - t0
+    if len(run.units) != 1:
+        raise InputError(
+            f"a recipe trains one model; {name} ran {len(run.units)} units (set data.folds: [1])"
+        )
+    unit = run.units[0]
+    unit_dir = out / "units" / f"{unit.split}-seed{unit.seed}"
+    checkpoint = unit_dir / "model.pt"
+    if not checkpoint.is_file():
+        candidates = sorted(out.rglob("model.pt"))
+        if len(candidates) != 1:
+            raise InputError(f"cannot find the trained model.pt under {out}")
+        checkpoint = candidates[0]
+    size = cfg.data.image_size
+
+    _, splits = build_splits(cfg.data, cache_dir=out / "cache", seed=unit.seed)
+    crops, labels = _test_crops(splits[0].test, size)
+    calib = splits[0].train.paths[0]
+    calib_dir = Path(calib).parent
+    extra = {
+        "input_size": size,
+        "dataset": "SynthAU",
+        "protocol": f"synthau fold 1 ({len(splits[0].train)} train / {len(splits[0].test)} test frames, "
+        "identity-exclusive), epoch chosen on held-out training identities",
+        "recipe": f"aunce-rt train recipe {Path(name).stem} (seed {cfg.seed})",
+        "licence_note": LICENCE_NOTE,
+    }
+    t1 = time.perf_counter()
+    variants = []
+    fp32_probs = None
+    for precision in ("fp32", "int8"):
+        path = out / f"model_{precision}.onnx"
+        export_onnx(
+            checkpoint,
+            path,
+            precision=precision,
+            calib_dir=calib_dir if precision == "int8" else None,
+            metadata_extra=extra,
+        )
+        from aunce_rt.session import AUModelSession
+
+        probs = AUModelSession(path, providers="cpu").run(crops)
+        fp32_probs = probs if fp32_probs is None else fp32_probs
+        m = au_metrics(probs, labels)
+        variants.append(
+            Variant(
+                precision,
+                path,
+                measure_ms_per_face(path, size),
+                float(m.f1_macro),
+                tuple(float(x) for x in m.f1),
+                float(np.abs(probs - fp32_probs).max()),
+            )
+        )
+        log.info("%s: %.2f ms/face, F1-macro %.3f", precision, variants[-1].ms_per_face, m.f1_macro)
+    chosen = choose_variant(variants)
+    seconds["export"] = time.perf_counter() - t1
+
+    t2 = time.perf_counter()
+    clip = render_people_clip(
+        out / "eval" / "clip.mp4",
+        people=clip_people,
+        frames_per_person=clip_frames,
+        seed=cfg.seed,
+        first_identity=RECIPE_EVAL_ID_BASE,
+    )
+    report = evaluate_clip(clip, out / "eval", model=chosen.path, providers="cpu", save_video=False)
+    seconds["runtime_eval"] = time.perf_counter() - t2
+
+    crops_metrics = au_metrics(
+        fp32_probs if chosen.precision == "fp32" else AUModelSession(chosen.path, providers="cpu").run(crops),
+        labels,
+    )
+    codes = splits[0].test.au_codes
+    runtime = {
+        **report.metrics.to_dict(codes),
+        "detection_rate": report.detection_rate,
+        "frames": report.frames,
+        "people": clip_people,
+    }
+    crops_dict = {**crops_metrics.to_dict(codes), "frames": len(labels)}
+    metrics = {
+        "synthau_test_crops": crops_dict,
+        "synthau_runtime_unseen_people": runtime,
+        "variants": {
+            v.precision: {"ms_per_face": round(v.ms_per_face, 3), "f1_macro": round(v.f1_macro, 4)}
+            for v in variants
+        },
+    }
+    proto = load_model_proto(chosen.path)
+    from export._graph import read_metadata
+
+    meta = read_metadata(proto)
+    import dataclasses
+
+    meta = dataclasses.replace(meta, metrics=_jsonable(metrics))
+    set_metadata(proto, meta)
+    save_model_proto(proto, chosen.path)
+    (out / "recipe_result.json").write_text(
+        json.dumps(
+            _jsonable(
+                {
+                    "chosen": chosen.precision,
+                    "metrics": metrics,
+                    "seconds": seconds,
+                    "checkpoint": str(checkpoint),
+                }
+            ),
+            indent=2,
+        )
+    )
+    installed = None
+    if install:
+        ASSETS_DIR.mkdir(parents=True, exist_ok=True)
+        installed = ASSETS_DIR / f"{Path(name).stem}.onnx"
+        shutil.copyfile(chosen.path, installed)
+        log.info("installed %s (%s)", installed, chosen.precision)
+    return RecipeResult(out, checkpoint, tuple(variants), chosen, runtime, crops_dict, installed, seconds)
+
+
+def _jsonable(obj: Any) -> Any:
+    """Round floats and turn numpy/tuples into JSON-friendly values."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        return None if not np.isfinite(obj) else round(float(obj), 5)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    return obj
