@@ -37,7 +37,7 @@ def synthau_manifest(
 
     from training.data.synthau import SynthAU
 
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).resolve()  # manifest paths are written relative to it
     manifest = out_dir / "manifest.csv"
     spec = {"frames": frames, "seed": seed, "identities": identities, "noise": noise}
     spec_file = out_dir / "synthau.json"
