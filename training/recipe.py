@@ -167,13 +167,9 @@ def run_recipe(
             f"a recipe trains one model; {name} ran {len(run.units)} units (set data.folds: [1])"
         )
     unit = run.units[0]
-    unit_dir = out / "units" / f"{unit.split}-seed{unit.seed}"
-    checkpoint = unit_dir / "model.pt"
+    checkpoint = out / "checkpoints" / f"{unit.split}-seed{unit.seed}" / "model.pt"
     if not checkpoint.is_file():
-        candidates = sorted(out.rglob("model.pt"))
-        if len(candidates) != 1:
-            raise InputError(f"cannot find the trained model.pt under {out}")
-        checkpoint = candidates[0]
+        raise InputError(f"the run finished but {checkpoint} is missing; re-run the recipe to resume it")
     size = cfg.data.image_size
 
     _, splits = build_splits(cfg.data, cache_dir=out / "cache", seed=unit.seed)
