@@ -61,6 +61,9 @@ def to_rgb_tensor(image_bgr: np.ndarray | torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(rgb)
 
 
+AUGMENTATIONS: tuple[str, ...] = ("simclr", "light")
+
+
 def _normalise() -> list[Any]:
     return [v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(IMAGENET_MEAN), list(IMAGENET_STD))]
 
@@ -73,6 +76,7 @@ def train_transform(
     size: int = INPUT_SIZE,
     *,
     resize: int | None = None,
+    strength: str = "simclr",
     jitter: tuple[float, float, float, float] = (0.4, 0.4, 0.4, 0.1),
     jitter_p: float = 0.8,
     grayscale_p: float = 0.2,
@@ -88,7 +92,22 @@ def train_transform(
         jitter_p: probability of applying the colour jitter.
         grayscale_p: probability of converting to grayscale (3 channels kept).
         blur_p: probability of a Gaussian blur.
+        strength: "simclr" (the paper's views, above) or "light": random crop, flip and a
+            mild brightness/contrast jitter only. "light" is for from-scratch CPU training,
+            where hue jitter and blur cost more time than the small models gain from them.
     """
+    if strength not in AUGMENTATIONS:
+        raise InputError(f"augmentation must be one of {AUGMENTATIONS}; got {strength!r}")
+    if strength == "light":
+        return v2.Compose(
+            [
+                *_resize(resize),
+                v2.RandomCrop(size),
+                v2.RandomHorizontalFlip(),
+                v2.RandomApply([v2.ColorJitter(0.2, 0.2)], p=0.5),
+                *_normalise(),
+            ]
+        )
     kernel = max(3, int(0.1 * size) // 2 * 2 + 1)  # odd, about 10% of the side
     return v2.Compose(
         [

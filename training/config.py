@@ -55,6 +55,7 @@ class DataConfig:
     val_fraction: float = 0.15
     crop_size: int = 256
     image_size: int = 224
+    augment: str = "simclr"
     num_workers: int = 0
     synth_frames: int = 600
     synth_identities: int = 24

@@ -325,6 +325,7 @@ def make_loader(
     image_size: int = INPUT_SIZE,
     resize: int | None = None,
     num_workers: int = 0,
+    augment: str = "simclr",
 ) -> DataLoader:
     """A shuffling training loader with the SimCLR view transform over a raw dataset.
 
@@ -335,7 +336,7 @@ def make_loader(
     n = len(data)  # type: ignore[arg-type]
     if n == 0:
         raise InputError("the training dataset is empty; check the image list")
-    ds = TransformedDataset(data, train_transform(image_size, resize=resize), views=views)
+    ds = TransformedDataset(data, train_transform(image_size, resize=resize, strength=augment), views=views)
     return DataLoader(
         ds,
         batch_size=batch_size,
@@ -362,6 +363,7 @@ def pretrain(
     image_size: int = INPUT_SIZE,
     resize: int | None = None,
     num_workers: int = 0,
+    augment: str = "simclr",
     labels: np.ndarray | None = None,
     max_steps_per_epoch: int | None = None,
     resume: Mapping[str, Any] | None = None,
@@ -385,6 +387,7 @@ def pretrain(
         image_size: network input side (random crop from the stored crop).
         resize: resize stored crops to this side before cropping (None = as stored).
         num_workers: DataLoader worker processes.
+        augment: view augmentation, "simclr" (paper) or "light" (see ``train_transform``).
         labels: training labels (S, N) for r_i and w_i; read from ``data`` when None.
         max_steps_per_epoch: cap on batches per epoch (quick runs).
         resume: a :meth:`TrainState.state_dict` to continue from.
@@ -428,6 +431,7 @@ def pretrain(
         image_size=image_size,
         resize=resize,
         num_workers=num_workers,
+        augment=augment,
     )
     steps = len(loader) if max_steps_per_epoch is None else min(len(loader), max_steps_per_epoch)
     start = time.perf_counter()

@@ -298,6 +298,7 @@ def pretrain_distributed(
     resume: Mapping[str, Any] | None,
     on_epoch_end: Callable[[Any], None],
     progress: bool = True,
+    augment: str = "simclr",
 ) -> Any:
     """``training.pretrain.pretrain`` across torchrun processes: DDP, a DistributedSampler, gathered negatives.
 
@@ -339,7 +340,9 @@ def pretrain_distributed(
     seed_everything(seed + 1000 * ctx.rank + state.epoch)  # distinct augmentations per process
     state.model = wrap_ddp(state.model, ctx)
     state.gather = ctx.gather
-    views = TransformedDataset(data, train_transform(image_size, resize=resize), views=state.views)
+    views = TransformedDataset(
+        data, train_transform(image_size, resize=resize, strength=augment), views=state.views
+    )
     sampler = DistributedSampler(views, ctx.world_size, ctx.rank, shuffle=True, seed=seed, drop_last=True)
     loader = DataLoader(
         views,
@@ -463,6 +466,7 @@ def run_unit(
             image_size=cfg.data.image_size,
             resize=crop,
             num_workers=cfg.data.num_workers,
+            augment=cfg.data.augment,
             resume=resume_state,
             on_epoch_end=on_epoch_end,
             progress=progress,

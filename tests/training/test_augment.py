@@ -111,3 +111,17 @@ def test_dataset_labels_follows_wrappers_and_subsets():
     outer = Subset(inner, [1, 3])
     assert np.array_equal(dataset_labels(outer), base.labels[[4, 2]])
     assert dataset_labels([1, 2, 3]) is None
+
+
+def test_light_augmentation_and_unknown_strength():
+    import pytest as _pytest
+    import torch
+
+    from aunce_rt.errors import InputError
+    from training.augment import train_transform
+
+    img = torch.randint(0, 256, (3, 128, 128), dtype=torch.uint8)
+    out = train_transform(112, strength="light")(img)
+    assert out.shape == (3, 112, 112) and out.dtype == torch.float32
+    with _pytest.raises(InputError, match="simclr"):
+        train_transform(112, strength="heavy")
