@@ -207,3 +207,35 @@ def au_metrics(probs: Any, labels: Any, thresholds: float | Sequence[float] | An
         exact_match=exact_match,
         **arrays,
     )
+
+
+def best_thresholds(
+    probs: Any, labels: Any, grid: Sequence[float] | None = None, default: float = 0.5
+) -> np.ndarray:
+    """Per-AU decision thresholds that maximise F1 on a (validation) split.
+
+    Calibrate on held-out training subjects, never on the test split. An AU with
+    no labelled positive keeps ``default``; ties keep the threshold closest to it.
+
+    Args:
+        probs: (S, N) probabilities.
+        labels: (S, N) in {-1, 0, 1} (-1 ignored).
+        grid: candidate thresholds (default 0.05, 0.10, ..., 0.95).
+        default: threshold kept when F1 cannot decide.
+
+    Returns:
+        (N,) float thresholds.
+    """
+    p, y = _to_numpy(probs).astype(np.float64), _to_numpy(labels)
+    if p.shape != y.shape or p.ndim != 2:
+        raise ValueError(f"probs and labels must both be (S, N); got {p.shape} and {y.shape}")
+    cands = np.asarray(grid if grid is not None else np.round(np.arange(0.05, 0.96, 0.05), 2))
+    order = np.argsort(np.abs(cands - default), kind="stable")  # prefer thresholds near the default
+    out = np.full(p.shape[1], float(default))
+    for i in range(p.shape[1]):
+        known = y[:, i] >= 0
+        if not (y[known, i] == 1).any():
+            continue
+        scores = [au_metrics(p[known, i : i + 1], y[known, i : i + 1], float(t)).f1[0] for t in cands[order]]
+        out[i] = float(cands[order][int(np.argmax(scores))])
+    return out

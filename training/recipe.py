@@ -185,7 +185,14 @@ def run_recipe(
         "licence_note": LICENCE_NOTE,
     }
     t1 = time.perf_counter()
+    from aunce_rt.session import AUModelSession
+    from training.data.protocol import holdout_subjects
+    from training.metrics import best_thresholds
+
+    _, val_index = holdout_subjects(splits[0].train, cfg.data.val_fraction, unit.seed)
+    val_crops, val_labels = _test_crops(val_index, size)
     variants = []
+    thresholds = None
     fp32_probs = None
     for precision in ("fp32", "int8"):
         path = out / f"model_{precision}.onnx"
@@ -196,11 +203,15 @@ def run_recipe(
             calib_dir=calib_dir if precision == "int8" else None,
             metadata_extra=extra,
         )
-        from aunce_rt.session import AUModelSession
-
+        if thresholds is None:
+            # Per-AU thresholds that maximise F1 on the held-out TRAINING identities.
+            val_probs = AUModelSession(path, providers="cpu").run(val_crops)
+            thresholds = best_thresholds(val_probs, val_labels)
+            log.info("thresholds from validation identities: %s", np.round(thresholds, 2).tolist())
+        _set_thresholds(path, thresholds)
         probs = AUModelSession(path, providers="cpu").run(crops)
         fp32_probs = probs if fp32_probs is None else fp32_probs
-        m = au_metrics(probs, labels)
+        m = au_metrics(probs, labels, thresholds)
         variants.append(
             Variant(
                 precision,
@@ -226,10 +237,7 @@ def run_recipe(
     report = evaluate_clip(clip, out / "eval", model=chosen.path, providers="cpu", save_video=False)
     seconds["runtime_eval"] = time.perf_counter() - t2
 
-    crops_metrics = au_metrics(
-        fp32_probs if chosen.precision == "fp32" else AUModelSession(chosen.path, providers="cpu").run(crops),
-        labels,
-    )
+    crops_metrics = au_metrics(AUModelSession(chosen.path, providers="cpu").run(crops), labels, thresholds)
     codes = splits[0].test.au_codes
     runtime = {
         **report.metrics.to_dict(codes),
@@ -240,6 +248,7 @@ def run_recipe(
     crops_dict = {**crops_metrics.to_dict(codes), "frames": len(labels)}
     metrics = {
         "synthau_test_crops": crops_dict,
+        "thresholds": "per AU, maximising F1 on held-out training identities",
         "synthau_runtime_unseen_people": runtime,
         "variants": {
             v.precision: {"ms_per_face": round(v.ms_per_face, 3), "f1_macro": round(v.f1_macro, 4)}
@@ -275,6 +284,18 @@ def run_recipe(
         shutil.copyfile(chosen.path, installed)
         log.info("installed %s (%s)", installed, chosen.precision)
     return RecipeResult(out, checkpoint, tuple(variants), chosen, runtime, crops_dict, installed, seconds)
+
+
+def _set_thresholds(path: Path, thresholds: np.ndarray) -> None:
+    """Rewrite the per-AU thresholds in an exported model's metadata."""
+    import dataclasses
+
+    from export._graph import load_model_proto, read_metadata, save_model_proto, set_metadata
+
+    proto = load_model_proto(path)
+    meta = dataclasses.replace(read_metadata(proto), thresholds=tuple(float(t) for t in thresholds))
+    set_metadata(proto, meta)
+    save_model_proto(proto, path)
 
 
 def _jsonable(obj: Any) -> Any:

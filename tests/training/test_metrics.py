@@ -111,3 +111,17 @@ def test_bad_inputs_are_rejected(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         au_metrics(probs, labels, thresholds)
+
+
+def test_best_thresholds_maximise_f1_per_au():
+    import numpy as np
+
+    from training.metrics import au_metrics, best_thresholds
+
+    y = np.array([[1, 0], [1, 0], [0, 1], [0, -1], [1, 0]])
+    p = np.array([[0.3, 0.2], [0.35, 0.1], [0.1, 0.9], [0.2, 0.8], [0.32, 0.4]])
+    t = best_thresholds(p, y)
+    assert 0.2 < t[0] <= 0.3  # separates 0.3/0.32/0.35 (positives) from 0.1/0.2
+    assert 0.4 < t[1] <= 0.9
+    assert au_metrics(p, y, t).f1_macro == 1.0
+    assert best_thresholds(p, np.zeros_like(y))[0] == 0.5  # no positives: keep the default
