@@ -55,3 +55,9 @@ def test_tiny_recipe_end_to_end(tmp_path):
     assert set(meta.metrics["synthau_test_crops"]["per_au"]) >= {"AU01", "AU24"}
     saved = json.loads((tmp_path / "run" / "recipe_result.json").read_text())
     assert saved["chosen"] == res.chosen.precision
+    card = (tmp_path / "run" / "MODEL_CARD.md").read_text()
+    assert (
+        "| AU12 | Lip Corner Puller |" in card
+        and "F1-macro" in card
+        and "**not** a model of real faces" in card
+    )
