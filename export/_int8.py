@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import onnx
-from onnxruntime.quantization import (
+
+_SYS_PATH = list(sys.path)
+from onnxruntime.quantization import (  # noqa: E402
     CalibrationDataReader,
     CalibrationMethod,
     QuantFormat,
@@ -31,8 +34,13 @@ from onnxruntime.quantization import (
     quantize_static,
 )
 
-from aunce_rt.errors import ModelError
-from export._graph import INPUT_NAME
+# onnxruntime.transformers (imported by the quantiser) appends its own folder to
+# sys.path; its `models/` sub-folder would then shadow this project's `models`
+# package (an editable install resolves after sys.path). Undo that side effect.
+sys.path[:] = _SYS_PATH
+
+from aunce_rt.errors import ModelError  # noqa: E402
+from export._graph import INPUT_NAME  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
