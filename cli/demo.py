@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -57,6 +58,13 @@ def demo(
     table.add_row("mean", "F1-macro", f"{m.f1_macro:.3f}", f"{m.accuracy_mean:.3f}", "", style="bold")
     console = Console()
     console.print(table)
+    from training.metrics import au_metrics
+
+    trivial = au_metrics(np.ones_like(clip.labels, dtype=np.float32), clip.labels).f1_macro
+    console.print(
+        f"reference: predicting every AU present scores F1-macro {trivial:.3f} on this clip; "
+        f"the model {'beats' if m.f1_macro > trivial + 0.02 else 'does NOT clearly beat'} it"
+    )
     console.print(
         f"F1-micro {m.f1_micro:.3f} | face found in {report.detection_rate:.1%} of {report.frames} frames "
         f"| {report.fps:.0f} frames/s end to end (render excluded)"

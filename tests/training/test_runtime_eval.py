@@ -68,5 +68,6 @@ def test_demo_command(tmp_path):
     )
     assert res.exit_code == 0, res.output
     assert "F1-macro" in res.output and "AU12" in res.output
+    assert "predicting every AU present scores F1-macro" in res.output
     for name in ("clip.mp4", "aus.csv", "annotated.mp4", "aus.png"):
         assert (tmp_path / "demo" / name).is_file()
