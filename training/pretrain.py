@@ -237,6 +237,41 @@ def make_train_state(
     )
 
 
+def start_train_state(
+    encoder: nn.Module,
+    labels: np.ndarray | torch.Tensor,
+    *,
+    loss: str,
+    lr: float,
+    weight_decay: float,
+    seed: int,
+    loss_kwargs: Mapping[str, Any] | None,
+    device: str | torch.device,
+    resume: Mapping[str, Any] | None = None,
+) -> TrainState:
+    """Seed, build the run's state from the training labels (r_i, w_i) and resume it if asked.
+
+    The one place a pretraining run starts, for :func:`pretrain` and the DDP runner.
+    """
+    occurrence, au_weights = label_statistics(labels)
+    seed_everything(seed)
+    state = make_train_state(
+        encoder,
+        loss=loss,
+        occurrence=occurrence,
+        au_weights=au_weights,
+        lr=lr,
+        weight_decay=weight_decay,
+        seed=seed,
+        loss_kwargs=loss_kwargs,
+        device=device,
+    )
+    if resume is not None:
+        state.load_state_dict(resume)
+        log.info("resumed %s pretraining at epoch %d, step %d", loss, state.epoch, state.step)
+    return state
+
+
 def compute_loss(state: TrainState, batch: Sequence[torch.Tensor], device: torch.device) -> torch.Tensor:
     """Forward one batch and return the scalar loss (no backward).
 
@@ -407,22 +442,17 @@ def pretrain(
             "cannot find the training labels to compute occurrence rates; "
             "pass labels=(S, N) array or a dataset with a .labels attribute"
         )
-    occurrence, au_weights = label_statistics(train_labels)
-    seed_everything(seed)
-    state = make_train_state(
+    state = start_train_state(
         encoder,
+        train_labels,
         loss=loss,
-        occurrence=occurrence,
-        au_weights=au_weights,
         lr=lr,
         weight_decay=weight_decay,
         seed=seed,
         loss_kwargs=loss_kwargs,
         device=device,
+        resume=resume,
     )
-    if resume is not None:
-        state.load_state_dict(resume)
-        log.info("resumed %s pretraining at epoch %d, step %d", loss, state.epoch, state.step)
     loader = make_loader(
         data,
         views=state.views,

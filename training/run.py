@@ -310,33 +310,23 @@ def pretrain_distributed(
 
     from training.augment import TransformedDataset, train_transform
     from training.distributed import wrap_ddp
-    from training.pretrain import (
-        PretrainResult,
-        label_statistics,
-        make_train_state,
-        seed_everything,
-        train_one_epoch,
-    )
+    from training.pretrain import PretrainResult, seed_everything, start_train_state, train_one_epoch
 
     if batch_size % ctx.world_size:
         raise InputError(
             f"pretrain.batch_size {batch_size} must be divisible by the {ctx.world_size} processes"
         )
-    occurrence, au_weights = label_statistics(data.labels)
-    seed_everything(seed)
-    state = make_train_state(
+    state = start_train_state(
         encoder,
+        data.labels,
         loss=loss,
-        occurrence=occurrence,
-        au_weights=au_weights,
         lr=lr,
         weight_decay=weight_decay,
         seed=seed,
         loss_kwargs=loss_kwargs,
         device=device,
+        resume=resume,
     )
-    if resume is not None:
-        state.load_state_dict(resume)
     seed_everything(seed + 1000 * ctx.rank + state.epoch)  # distinct augmentations per process
     state.model = wrap_ddp(state.model, ctx)
     state.gather = ctx.gather
