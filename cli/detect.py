@@ -90,22 +90,25 @@ def _per_source_path(out: Path, source: str, index: int, multi: bool) -> Path:
 
 
 def _summary(stats: list[_Stats], model_line: str, interrupted: bool) -> Table:
+    """One column per source, one row per figure: readable in an 80-column terminal or a log."""
     title = "aunce-rt detect" + (" (interrupted)" if interrupted else "")
     table = Table(title=title, caption=f"model: {model_line}", title_justify="left")
-    table.add_column("source")
-    for col in ("frames", "faces", "success %", *(f"{s} ms" for s in STAGES), "fps"):
-        table.add_column(col, justify="right")
+    table.add_column("")
     for s in stats:
-        n = max(s.frames, 1)
-        fps = s.frames / s.wall_s if s.wall_s > 0 else 0.0
-        table.add_row(
-            s.name,
-            str(s.frames),
-            str(s.faces),
-            f"{100.0 * s.success / n:.1f}",
-            *(f"{s.ms[k] / n:.1f}" for k in STAGES),
-            f"{fps:.1f}",
-        )
+        table.add_column(s.name, justify="right", overflow="fold")
+    n = [max(s.frames, 1) for s in stats]
+    rows: list[tuple[str, list[str]]] = [
+        ("frames", [str(s.frames) for s in stats]),
+        ("faces found", [str(s.faces) for s in stats]),
+        ("frames with a face %", [f"{100.0 * s.success / k:.1f}" for s, k in zip(stats, n, strict=True)]),
+        *(
+            (f"{stage} ms/frame", [f"{s.ms[stage] / k:.1f}" for s, k in zip(stats, n, strict=True)])
+            for stage in STAGES
+        ),
+        ("frames/s", [f"{s.frames / s.wall_s:.1f}" if s.wall_s > 0 else "-" for s in stats]),
+    ]
+    for label, values in rows:
+        table.add_row(label, *values)
     return table
 
 
