@@ -25,9 +25,13 @@ def demo(
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from aunce_rt.aus import au_name
-    from training.runtime_eval import evaluate_clip, render_people_clip
+    from aunce_rt.detector import default_model_path
+    from aunce_rt.session import AUModelSession
+    from training.runtime_eval import evaluate_clip, make_dir, render_people_clip
 
-    out.mkdir(parents=True, exist_ok=True)
+    # Validate the inputs before spending seconds on rendering.
+    AUModelSession(model if model is not None else default_model_path(), providers="cpu")
+    make_dir(out)
     with err_console.status(f"rendering {people} unseen SynthAU people x {frames} frames ..."):
         clip = render_people_clip(out / "clip.mp4", people=people, frames_per_person=frames, seed=seed)
     total = len(clip.labels)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aunce_rt.errors import InputError
+from aunce_rt.errors import InputError, OutputError
 from training.data.synthau import render_clip
 from training.data.synthau._identity import TEST_ID_BASE
 from training.metrics import AUMetrics, au_metrics
@@ -82,6 +82,15 @@ class ClipReport:
     fps: float
 
 
+def make_dir(path: Path) -> Path:
+    """Create ``path`` (and parents); OutputError naming it when that is impossible."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create folder {path} ({exc.strerror}); choose a writable --out") from None
+    return path
+
+
 def render_people_clip(
     out: str | Path,
     *,
@@ -102,8 +111,7 @@ def render_people_clip(
     if people < 1 or frames_per_person < 1:
         raise InputError(f"need at least one person and one frame; got {people} x {frames_per_person}")
     out = Path(out)
-    parts_dir = out.parent / f".{out.stem}_parts"
-    parts_dir.mkdir(parents=True, exist_ok=True)
+    parts_dir = make_dir(out.parent / f".{out.stem}_parts")
     writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
     if not writer.isOpened():
         raise InputError(f"cannot write video {out}; is the folder writable?")
@@ -158,8 +166,7 @@ def evaluate_clip(
     from aunce_rt.overlay import draw_overlay
     from aunce_rt.sinks import CSVSink, VideoSink
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = make_dir(Path(out_dir))
     csv_path = out_dir / "aus.csv"
     video_path = out_dir / "annotated.mp4" if save_video else None
     detector = AUDetector(model=model, providers=providers, max_faces=1)

@@ -71,3 +71,15 @@ def test_demo_command(tmp_path):
     assert "predicting every AU present scores F1-macro" in res.output
     for name in ("clip.mp4", "aus.csv", "annotated.mp4", "aus.png"):
         assert (tmp_path / "demo" / name).is_file()
+
+
+def test_demo_bad_inputs_fail_fast_with_one_line(tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(app, ["demo", "--model", str(tmp_path / "nope.onnx"), "--out", str(tmp_path / "d")])
+    assert res.exit_code == 1 and "not found" in " ".join(res.output.split())  # rich wraps lines
+    assert not (tmp_path / "d" / "clip.mp4").exists()  # nothing rendered for a missing model
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    res = runner.invoke(app, ["demo", "--out", str(blocker / "sub")])
+    text = " ".join(res.output.split())
+    assert res.exit_code == 1 and "cannot create folder" in text and "Traceback" not in text
