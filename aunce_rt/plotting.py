@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aunce_rt.aus import au_label, au_name, parse_au_code
+from aunce_rt.aus import AUS, au_label, au_name, parse_au_code
 from aunce_rt.errors import InputError, OutputError
 
 logger = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ def plot_timelines(
         ax.text(
             1.005,
             0.5,
-            au_name(code) if code in _known() else "",
+            au_name(code) if code in AUS else "",
             transform=ax.transAxes,
             fontsize=7,
             va="center",
@@ -168,9 +168,3 @@ def plot_timelines(
     plt.close(fig)
     logger.info("wrote %s", out)
     return out
-
-
-def _known() -> set[int]:
-    from aunce_rt.aus import AUS
-
-    return set(AUS)

@@ -149,7 +149,6 @@ def run_recipe(
         clip_people, clip_frames: size of the end-to-end clip of unseen people.
     """
     from export import export_onnx
-    from export._graph import load_model_proto, save_model_proto, set_metadata
     from training.config import load_config
     from training.data.benchmarks import build_splits
     from training.metrics import au_metrics
@@ -208,7 +207,7 @@ def run_recipe(
             val_probs = AUModelSession(path, providers="cpu").run(val_crops)
             thresholds = best_thresholds(val_probs, val_labels)
             log.info("thresholds from validation identities: %s", np.round(thresholds, 2).tolist())
-        _set_thresholds(path, thresholds)
+        _update_metadata(path, thresholds=tuple(float(t) for t in thresholds))
         probs = AUModelSession(path, providers="cpu").run(crops)
         fp32_probs = probs if fp32_probs is None else fp32_probs
         m = au_metrics(probs, labels, thresholds)
@@ -255,15 +254,7 @@ def run_recipe(
             for v in variants
         },
     }
-    proto = load_model_proto(chosen.path)
-    from export._graph import read_metadata
-
-    meta = read_metadata(proto)
-    import dataclasses
-
-    meta = dataclasses.replace(meta, metrics=_jsonable(metrics))
-    set_metadata(proto, meta)
-    save_model_proto(proto, chosen.path)
+    _update_metadata(chosen.path, metrics=_jsonable(metrics))
     summary = _jsonable(
         {
             "recipe": Path(name).stem,
@@ -345,15 +336,14 @@ def model_card(summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _set_thresholds(path: Path, thresholds: np.ndarray) -> None:
-    """Rewrite the per-AU thresholds in an exported model's metadata."""
+def _update_metadata(path: Path, **changes: Any) -> None:
+    """Rewrite fields of an exported model's metadata in place (thresholds, metrics)."""
     import dataclasses
 
     from export._graph import load_model_proto, read_metadata, save_model_proto, set_metadata
 
     proto = load_model_proto(path)
-    meta = dataclasses.replace(read_metadata(proto), thresholds=tuple(float(t) for t in thresholds))
-    set_metadata(proto, meta)
+    set_metadata(proto, dataclasses.replace(read_metadata(proto), **changes))
     save_model_proto(proto, path)
 
 

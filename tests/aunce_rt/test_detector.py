@@ -5,13 +5,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import TINY_AUS, tiny_reference
 
 import aunce_rt.detector as detector_mod
 from aunce_rt.align import align_face
 from aunce_rt.detector import AUDetector, resolve_thresholds
 from aunce_rt.errors import InputError, ModelError
 from aunce_rt.results import STAGES
+from tests.tiny_onnx import TINY_AUS, tiny_reference
 
 
 @pytest.fixture(scope="module")

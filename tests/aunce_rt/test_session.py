@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import TINY_AUS, tiny_reference
 
 from aunce_rt.errors import InputError, ModelError
 from aunce_rt.providers import CPU, TENSORRT
 from aunce_rt.session import AUModelSession
+from tests.tiny_onnx import TINY_AUS, tiny_reference
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from tests.aunce_rt.conftest import TINY_AUS, write_tiny_model
+from tests.tiny_onnx import TINY_AUS, write_tiny_model
 
 runner = CliRunner()
 

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from aunce_rt.sinks import read_au_csv
 from cli.main import app
-from tests.aunce_rt.conftest import write_tiny_model
+from tests.tiny_onnx import write_tiny_model
 from training.runtime_eval import evaluate_clip, render_people_clip
 
 
