@@ -12,13 +12,14 @@ from models._backbones import list_backbones
 from models.checkpoint import LoadedModel, load_model, save_model
 from models.convert import from_megraph_state_dict
 from models.encoder import AUEncoder, create_encoder
-from models.probe import AUModel, AUProbe
+from models.probe import AUModel, AUProbe, PooledClassifier
 
 __all__ = [
     "AUEncoder",
     "AUModel",
     "AUProbe",
     "LoadedModel",
+    "PooledClassifier",
     "create_encoder",
     "from_megraph_state_dict",
     "list_backbones",

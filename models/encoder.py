@@ -1,6 +1,7 @@
 """The AU encoder: ME-GraphAU's stage-1 network ("MEFARG") over a timm backbone.
 
-    image (B, 3, H, W) -> backbone tokens (B, T, D)
+    image (B, 3, H, W) -> [per-image standardisation, optional]
+      -> backbone tokens (B, T, D)
       -> global LinearBlock (per token)               (B, T, D')
       -> one LinearBlock per AU, mean over tokens     (B, N, C)
       -> one graph layer on the top-K node graph      (B, N, C)
@@ -25,7 +26,30 @@ from models._backbones import BackboneSpec, build_backbone, to_tokens
 from models._layers import GraphLayer, LinearBlock, PerAULinearBlock
 from models._weights import load_backbone_weights, read_state_dict
 
-__all__ = ["AUEncoder", "create_encoder"]
+__all__ = ["INPUT_NORMS", "AUEncoder", "create_encoder", "standardise_images"]
+
+INPUT_NORMS: tuple[str, ...] = ("none", "image")
+
+
+def standardise_images(x: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    """Standardise each image with its own mean and standard deviation (over C, H, W).
+
+    Removes a face's overall brightness and contrast (skin tone, lighting) before
+    the backbone sees it; a from-scratch CNN then learns AU shapes several times
+    faster (see the default recipe). Part of the encoder, so it is traced into the
+    exported ONNX graph and can never differ between training and the runtime.
+
+    Args:
+        x: (B, 3, H, W) images.
+        eps: added to the standard deviation (a flat image stays finite).
+
+    Returns:
+        (B, 3, H, W) images with zero mean and unit standard deviation each.
+    """
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)  # (B, 1, 1, 1)
+    std = x.std(dim=(1, 2, 3), keepdim=True)  # (B, 1, 1, 1)
+    return (x - mean) / (std + eps)
+
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +67,7 @@ class AUEncoder(nn.Module):
         width: D, the backbone token width.
         spec: the backbone's registry entry (token layout, input size, classifier keys).
         top_k: K, neighbours per node in the graph layer.
+        input_norm: "none" or "image" (see :func:`standardise_images`).
         config: keyword arguments that rebuild this encoder with ``create_encoder``.
     """
 
@@ -56,8 +81,12 @@ class AUEncoder(nn.Module):
         node_dim: int,
         top_k: int = 4,
         dropout: float = 0.0,
+        input_norm: str = "none",
     ) -> None:
         super().__init__()
+        if input_norm not in INPUT_NORMS:
+            raise ValueError(f"input_norm must be one of {INPUT_NORMS}; got {input_norm!r}")
+        self.input_norm = input_norm
         self.backbone = backbone
         self.spec = spec
         self.backbone_name = backbone_name
@@ -72,6 +101,8 @@ class AUEncoder(nn.Module):
             "top_k": top_k,
             "dropout": dropout,
         }
+        if input_norm != "none":  # older checkpoints' configs lack the key: "none"
+            self.config["input_norm"] = input_norm
         self.global_linear = LinearBlock(spec.width, node_dim, dropout)
         self.class_linears = PerAULinearBlock(num_aus, node_dim, node_dim, dropout)
         self.gnn = GraphLayer(num_aus, node_dim, top_k)
@@ -85,6 +116,8 @@ class AUEncoder(nn.Module):
         Returns:
             (B, T, D) tokens of the final stage.
         """
+        if self.input_norm == "image":
+            x = standardise_images(x)
         return to_tokens(self.backbone.forward_features(x), self.spec.layout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -101,7 +134,11 @@ class AUEncoder(nn.Module):
         return F.normalize(self.gnn(nodes), p=2, dim=-1)
 
     def extra_repr(self) -> str:
-        return f"backbone={self.backbone_name!r}, num_aus={self.num_aus}, node_dim={self.node_dim}, top_k={self.top_k}"
+        norm = f", input_norm={self.input_norm!r}" if self.input_norm != "none" else ""
+        return (
+            f"backbone={self.backbone_name!r}, num_aus={self.num_aus}, node_dim={self.node_dim}, "
+            f"top_k={self.top_k}{norm}"
+        )
 
 
 def create_encoder(
@@ -112,6 +149,7 @@ def create_encoder(
     top_k: int = 4,
     init_weights: str | Path | None = None,
     dropout: float = 0.0,
+    input_norm: str = "none",
 ) -> AUEncoder:
     """Build an AU encoder over a timm backbone (never downloads weights).
 
@@ -125,6 +163,9 @@ def create_encoder(
         init_weights: a local timm/torchvision state dict (.pth/.pt/.safetensors) loaded
             into the backbone only.
         dropout: dropout before each linear block.
+        input_norm: "none" (the caller's ImageNet normalisation only, as the paper) or
+            "image" (also standardise each image by its own statistics; for training
+            from random init, see :func:`standardise_images`).
 
     Returns:
         The encoder, in training mode.
@@ -146,6 +187,8 @@ def create_encoder(
         )
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1); got {dropout}")
+    if input_norm not in INPUT_NORMS:
+        raise ValueError(f"input_norm must be one of {', '.join(INPUT_NORMS)}; got {input_norm!r}")
     module, spec = build_backbone(backbone)
     if init_weights is not None:
         load_backbone_weights(module, spec, read_state_dict(init_weights), source=str(init_weights))
@@ -157,4 +200,5 @@ def create_encoder(
         node_dim=node_dim if node_dim is not None else spec.width // 2,
         top_k=top_k,
         dropout=dropout,
+        input_norm=input_norm,
     )

@@ -7,7 +7,7 @@ from torch import nn
 
 from models.encoder import AUEncoder
 
-__all__ = ["AUModel", "AUProbe"]
+__all__ = ["AUModel", "AUProbe", "PooledClassifier"]
 
 
 class AUProbe(nn.Module):
@@ -84,3 +84,32 @@ class AUModel(nn.Module):
     def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) normalised images -> (B, N) probabilities, sigmoid of the logits."""
         return torch.sigmoid(self.forward(x))
+
+
+class PooledClassifier(nn.Module):
+    """The encoder's backbone with a plain classifier: mean-pooled tokens -> N logits.
+
+    Trains the backbone of an encoder with a supervised loss before AUNCE, in place
+    of the ImageNet weights the paper starts from (none can be downloaded here).
+    Only ``encoder.backbone`` (and its input standardisation) is used, so the
+    encoder's per-AU blocks and graph layer keep their initialisation.
+
+    Args:
+        encoder: the AU encoder whose backbone is trained (in place).
+
+    Example:
+        >>> from models import create_encoder
+        >>> clf = PooledClassifier(create_encoder("resnet18", 4))
+        >>> clf(torch.randn(2, 3, 64, 64)).shape
+        torch.Size([2, 4])
+    """
+
+    def __init__(self, encoder: AUEncoder) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.fc = nn.Linear(encoder.width, encoder.num_aus)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) normalised images -> (B, N) logits."""
+        tokens = self.encoder.forward_tokens(x)  # (B, T, D)
+        return self.fc(tokens.mean(dim=1))  # (B, N)

@@ -60,17 +60,23 @@ class DataConfig:
     synth_frames: int = 600
     synth_identities: int = 24
     synth_noise: float = 0.0
+    cache: bool = False
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Encoder settings (``models.create_encoder``); ``node_dim: null`` = half the backbone width."""
+    """Encoder settings (``models.create_encoder``); ``node_dim: null`` = half the backbone width.
+
+    ``input_norm``: "none" (paper) or "image" (per-image standardisation inside the
+    encoder, for training from random init).
+    """
 
     backbone: str = "swin_base_patch4_window7_224"
     node_dim: int | None = None
     top_k: int = 4
     dropout: float = 0.0
     init_weights: str = ""
+    input_norm: str = "none"
 
 
 @dataclass(frozen=True)
@@ -90,18 +96,24 @@ class LossConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """AdamW settings and schedule length of one training stage."""
+    """AdamW settings, learning-rate schedule ("constant" | "cosine") and length of one training stage."""
 
     lr: float = 1e-5
     weight_decay: float = 1e-6
     betas: tuple[float, float] = (0.9, 0.999)
     batch_size: int = 32
     epochs: int = 60
+    schedule: str = "constant"
 
 
 @dataclass(frozen=True)
 class ExperimentConfig:
     """One experiment: data, encoder, loss, the two training stages, and the run settings.
+
+    ``warmup``: an optional first stage (``epochs > 0``) that trains the backbone
+    alone with WCE on its pooled tokens (``models.PooledClassifier``) before the
+    pretraining stage: the stand-in for the ImageNet weights the paper starts from,
+    when none are available. 0 epochs (the default) skips it.
 
     ``selection``: how the reported epoch of linear evaluation is chosen: "val"
     (validation subjects held out from the training split: the honest protocol)
@@ -122,6 +134,9 @@ class ExperimentConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
+    warmup: OptimConfig = field(
+        default_factory=lambda: OptimConfig(lr=1e-3, weight_decay=1e-4, batch_size=64, epochs=0)
+    )
     pretrain: OptimConfig = field(default_factory=OptimConfig)
     linear: OptimConfig = field(
         default_factory=lambda: OptimConfig(lr=1e-3, weight_decay=1e-6, batch_size=256, epochs=100)
@@ -153,6 +168,10 @@ class ExperimentConfig:
             (self.amp in ("auto", "off", "bf16", "fp16"), "amp", "auto|off|bf16|fp16"),
             (self.pretrain.batch_size > 0 and self.linear.batch_size > 0, "batch_size", "> 0"),
             (self.pretrain.epochs >= 0 and self.linear.epochs >= 0, "epochs", ">= 0"),
+            (self.warmup.epochs >= 0 and self.warmup.batch_size > 0, "warmup.epochs", ">= 0"),
+            (self.model.input_norm in ("none", "image"), "model.input_norm", "'none' or 'image'"),
+            (self.pretrain.schedule in ("constant", "cosine"), "pretrain.schedule", "'constant' or 'cosine'"),
+            (self.warmup.schedule in ("constant", "cosine"), "warmup.schedule", "'constant' or 'cosine'"),
         ]
         for ok, key, expected in checks:
             if not ok:

@@ -10,6 +10,13 @@ through :class:`TrainState` and :func:`train_one_epoch`:
   class weights w_i (Eq. 1). The probe is not trained here; use ``linear_eval``.
 - ``loss="wce"`` / ``"wfl"``: one view per image, encoder + linear probe trained
   end to end with weighted cross-entropy / weighted focal loss (Table 8 baselines).
+  With ``head="pooled"`` the probe is replaced by one linear layer on the backbone's
+  mean-pooled tokens (``models.PooledClassifier``): the supervised backbone warm-up
+  that stands in for ImageNet weights when training from random init.
+
+Learning rate: constant (the paper), or ``schedule="cosine"``: a linear ramp over
+the first 5% of the steps, then a cosine decay to zero at the last step. The rate
+is a function of the step count alone, so a resumed run continues on the curve.
 
 Optimiser: AdamW, betas (0.9, 0.999), wd 1e-6, lr 1e-5 (the paper's fine-tuning rate
 for an ImageNet-pretrained Swin; a randomly initialised encoder needs ~1e-3).
@@ -28,6 +35,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -42,13 +50,16 @@ from torch.utils.data import DataLoader, Dataset
 
 from aunce_rt.align import INPUT_SIZE
 from aunce_rt.errors import InputError
-from models import AUModel, AUProbe
+from models import AUModel, AUProbe, PooledClassifier
 from training.augment import TransformedDataset, dataset_labels, train_transform
 from training.losses import AUNCELoss, WCELoss, WFLoss, au_class_weights, occurrence_rates
 
 log = logging.getLogger(__name__)
 
 LOSSES: tuple[str, ...] = ("aunce", "wce", "wfl")
+HEADS: tuple[str, ...] = ("probe", "pooled")
+SCHEDULES: tuple[str, ...] = ("constant", "cosine")
+WARMUP_FRACTION = 0.05
 Gather = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -82,6 +93,9 @@ class TrainState:
         step: optimiser steps taken.
         history: mean training loss of each completed epoch.
         gather: all-gather along dim 0 across processes (identity when None).
+        base_lr: the peak learning rate.
+        schedule: "constant" or "cosine" (see :func:`scheduled_lr`).
+        total_steps: optimiser steps of the whole run (the cosine's end).
     """
 
     model: nn.Module
@@ -96,6 +110,9 @@ class TrainState:
     step: int = 0
     history: list[float] = field(default_factory=list)
     gather: Gather | None = None
+    base_lr: float = 1e-5
+    schedule: str = "constant"
+    total_steps: int = 0
 
     @property
     def views(self) -> int:
@@ -189,10 +206,36 @@ def label_statistics(labels: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, t
     return rates, weights
 
 
+def scheduled_lr(base_lr: float, step: int, total_steps: int, schedule: str = "constant") -> float:
+    """The learning rate of optimiser step ``step`` (0-based) of ``total_steps``.
+
+    "constant": ``base_lr``. "cosine": a linear ramp to ``base_lr`` over the first 5%
+    of the steps, then a half cosine down to 0 at the last step.
+
+    Example:
+        >>> scheduled_lr(1.0, 0, 100, "cosine"), scheduled_lr(1.0, 5, 100, "cosine")
+        (0.2, 1.0)
+    """
+    if schedule not in SCHEDULES:
+        raise InputError(
+            f"unknown learning-rate schedule {schedule!r}; expected one of {', '.join(SCHEDULES)}"
+        )
+    if schedule == "constant" or total_steps <= 0:
+        return base_lr
+    warm = max(1, round(WARMUP_FRACTION * total_steps))
+    if step < warm:
+        return base_lr * (step + 1) / warm
+    t = min(1.0, (step - warm) / max(1, total_steps - warm))
+    return base_lr * 0.5 * (1.0 + math.cos(math.pi * t))
+
+
 def make_train_state(
     encoder: nn.Module,
     *,
     loss: str = "aunce",
+    head: str = "probe",
+    schedule: str = "constant",
+    total_steps: int = 0,
     occurrence: torch.Tensor,
     au_weights: torch.Tensor,
     lr: float = 1e-5,
@@ -206,6 +249,10 @@ def make_train_state(
     Args:
         encoder: an ``AUEncoder`` (``models.create_encoder``).
         loss: "aunce", "wce" or "wfl".
+        head: for "wce"/"wfl": "probe" (the per-AU probe on the encoder's features) or
+            "pooled" (a linear layer on the backbone's pooled tokens: the warm-up).
+        schedule: learning-rate schedule, "constant" or "cosine".
+        total_steps: optimiser steps of the run (needed by "cosine").
         occurrence: (N,) training occurrence rates r_i.
         au_weights: (N,) class weights w_i.
         lr: AdamW learning rate.
@@ -214,10 +261,17 @@ def make_train_state(
         loss_kwargs: keyword arguments of the loss class.
         device: where the model and loss tensors live.
     """
+    if head not in HEADS:
+        raise InputError(f"unknown head {head!r}; expected one of {', '.join(HEADS)}")
+    if head == "pooled" and loss == "aunce":
+        raise InputError("head='pooled' trains the backbone with a supervised loss; use loss='wce' or 'wfl'")
+    scheduled_lr(lr, 0, total_steps, schedule)  # validates the schedule name
     loss_fn = build_loss(loss, loss_kwargs)
     device = torch.device(device)
     model: nn.Module = encoder
-    if loss != "aunce":
+    if head == "pooled":
+        model = PooledClassifier(encoder)
+    elif loss != "aunce":
         model = AUModel(encoder, AUProbe(int(encoder.num_aus), int(encoder.node_dim)))
     model = model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.999), weight_decay=weight_decay)
@@ -234,6 +288,9 @@ def make_train_state(
         au_weights=au_weights.to(device),
         loss_generator=loss_gen,
         loader_generator=loader_gen,
+        base_lr=lr,
+        schedule=schedule,
+        total_steps=total_steps,
     )
 
 
@@ -248,6 +305,9 @@ def start_train_state(
     loss_kwargs: Mapping[str, Any] | None,
     device: str | torch.device,
     resume: Mapping[str, Any] | None = None,
+    head: str = "probe",
+    schedule: str = "constant",
+    total_steps: int = 0,
 ) -> TrainState:
     """Seed, build the run's state from the training labels (r_i, w_i) and resume it if asked.
 
@@ -258,6 +318,9 @@ def start_train_state(
     state = make_train_state(
         encoder,
         loss=loss,
+        head=head,
+        schedule=schedule,
+        total_steps=total_steps,
         occurrence=occurrence,
         au_weights=au_weights,
         lr=lr,
@@ -303,6 +366,9 @@ def compute_loss(state: TrainState, batch: Sequence[torch.Tensor], device: torch
 def train_step(state: TrainState, batch: Sequence[torch.Tensor], device: torch.device) -> float:
     """One optimiser step on ``batch``; returns the loss value."""
     state.model.train()
+    lr = scheduled_lr(state.base_lr, state.step, state.total_steps, state.schedule)
+    for group in state.optimizer.param_groups:
+        group["lr"] = lr
     state.optimizer.zero_grad(set_to_none=True)
     loss = compute_loss(state, batch, device)
     if not torch.isfinite(loss):
@@ -388,6 +454,8 @@ def pretrain(
     data: Dataset | DataLoader,
     *,
     loss: str = "aunce",
+    head: str = "probe",
+    schedule: str = "constant",
     epochs: int = 60,
     lr: float = 1e-5,
     weight_decay: float = 1e-6,
@@ -412,6 +480,8 @@ def pretrain(
         data: a dataset of ``(image BGR ndarray | (3,H,W) uint8 RGB tensor, labels (N,))``
             (views are made here), or a ready ``DataLoader`` of views.
         loss: "aunce" (contrastive, two views), "wce" or "wfl" (end to end, one view).
+        head: "probe" or, for "wce"/"wfl", "pooled" (backbone warm-up; see module doc).
+        schedule: learning-rate schedule, "constant" (paper) or "cosine".
         epochs: total epochs (a resumed run continues up to this number).
         lr: AdamW learning rate (1e-5 = paper, for a pretrained backbone).
         weight_decay: AdamW weight decay.
@@ -442,6 +512,12 @@ def pretrain(
             "cannot find the training labels to compute occurrence rates; "
             "pass labels=(S, N) array or a dataset with a .labels attribute"
         )
+    if head not in HEADS:
+        raise InputError(f"unknown head {head!r}; expected one of {', '.join(HEADS)}")
+    n = len(data)  # type: ignore[arg-type]
+    per_epoch = n if isinstance(data, DataLoader) else max(1, n // batch_size)  # the loader's len
+    if max_steps_per_epoch is not None:
+        per_epoch = min(per_epoch, max_steps_per_epoch)
     state = start_train_state(
         encoder,
         train_labels,
@@ -452,6 +528,9 @@ def pretrain(
         loss_kwargs=loss_kwargs,
         device=device,
         resume=resume,
+        head=head,
+        schedule=schedule,
+        total_steps=per_epoch * epochs,
     )
     loader = make_loader(
         data,
@@ -464,6 +543,8 @@ def pretrain(
         augment=augment,
     )
     steps = len(loader) if max_steps_per_epoch is None else min(len(loader), max_steps_per_epoch)
+    if steps != per_epoch:  # the loader decides; keep the schedule's end on the last step
+        state.total_steps = steps * epochs
     start = time.perf_counter()
     with epoch_progress(f"pretrain ({loss})", epochs, steps, enabled=progress) as bar:
         bar.advance_epoch(state.epoch)
@@ -478,7 +559,7 @@ def pretrain(
     seconds = time.perf_counter() - start
     state.model.eval()
     model = state.model if isinstance(state.model, AUModel) else None
-    enc = model.encoder if model is not None else state.model
+    enc = state.model.encoder if isinstance(state.model, AUModel | PooledClassifier) else state.model
     return PretrainResult(
         encoder=enc,
         model=model,

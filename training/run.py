@@ -249,6 +249,7 @@ def make_encoder(cfg: ExperimentConfig, num_aus: int) -> torch.nn.Module:
         top_k=m.top_k,
         init_weights=m.init_weights or None,
         dropout=m.dropout,
+        input_norm=m.input_norm,
     )
 
 
@@ -299,6 +300,7 @@ def pretrain_distributed(
     on_epoch_end: Callable[[Any], None],
     progress: bool = True,
     augment: str = "simclr",
+    schedule: str = "constant",
 ) -> Any:
     """``training.pretrain.pretrain`` across torchrun processes: DDP, a DistributedSampler, gathered negatives.
 
@@ -326,6 +328,8 @@ def pretrain_distributed(
         loss_kwargs=loss_kwargs,
         device=device,
         resume=resume,
+        schedule=schedule,
+        total_steps=epochs * (len(data) // batch_size),
     )
     seed_everything(seed + 1000 * ctx.rank + state.epoch)  # distinct augmentations per process
     state.model = wrap_ddp(state.model, ctx)
@@ -387,9 +391,9 @@ def run_unit(
         if cfg.selection == "val" and cfg.data.val_fraction > 0
         else (split.train, None)
     )
-    crop = cfg.data.crop_size
-    train_ds, test_ds = AUDataset(train_idx, crop), AUDataset(split.test, crop)
-    val_ds = AUDataset(val_idx, crop) if val_idx is not None else test_ds
+    crop, cache = cfg.data.crop_size, cfg.data.cache
+    train_ds, test_ds = AUDataset(train_idx, crop, cache=cache), AUDataset(split.test, crop, cache=cache)
+    val_ds = AUDataset(val_idx, crop, cache=cache) if val_idx is not None else test_ds
     extra = {
         "stage": "pretrain",
         "protocol": protocol.name,
@@ -413,29 +417,50 @@ def run_unit(
     encoder = make_encoder(cfg, len(protocol.au_codes))
     if device.type == "cuda" and cfg.channels_last:
         encoder = encoder.to(memory_format=torch.channels_last)
-    last_time = [time.perf_counter()]
 
-    def on_epoch_end(state: Any) -> None:
-        now = time.perf_counter()
-        seconds = now - last_time[0]
-        last_time[0] = now
-        frames = len(train_ds) * (2 if state.loss_name == "aunce" else 1)
-        run.log_metrics(
-            {
-                "stage": "pretrain",
-                "split": split.name,
-                "seed": seed,
-                "epoch": state.epoch,
-                "loss": f"{state.history[-1]:.6f}",
-                "seconds": f"{seconds:.3f}",
-                "frames_per_s": f"{frames / max(seconds, 1e-9):.2f}",
-            }
+    def epoch_logger(stage: str, stage_epochs: int, path: Path) -> Callable[[Any], None]:
+        """Log one metrics row per epoch of ``stage`` and checkpoint it to ``path``."""
+        last_time = [time.perf_counter()]
+
+        def on_epoch_end(state: Any) -> None:
+            now = time.perf_counter()
+            seconds = now - last_time[0]
+            last_time[0] = now
+            frames = len(train_ds) * (2 if state.loss_name == "aunce" else 1)
+            run.log_metrics(
+                {
+                    "stage": stage,
+                    "split": split.name,
+                    "seed": seed,
+                    "epoch": state.epoch,
+                    "loss": f"{state.history[-1]:.6f}",
+                    "seconds": f"{seconds:.3f}",
+                    "frames_per_s": f"{frames / max(seconds, 1e-9):.2f}",
+                }
+            )
+            final = state.epoch >= stage_epochs
+            if ctx.is_main and (state.epoch % max(cfg.checkpoint_every, 1) == 0 or final):
+                atomic_save(
+                    _checkpoint_payload(state, cfg, protocol.au_codes, {**extra, "stage": stage}), path
+                )
+                if after_checkpoint is not None:
+                    after_checkpoint(state.epoch)
+
+        return on_epoch_end
+
+    on_epoch_end = epoch_logger("pretrain", cfg.pretrain.epochs, ckpt)
+    if cfg.warmup.epochs > 0 and resume_state is None:
+        warm_up_backbone(
+            cfg,
+            encoder,
+            train_ds,
+            run.unit_dir(unit) / "warmup.pt",
+            seed=seed,
+            device=device,
+            progress=progress,
+            on_epoch_end_for=epoch_logger,
+            truncate=lambda e: run.truncate_metrics(split.name, seed, "warmup", e),
         )
-        final = state.epoch >= cfg.pretrain.epochs
-        if ctx.is_main and (state.epoch % max(cfg.checkpoint_every, 1) == 0 or final):
-            atomic_save(_checkpoint_payload(state, cfg, protocol.au_codes, extra), ckpt)
-            if after_checkpoint is not None:
-                after_checkpoint(state.epoch)
 
     dtype = amp_dtype(device, cfg.amp)
     autocast = torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
@@ -446,6 +471,7 @@ def run_unit(
             encoder,
             train_ds,
             loss=cfg.loss.name,
+            schedule=cfg.pretrain.schedule,
             epochs=max(cfg.pretrain.epochs, 1),
             lr=cfg.pretrain.lr,
             weight_decay=cfg.pretrain.weight_decay,
@@ -524,6 +550,57 @@ def run_unit(
         tmp.write_text(json.dumps(metrics, indent=2, default=_json_default))
         os.replace(tmp, result_file)
     return UnitResult(split.name, seed, metrics)
+
+
+def warm_up_backbone(
+    cfg: ExperimentConfig,
+    encoder: torch.nn.Module,
+    train_ds: AUDataset,
+    ckpt: Path,
+    *,
+    seed: int,
+    device: torch.device,
+    progress: bool,
+    on_epoch_end_for: Callable[[str, int, Path], Callable[[Any], None]],
+    truncate: Callable[[int], None],
+) -> None:
+    """The warm-up stage: train ``encoder``'s backbone in place with WCE on its pooled tokens.
+
+    Resumes from ``ckpt`` (a finished one just restores the weights). Under torchrun
+    every process runs it alike on the whole split (same seed, same weights). The stand-in for
+    ImageNet weights, see ``ExperimentConfig``; the per-AU blocks and graph layer are
+    left at their initialisation for the pretraining stage.
+    """
+    from training.pretrain import pretrain
+
+    resume = None
+    if ckpt.is_file():
+        payload = read_checkpoint(ckpt)
+        resume = _train_state_of(payload)
+        truncate(int(payload["epoch"]))
+        logger.info("resuming the backbone warm-up from epoch %d (%s)", payload["epoch"], ckpt)
+    w = cfg.warmup
+    pretrain(
+        encoder,
+        train_ds,
+        loss="wce",
+        head="pooled",
+        schedule=w.schedule,
+        epochs=w.epochs,
+        lr=w.lr,
+        weight_decay=w.weight_decay,
+        batch_size=w.batch_size,
+        seed=seed,
+        device=device,
+        image_size=cfg.data.image_size,
+        resize=cfg.data.crop_size,
+        num_workers=cfg.data.num_workers,
+        augment=cfg.data.augment,
+        resume=resume,
+        on_epoch_end=on_epoch_end_for("warmup", w.epochs, ckpt),
+        progress=progress,
+    )
+    encoder.train()
 
 
 def _json_default(obj: Any) -> Any:

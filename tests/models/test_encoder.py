@@ -152,3 +152,21 @@ def test_init_weights_missing_or_unreadable_file(tmp_path):
     torch.save({"epoch": 1}, empty)
     with pytest.raises(ModelError, match="no state dict"):
         create_encoder("mobilenetv3_small_100", 2, init_weights=empty)
+
+
+def test_image_standardisation_ignores_brightness_and_contrast():
+    torch.manual_seed(0)
+    enc = create_encoder("resnet10t", 3, node_dim=8, input_norm="image").eval()
+    plain = create_encoder("resnet10t", 3, node_dim=8).eval()
+    plain.load_state_dict(enc.state_dict())
+    x = _images(2, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(enc(2.5 * x + 0.7), enc(x), atol=2e-4, rtol=1e-3)
+        assert not torch.allclose(plain(2.5 * x + 0.7), plain(x), atol=1e-2)
+    assert enc.config["input_norm"] == "image" and "input_norm" not in plain.config  # old configs still load
+    assert create_encoder(**enc.config).input_norm == "image"
+
+
+def test_unknown_input_norm_is_rejected():
+    with pytest.raises(ValueError, match="input_norm"):
+        create_encoder("resnet10t", 3, input_norm="per_pixel")

@@ -49,3 +49,17 @@ def test_au_model_rejects_a_probe_of_another_size():
     encoder = create_encoder("mobilenetv3_small_100", 3)
     with pytest.raises(ValueError, match="AUProbe"):
         AUModel(encoder, AUProbe(4, encoder.node_dim))
+
+
+def test_pooled_classifier_trains_the_backbone_only():
+    from models import PooledClassifier
+
+    torch.manual_seed(0)
+    clf = PooledClassifier(create_encoder("resnet10t", 4, node_dim=8))
+    logits = clf(torch.randn(2, 3, 64, 64))
+    assert logits.shape == (2, 4)
+    logits.sum().backward()
+    assert clf.fc.weight.grad is not None
+    assert all(p.grad is not None for p in clf.encoder.backbone.parameters() if p.requires_grad)
+    head = [*clf.encoder.class_linears.parameters(), *clf.encoder.gnn.parameters()]
+    assert all(p.grad is None for p in head)  # the per-AU blocks are left to the pretraining stage

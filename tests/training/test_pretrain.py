@@ -16,6 +16,7 @@ from training.pretrain import (
     label_statistics,
     make_train_state,
     pretrain,
+    scheduled_lr,
     train_step,
 )
 
@@ -148,3 +149,58 @@ def test_pretrain_rejects_bad_arguments():
         pretrain(_encoder(), _Faces(), loss="nce", epochs=1, progress=False)
     with pytest.raises(InputError, match="labels"):
         pretrain(_encoder(), [(np.zeros((SIDE, SIDE, 3), np.uint8), np.zeros(NUM_AUS))], epochs=1)
+
+
+def test_cosine_schedule_ramps_up_then_decays_to_zero():
+    total = 200
+    lrs = [scheduled_lr(1e-3, s, total, "cosine") for s in range(total)]
+    warm = 10  # 5% of the steps
+    assert lrs[0] == pytest.approx(1e-4) and lrs[warm - 1] == pytest.approx(1e-3)
+    assert all(a < b for a, b in zip(lrs[: warm - 1], lrs[1:warm], strict=True))  # linear ramp
+    assert all(a >= b for a, b in zip(lrs[warm:-1], lrs[warm + 1 :], strict=True))  # then decay
+    assert lrs[warm + (total - warm) // 2] == pytest.approx(5e-4, rel=0.02)  # half way down
+    assert scheduled_lr(1e-3, total, total, "cosine") == pytest.approx(0.0, abs=1e-12)
+    assert {scheduled_lr(1e-3, s, total, "constant") for s in (0, 50, 199)} == {1e-3}
+    with pytest.raises(InputError, match="schedule"):
+        scheduled_lr(1e-3, 0, total, "step")
+
+
+def test_cosine_schedule_sets_the_optimiser_rate_and_survives_resume():
+    kw = {"loss": "wce", "lr": 1e-3, "batch_size": 4, "image_size": INPUT, "progress": False, "seed": 3}
+    saved: list[bytes] = []
+
+    def keep(state: TrainState) -> None:  # a checkpoint after every epoch, as the runner writes
+        buf = io.BytesIO()
+        torch.save(state.state_dict(), buf)
+        saved.append(buf.getvalue())
+
+    straight = pretrain(_encoder(), _Faces(), epochs=3, schedule="cosine", on_epoch_end=keep, **kw)
+    assert straight.state.total_steps == 6
+    assert straight.state.optimizer.param_groups[0]["lr"] == pytest.approx(scheduled_lr(1e-3, 5, 6, "cosine"))
+    after_one = torch.load(io.BytesIO(saved[0]), weights_only=True)  # "killed" after epoch 1
+    resumed = pretrain(_encoder(seed=99), _Faces(), epochs=3, schedule="cosine", resume=after_one, **kw)
+    assert resumed.history == pytest.approx(straight.history, rel=1e-6)
+
+
+def test_pooled_head_warms_up_the_backbone_and_leaves_the_au_blocks():
+    enc = _encoder()
+    before = _params(enc)
+    res = pretrain(
+        enc,
+        _Faces(),
+        loss="wce",
+        head="pooled",
+        epochs=1,
+        lr=1e-3,
+        batch_size=4,
+        image_size=INPUT,
+        progress=False,
+    )
+    after = _params(enc)
+    assert res.encoder is enc and res.model is None
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("backbone."))
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith(("class_linears.", "gnn.")))
+    with pytest.raises(InputError, match="head"):
+        pretrain(_encoder(), _Faces(), loss="aunce", head="pooled", epochs=1, progress=False)
+    with pytest.raises(InputError, match="head"):
+        pretrain(_encoder(), _Faces(), loss="wce", head="mlp", epochs=1, progress=False)

@@ -163,3 +163,43 @@ def test_checkpoints_are_atomic_and_corruption_is_reported(tmp_path: Path) -> No
     path.write_bytes(path.read_bytes()[:20])
     with pytest.raises(ModelError, match="cannot read run checkpoint"):
         read_checkpoint(path)
+
+
+def test_warmup_stage_runs_first_and_resumes_from_its_checkpoint(tmp_path: Path, manifest: Path) -> None:
+    extra = [
+        f"data.train={manifest}",
+        "model.backbone=resnet10t",
+        "model.input_norm=image",
+        "data.cache=true",
+        "warmup.epochs=2",
+        "warmup.schedule=cosine",
+        "pretrain.epochs=1",
+        "pretrain.schedule=cosine",
+    ]
+    cfg = load_config("synthau_test", [*TINY, *extra])
+    result = run_experiment(cfg, tmp_path / "run", progress=False)
+    unit = tmp_path / "run" / "checkpoints" / "fold1-seed3407"
+    warm = read_checkpoint(unit / "warmup.pt")
+    assert warm["epoch"] == 2 and warm["extra"]["stage"] == "warmup" and "fc.weight" in warm["state_dict"]
+    assert warm["encoder_config"]["input_norm"] == "image"
+    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    stages = [r.split(",")[0] for r in rows[1:]]
+    assert stages[:3] == ["warmup", "warmup", "pretrain"]  # the warm-up comes first
+    # The pretraining stage starts from the warmed-up backbone, not from a fresh one.
+    pre = read_checkpoint(unit / "pretrain.pt")
+    assert pre["extra"]["stage"] == "pretrain"
+    key = next(k for k in warm["state_dict"] if k.startswith("encoder.backbone.") and k.endswith("weight"))
+    fresh = load_config("synthau_test", [*TINY, *extra, "warmup.epochs=0"])
+    from training.run import make_encoder
+
+    assert not torch.equal(
+        make_encoder(fresh, 12).state_dict()[key.removeprefix("encoder.")], warm["state_dict"][key]
+    )
+    # A finished warm-up is restored, not redone: delete the later stages and run again.
+    (unit / "pretrain.pt").unlink()
+    for f in (tmp_path / "run" / "results").glob("*.json"):
+        f.unlink()
+    again = run_experiment(cfg, tmp_path / "run", resume=True, progress=False)
+    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    assert sum(r.startswith("warmup,") for r in rows) == 2  # no warm-up epoch written twice
+    assert again.units[0].metrics["pretrain_loss"] == result.units[0].metrics["pretrain_loss"]

@@ -27,11 +27,14 @@ class AUDataset(Dataset):
         index: the frames (paths, labels (S, N), subjects, AU codes).
         crop_size: side the crops are resized to when stored at another size
             (256 = the alignment template's native crop); None keeps them as stored.
+        cache: keep each decoded, resized crop in memory after its first read (small
+            crops, ``num_workers=0``: every worker process would fill its own copy).
     """
 
-    def __init__(self, index: AUIndex, crop_size: int | None = None) -> None:
+    def __init__(self, index: AUIndex, crop_size: int | None = None, *, cache: bool = False) -> None:
         self.index = index
         self.crop_size = crop_size
+        self._cache: dict[int, np.ndarray] | None = {} if cache else None
 
     def __len__(self) -> int:
         return len(self.index)
@@ -50,6 +53,15 @@ class AUDataset(Dataset):
         return self.index.au_codes
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._cache is not None and i in self._cache:
+            return self._cache[i], self.index.labels[i].copy()
+        image = self._read(i)
+        if self._cache is not None:
+            image.setflags(write=False)  # shared between epochs: transforms must copy
+            self._cache[i] = image
+        return image, self.index.labels[i].copy()
+
+    def _read(self, i: int) -> np.ndarray:
         import cv2
 
         path = self.index.paths[i]
@@ -60,4 +72,4 @@ class AUDataset(Dataset):
             )
         if self.crop_size is not None and image.shape[:2] != (self.crop_size, self.crop_size):
             image = cv2.resize(image, (self.crop_size, self.crop_size), interpolation=cv2.INTER_AREA)
-        return image, self.index.labels[i].copy()
+        return image

@@ -191,3 +191,19 @@ def test_subjects_outside_every_fold_are_an_error(crops: tuple[Path, AUIndex]) -
     stranger = AUIndex(index.paths, index.labels, ("X999",) + index.subjects[1:], CODES)
     with pytest.raises(InputError, match=r"\['X999'\] .* are in no fold"):
         load_protocol("bp4d").splits(stranger)
+
+
+def test_dataset_cache_reads_each_crop_once(tmp_path):
+    import cv2
+
+    path = tmp_path / "a.png"
+    cv2.imwrite(str(path), np.full((32, 32, 3), 90, np.uint8))
+    index = AUIndex((str(path),), np.array([[1, 0]], np.int8), ("s1",), (1, 2), source="test")
+    cached, plain = AUDataset(index, 16, cache=True), AUDataset(index, 16)
+    first, labels = cached[0]
+    assert first.shape == (16, 16, 3) and labels.tolist() == [1, 0]
+    path.unlink()  # a cached crop no longer needs its file
+    again, _ = cached[0]
+    assert again is first and not again.flags.writeable
+    with pytest.raises(InputError, match="cannot read image"):
+        plain[0]
