@@ -39,6 +39,12 @@ class DataConfig:
     after ``aunce-rt train prepare`` has written aligned crops: use its manifest).
     For "list"/"manifest", ``train``/``train_labels`` describe the whole dataset
     (folds are cut by the protocol) unless ``test`` is also given.
+
+    ``synth_trace_max``: SynthAU's largest trace intensity of an absent AU (None:
+    its default 0.15; up to 0.25, the presence threshold, adds the near-threshold
+    faces that video onsets and offsets show).
+    ``cache``: keep decoded, resized crops in memory after their first read (small
+    crops and ``num_workers: 0``; each worker process would hold its own copy).
     """
 
     protocol: str = "synthau"
@@ -60,6 +66,7 @@ class DataConfig:
     synth_frames: int = 600
     synth_identities: int = 24
     synth_noise: float = 0.0
+    synth_trace_max: float | None = None
     cache: bool = False
 
 
@@ -169,6 +176,11 @@ class ExperimentConfig:
             (self.pretrain.batch_size > 0 and self.linear.batch_size > 0, "batch_size", "> 0"),
             (self.pretrain.epochs >= 0 and self.linear.epochs >= 0, "epochs", ">= 0"),
             (self.warmup.epochs >= 0 and self.warmup.batch_size > 0, "warmup.epochs", ">= 0"),
+            (
+                self.data.synth_trace_max is None or 0 <= self.data.synth_trace_max <= 0.25,
+                "data.synth_trace_max",
+                "null or in [0, 0.25]",
+            ),
             (self.model.input_norm in ("none", "image"), "model.input_norm", "'none' or 'image'"),
             (self.pretrain.schedule in ("constant", "cosine"), "pretrain.schedule", "'constant' or 'cosine'"),
             (self.warmup.schedule in ("constant", "cosine"), "warmup.schedule", "'constant' or 'cosine'"),

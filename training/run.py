@@ -448,7 +448,6 @@ def run_unit(
 
         return on_epoch_end
 
-    on_epoch_end = epoch_logger("pretrain", cfg.pretrain.epochs, ckpt)
     if cfg.warmup.epochs > 0 and resume_state is None:
         warm_up_backbone(
             cfg,
@@ -461,6 +460,7 @@ def run_unit(
             on_epoch_end_for=epoch_logger,
             truncate=lambda e: run.truncate_metrics(split.name, seed, "warmup", e),
         )
+    on_epoch_end = epoch_logger("pretrain", cfg.pretrain.epochs, ckpt)  # its clock starts after the warm-up
 
     dtype = amp_dtype(device, cfg.amp)
     autocast = torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()

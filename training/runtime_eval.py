@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -46,6 +47,7 @@ class PeopleClip:
         labels: (T, K) int8 true occurrences per frame.
         intensities: (T, K) float32 true intensities.
         identities: (T,) identity id of the person on screen.
+        landmarks: (T, 68, 2) true iBUG-68 landmarks in pixels (for truth-aligned crops).
     """
 
     video: Path
@@ -54,6 +56,7 @@ class PeopleClip:
     labels: np.ndarray
     intensities: np.ndarray
     identities: np.ndarray
+    landmarks: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,10 @@ class ClipReport:
         plot: the PNG of probabilities against the truth, if written.
         model: the model description (path, backbone, precision).
         fps: frames per second of the whole pipeline on this machine.
+        truth_aligned: AU metrics of the same model on the same decoded frames, each
+            aligned with the renderer's TRUE landmarks instead of MediaPipe's (None
+            without truth landmarks). ``truth_aligned.f1_macro - metrics.f1_macro``
+            is what the runtime's landmarks and alignment cost.
     """
 
     metrics: AUMetrics
@@ -80,6 +87,7 @@ class ClipReport:
     plot: Path | None
     model: str
     fps: float
+    truth_aligned: AUMetrics | None = None
 
 
 def make_dir(path: Path) -> Path:
@@ -100,26 +108,31 @@ def render_people_clip(
     seed: int = 0,
     first_identity: int = DEMO_ID_BASE,
     size: tuple[int, int] = (640, 480),
+    identities: Sequence[int] | None = None,
 ) -> PeopleClip:
     """Render ``people`` unseen SynthAU people into one video, with per-frame truth.
 
     Each person holds and changes expressions and moves their head for
     ``frames_per_person`` frames; the clips are joined into ``out`` (mp4v).
+    The people are ``first_identity``, ``first_identity + 1``, ... or, when given,
+    ``identities`` (then ``people`` is ignored).
     """
     import cv2
 
-    if people < 1 or frames_per_person < 1:
+    ids_to_render = (
+        list(identities) if identities is not None else [first_identity + k for k in range(people)]
+    )
+    if not ids_to_render or frames_per_person < 1:
         raise InputError(f"need at least one person and one frame; got {people} x {frames_per_person}")
     out = Path(out)
     parts_dir = make_dir(out.parent / f".{out.stem}_parts")
     writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
     if not writer.isOpened():
         raise InputError(f"cannot write video {out}; is the folder writable?")
-    labels, inten, ids = [], [], []
+    labels, inten, ids, marks = [], [], [], []
     codes: tuple[int, ...] = ()
     try:
-        for k in range(people):
-            identity = first_identity + k
+        for k, identity in enumerate(ids_to_render):
             part = parts_dir / f"person_{k}.mp4"
             truth = render_clip(
                 part, identity=identity, n_frames=frames_per_person, fps=fps, seed=seed + k, size=size
@@ -139,12 +152,21 @@ def render_people_clip(
             labels.append(truth.labels)
             inten.append(truth.intensities)
             ids.append(np.full(n, identity))
+            marks.append(truth.landmarks)
             part.unlink()
             part.with_suffix(".truth.csv").unlink(missing_ok=True)
     finally:
         writer.release()
     parts_dir.rmdir()
-    return PeopleClip(out, fps, codes, np.concatenate(labels), np.concatenate(inten), np.concatenate(ids))
+    return PeopleClip(
+        out,
+        fps,
+        codes,
+        np.concatenate(labels),
+        np.concatenate(inten),
+        np.concatenate(ids),
+        np.concatenate(marks),
+    )
 
 
 def evaluate_clip(
@@ -183,9 +205,12 @@ def evaluate_clip(
     n = 0
     start = time.perf_counter()
     vsink = VideoSink(video_path, fps=clip.fps) if video_path else None
+    truth_crops: list[np.ndarray] = []
     try:
         with CSVSink(csv_path, meta.au_codes) as sink:
             for frame, result in detector.stream_frames(clip.video):
+                if clip.landmarks is not None and result.index < len(clip.landmarks):
+                    truth_crops.append(_truth_crop(frame.image, clip.landmarks[result.index], meta))
                 sink.write(result)
                 if vsink is not None:
                     vsink.write(draw_overlay(frame.image, result))
@@ -195,11 +220,20 @@ def evaluate_clip(
                 n += 1
                 if on_frame is not None:
                     on_frame(n)
+        seconds = time.perf_counter() - start
+        truth_aligned = None
+        if truth_crops:
+            truth_probs = np.concatenate(
+                [
+                    detector.session.run(np.stack(truth_crops[k : k + 64]))
+                    for k in range(0, len(truth_crops), 64)
+                ]
+            )[:, cols]
+            truth_aligned = au_metrics(truth_probs, clip.labels[: len(truth_probs)], thresholds=thresholds)
     finally:
         if vsink is not None:
             vsink.close()
         detector.close()
-    seconds = time.perf_counter() - start
     if n != len(clip.labels):
         log.warning("decoded %d frames of %s, truth has %d", n, clip.video, len(clip.labels))
     labels = clip.labels[:n].copy()
@@ -227,4 +261,43 @@ def evaluate_clip(
         plot=png,
         model=detector.describe(),
         fps=n / seconds if seconds > 0 else 0.0,
+        truth_aligned=truth_aligned,
     )
+
+
+def truth_aligned_crops(clip: PeopleClip, input_size: int, color_order: str = "RGB") -> np.ndarray:
+    """Every frame of ``clip`` as the model's input crop, aligned with the TRUE landmarks.
+
+    Returns:
+        (T, input_size, input_size, 3) uint8 crops in ``color_order``, as the video decodes.
+    """
+    import cv2
+
+    from aunce_rt.align import aligned_input
+
+    if clip.landmarks is None:
+        raise InputError(f"{clip.video} has no truth landmarks; render it with render_people_clip")
+    cap = cv2.VideoCapture(str(clip.video))
+    crops = []
+    try:
+        while len(crops) < len(clip.landmarks):
+            ok, frame = cap.read()
+            if not ok:
+                break
+            crop = aligned_input(frame, clip.landmarks[len(crops)], "ibug68", input_size=input_size)
+            crops.append(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB) if color_order == "RGB" else crop)
+    finally:
+        cap.release()
+    if len(crops) != len(clip.landmarks):
+        raise InputError(f"decoded {len(crops)} frames of {clip.video}; its truth has {len(clip.landmarks)}")
+    return np.stack(crops)
+
+
+def _truth_crop(image_bgr: np.ndarray, landmarks: np.ndarray, meta: Any) -> np.ndarray:
+    """The model's input crop of a frame aligned with the true iBUG-68 landmarks."""
+    import cv2
+
+    from aunce_rt.align import aligned_input
+
+    crop = aligned_input(image_bgr, landmarks, "ibug68", input_size=meta.input_size)
+    return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB) if meta.color_order == "RGB" else crop

@@ -48,7 +48,13 @@ def affwild2_index(raw_dir: str | Path) -> AUIndex:
 
 
 def synthau_index(
-    out_dir: str | Path, *, frames: int, seed: int, identities: int = 24, noise: float = 0.0
+    out_dir: str | Path,
+    *,
+    frames: int,
+    seed: int,
+    identities: int = 24,
+    noise: float = 0.0,
+    trace_max: float | None = None,
 ) -> AUIndex:
     """Render SynthAU aligned crops into ``out_dir`` once (cached) and index them.
 
@@ -57,7 +63,9 @@ def synthau_index(
     from training.data.synth_source import synthau_manifest
 
     return read_manifest(
-        synthau_manifest(out_dir, frames=frames, seed=seed, identities=identities, noise=noise)
+        synthau_manifest(
+            out_dir, frames=frames, seed=seed, identities=identities, noise=noise, trace_max=trace_max
+        )
     )
 
 
@@ -73,6 +81,7 @@ def _source_index(data: DataConfig, protocol: Protocol, which: str, *, cache_dir
             identities=data.synth_identities,
             seed=seed,
             noise=data.synth_noise,
+            trace_max=data.synth_trace_max,
         )
     if data.format == "raw":
         if not root:

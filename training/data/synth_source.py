@@ -21,7 +21,13 @@ from training.data.index import AUIndex
 
 
 def synthau_manifest(
-    out_dir: str | Path, *, frames: int, seed: int, identities: int = 24, noise: float = 0.0
+    out_dir: str | Path,
+    *,
+    frames: int,
+    seed: int,
+    identities: int = 24,
+    noise: float = 0.0,
+    trace_max: float | None = None,
 ) -> Path:
     """Render ``frames`` SynthAU samples (train split) as 256x256 aligned crops; return the manifest.
 
@@ -32,6 +38,7 @@ def synthau_manifest(
         identities: number of SynthAU people (the subjects of the folds).
         seed: SynthAU seed.
         noise: label noise rate (the manifest stores the noisy labels when > 0).
+        trace_max: largest trace intensity of absent AUs (None: SynthAU's default).
     """
     import numpy as np
 
@@ -39,12 +46,15 @@ def synthau_manifest(
 
     out_dir = Path(out_dir).resolve()  # manifest paths are written relative to it
     manifest = out_dir / "manifest.csv"
-    spec = {"frames": frames, "seed": seed, "identities": identities, "noise": noise}
+    spec: dict[str, float | int] = {"frames": frames, "seed": seed, "identities": identities, "noise": noise}
+    if trace_max is not None:
+        spec["trace_max"] = trace_max
+    kw = {} if trace_max is None else {"trace_max": trace_max}
     spec_file = out_dir / "synthau.json"
     if manifest.is_file() and spec_file.is_file() and json.loads(spec_file.read_text()) == spec:
         return manifest
     (out_dir / "crops").mkdir(parents=True, exist_ok=True)
-    gen = SynthAU(seed=seed, split="train", noise=noise, num_identities=identities)
+    gen = SynthAU(seed=seed, split="train", noise=noise, num_identities=identities, **kw)
     todo = [i for i in range(frames) if not (out_dir / "crops" / f"{i:05d}.png").is_file()]
     workers = max(1, min(os.cpu_count() or 1, 8)) if len(todo) >= 64 else 1
     if workers > 1:
@@ -52,9 +62,9 @@ def synthau_manifest(
 
         chunks = [todo[k::workers] for k in range(workers)]
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(_render_crops, [(out_dir, seed, noise, identities, c) for c in chunks]))
+            list(pool.map(_render_crops, [(out_dir, seed, noise, identities, kw, c) for c in chunks]))
     else:
-        _render_crops((out_dir, seed, noise, identities, todo))
+        _render_crops((out_dir, seed, noise, identities, kw, todo))
     paths, subjects, labels = [], [], []
     for i in range(frames):
         identity, clean, noisy, _ = gen.truth(i)
@@ -68,14 +78,14 @@ def synthau_manifest(
     return manifest
 
 
-def _render_crops(job: tuple[Path, int, float, int, list[int]]) -> None:
+def _render_crops(job: tuple[Path, int, float, int, dict, list[int]]) -> None:
     """Render and write the aligned crops of the sample indices in ``job`` (a worker's share)."""
     import cv2
 
     from training.data.synthau import SynthAU
 
-    out_dir, seed, noise, identities, indices = job
-    gen = SynthAU(seed=seed, split="train", noise=noise, num_identities=identities)
+    out_dir, seed, noise, identities, kw, indices = job
+    gen = SynthAU(seed=seed, split="train", noise=noise, num_identities=identities, **kw)
     for i in indices:
         path = out_dir / "crops" / f"{i:05d}.png"
         tmp = path.with_name(f".tmp.{path.name}")

@@ -11,7 +11,14 @@ from aunce_rt.align import CROP_SIZE, align_face
 from aunce_rt.aus import BENCHMARK_AUS
 from training.data.synthau._expressions import SUPPORTED_AUS, apply_aus
 from training.data.synthau._identity import identity_ids, make_identity
-from training.data.synthau._labels import au_rates, flip_labels, sample_intensities, sample_occurrences
+from training.data.synthau._labels import (
+    PRESENCE_THRESHOLD,
+    TRACE_MAX,
+    au_rates,
+    flip_labels,
+    sample_intensities,
+    sample_occurrences,
+)
 from training.data.synthau._render import render
 from training.data.synthau._scene import sample_scene
 
@@ -65,6 +72,9 @@ class SynthAU:
         balanced: draw every AU with rate 0.5 instead.
         max_pose: largest |yaw|, |pitch|, |roll| in degrees.
         degrade: apply blur, pixel noise and JPEG re-encoding.
+        trace_max: absent AUs may show a trace up to this intensity (default 0.15,
+            below the 0.25 presence threshold; up to 0.25 fills the gap, like the
+            onsets and offsets of video).
 
     Example:
         >>> ds = SynthAU(seed=0, split="train")
@@ -86,6 +96,7 @@ class SynthAU:
         balanced: bool = False,
         max_pose: tuple[float, float, float] = (25.0, 20.0, 20.0),
         degrade: bool = True,
+        trace_max: float = TRACE_MAX,
     ) -> None:
         if split not in _SPLIT_CODE:
             raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
@@ -102,6 +113,9 @@ class SynthAU:
         self.frame_size = (int(frame_size[0]), int(frame_size[1]))
         self.max_pose = tuple(float(m) for m in max_pose)
         self.degrade = degrade
+        if not 0.0 <= trace_max <= PRESENCE_THRESHOLD:
+            raise ValueError(f"trace_max must be in [0, {PRESENCE_THRESHOLD}]; got {trace_max}")
+        self.trace_max = float(trace_max)
         self.rates = au_rates(codes, rate_scale, balanced)
         self.identities = identity_ids(split, num_identities or DEFAULT_IDENTITIES[split])
 
@@ -118,7 +132,7 @@ class SynthAU:
         label_rng, _, noise_rng = self._rngs(idx)
         identity = int(self.identities[label_rng.integers(len(self.identities))])
         occ = sample_occurrences(label_rng, 1, self.au_codes, self.rates)
-        inten = sample_intensities(label_rng, occ)[0]
+        inten = sample_intensities(label_rng, occ, self.trace_max)[0]
         noisy = flip_labels(noise_rng, occ, self.noise)[0]
         return identity, occ[0], noisy, inten
 

@@ -70,11 +70,20 @@ def sample_occurrences(
     return (z < cut).astype(np.int8)
 
 
-def sample_intensities(rng: np.random.Generator, occurrences: np.ndarray) -> np.ndarray:
-    """Intensities (n, K) float32 consistent with ``occurrences``: >= threshold iff present."""
+def sample_intensities(
+    rng: np.random.Generator, occurrences: np.ndarray, trace_max: float = TRACE_MAX
+) -> np.ndarray:
+    """Intensities (n, K) float32 consistent with ``occurrences``: >= threshold iff present.
+
+    30% of absent AUs show a trace, uniform in [0, ``trace_max``). The default keeps a
+    gap below the threshold; a ``trace_max`` up to the threshold fills it, as video
+    does when an AU passes through its onset (the same random draws either way).
+    """
+    if not 0.0 <= trace_max <= PRESENCE_THRESHOLD:
+        raise ValueError(f"trace_max must be in [0, {PRESENCE_THRESHOLD}] (below presence); got {trace_max}")
     occ = np.asarray(occurrences, dtype=bool)
     present = PRESENCE_THRESHOLD + (1.0 - PRESENCE_THRESHOLD) * rng.beta(1.6, 1.4, occ.shape)
-    trace = np.where(rng.random(occ.shape) < 0.3, rng.uniform(0.0, TRACE_MAX, occ.shape), 0.0)
+    trace = np.where(rng.random(occ.shape) < 0.3, rng.uniform(0.0, trace_max, occ.shape), 0.0)
     return np.where(occ, present, trace).astype(np.float32)
 
 
