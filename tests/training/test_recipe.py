@@ -44,7 +44,15 @@ def test_unknown_recipe_names_the_known_ones():
 def test_tiny_recipe_end_to_end(tmp_path):
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text(TINY.format(paper=recipe_path("default").parent.parent / "paper.yaml"))
-    res = run_recipe(str(cfg), tmp_path / "run", install=False, progress=False, clip_people=1, clip_frames=12)
+    res = run_recipe(
+        str(cfg),
+        tmp_path / "run",
+        install=False,
+        progress=False,
+        clip_people=1,
+        clip_frames=12,
+        calib_people=1,
+    )
     assert {v.precision for v in res.variants} == {"fp32", "int8"}
     assert res.chosen in res.variants and res.installed is None
     meta = AUModelSession(res.chosen.path, providers="cpu").metadata
@@ -52,12 +60,15 @@ def test_tiny_recipe_end_to_end(tmp_path):
     assert "SynthAU" in meta.licence_note and "NOT a model of real faces" in meta.licence_note
     runtime = meta.metrics["synthau_runtime_unseen_people"]
     assert runtime["frames"] == 12 and 0.0 <= runtime["f1_macro"] <= 1.0
+    assert 0.0 <= runtime["truth_aligned_same_frames"]["f1_macro"] <= 1.0
+    assert (tmp_path / "run" / "eval" / "calibration.mp4").is_file()  # thresholds saw a validation clip
     assert set(meta.metrics["synthau_test_crops"]["per_au"]) >= {"AU01", "AU24"}
     saved = json.loads((tmp_path / "run" / "recipe_result.json").read_text())
     assert saved["chosen"] == res.chosen.precision
     card = (tmp_path / "run" / "MODEL_CARD.md").read_text()
     assert (
         "| AU12 | Lip Corner Puller |" in card
+        and "true landmarks" in card
         and "F1-macro" in card
         and "**not** a model of real faces" in card
     )

@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from aunce_rt.session import AUModelSession
 from aunce_rt.sinks import read_au_csv
 from cli.main import app
 from tests.tiny_onnx import write_tiny_model
-from training.runtime_eval import evaluate_clip, render_people_clip
+from training.metrics import au_metrics
+from training.runtime_eval import evaluate_clip, render_people_clip, truth_aligned_crops
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +48,18 @@ def test_evaluate_clip_scores_every_frame(clip, tmp_path):
     fn = ((occ == 0) & (clip.labels == 1)).sum(0)
     f1 = np.where(2 * tp + fp + fn > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0)
     np.testing.assert_allclose(report.metrics.f1, f1, atol=1e-6)
+    # The same frames aligned with the true landmarks: scored on every frame, recomputable.
+    assert report.truth_aligned is not None and report.truth_aligned.f1.shape == (12,)
+    session = AUModelSession(model, providers="cpu")
+    crops = truth_aligned_crops(clip, session.input_size, session.metadata.color_order)
+    assert crops.shape == (24, session.input_size, session.input_size, 3)
+    expected = au_metrics(session.run(crops), clip.labels, thresholds=np.asarray(session.metadata.thresholds))
+    np.testing.assert_allclose(report.truth_aligned.f1, expected.f1, atol=1e-6)
+
+
+def test_people_clip_renders_the_identities_asked_for(tmp_path):
+    clip = render_people_clip(tmp_path / "c.mp4", identities=[7, 3], frames_per_person=3, seed=0)
+    assert clip.identities.tolist() == [7, 7, 7, 3, 3, 3] and clip.landmarks.shape == (6, 68, 2)
 
 
 def test_demo_command(tmp_path):

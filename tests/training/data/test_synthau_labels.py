@@ -90,3 +90,16 @@ def test_rejects_bad_settings():
         SynthAU(split="val")
     with pytest.raises(ValueError, match="unsupported"):
         SynthAU(au_codes=(1, 25))
+
+
+def test_trace_max_fills_the_gap_below_the_threshold_with_the_same_draws():
+    occ = sample_occurrences(np.random.default_rng(1), 4000, CODES, au_rates(CODES))
+    gap = sample_intensities(np.random.default_rng(2), occ)
+    full = sample_intensities(np.random.default_rng(2), occ, trace_max=0.24)
+    absent = occ == 0
+    assert np.array_equal(full >= PRESENCE_THRESHOLD, occ == 1)  # labels unchanged
+    assert np.array_equal(full[~absent], gap[~absent])  # present AUs: identical intensities
+    assert gap[absent].max() < 0.15 and 0.2 < full[absent].max() < 0.24
+    np.testing.assert_allclose(full[absent], gap[absent] * 0.24 / 0.15, rtol=1e-5)  # same draws, rescaled
+    with pytest.raises(ValueError, match="trace_max"):
+        sample_intensities(np.random.default_rng(2), occ, trace_max=0.3)
