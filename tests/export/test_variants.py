@@ -104,3 +104,45 @@ def test_labelled_folder_f1(
     occurring = labels.any(axis=0)
     assert result.f1_macro["fp32"] == pytest.approx(occurring.mean(), abs=1e-6)
     assert 0.0 <= result.f1_macro["fp16"] <= 1.0
+
+
+def _fused_ops(path: Path, tmp_path: Path) -> dict[str, int]:
+    """Operator counts of the graph ONNX Runtime actually runs on this CPU."""
+    import collections
+
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.optimized_model_filepath = str(tmp_path / f"{path.stem}.opt.onnx")
+    ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    return collections.Counter(n.op_type for n in onnx.load(opts.optimized_model_filepath).graph.node)
+
+
+@pytest.mark.parametrize("activations", ["u8", "s8"])
+def test_int8_activation_flavours(activations: str, tmp_path: Path) -> None:
+    import torch
+
+    from export._int8 import quantize_int8
+    from models import AUModel, AUProbe, create_encoder, save_model
+
+    torch.manual_seed(0)
+    enc = create_encoder(
+        "resnet18", 4, node_dim=16
+    )  # residual Adds: the case int8 activations leave in float
+    ckpt = save_model(tmp_path / "r18.pt", AUModel(enc, AUProbe(4, 16)).eval(), au_codes=(1, 2, 4, 6))
+    fp32 = export_onnx(ckpt, tmp_path / "r18.onnx", metadata_extra={"input_size": 64}).path
+    out = quantize_int8(
+        fp32, tmp_path / f"r18_{activations}.onnx", random_crops(16, size=64), activations=activations
+    )
+    graph = onnx.load(str(out)).graph
+    init = {t.name: t for t in graph.initializer}
+    zero_points = [init[n.input[2]] for n in graph.node if n.op_type == "QuantizeLinear"]
+    want = onnx.TensorProto.UINT8 if activations == "u8" else onnx.TensorProto.INT8
+    assert zero_points and all(z.data_type == want for z in zero_points)
+    if activations == "s8":  # TensorRT's explicit int8: symmetric, zero point 0
+        assert all(not onnx.numpy_helper.to_array(z).any() for z in zero_points)
+    else:  # ONNX Runtime runs every convolution in int8
+        ops = _fused_ops(out, tmp_path)
+        assert ops["Conv"] == 0 and ops["QLinearConv"] > 0
+    with pytest.raises(ModelError, match="activations"):
+        quantize_int8(fp32, tmp_path / "bad.onnx", random_crops(4, size=64), activations="u16")
