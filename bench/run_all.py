@@ -41,11 +41,37 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} logical cores{mem}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
 
 
+def _sections(lines: list[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """Split a benchmarks file into its header and its ``## name`` sections (in order)."""
+    head: list[str] = []
+    sections: dict[str, list[str]] = {}
+    current: list[str] = head
+    for line in lines:
+        if line.startswith("## "):
+            current = sections.setdefault(line[3:].strip(), [])
+        current.append(line)
+    return head, sections
+
+
+def _merge(old_text: str, new_parts: list[str], *, stamp: str) -> list[str]:
+    """Replace the re-run sections of an existing file in place; keep the others as they were."""
+    old_head, old = _sections(old_text.splitlines())
+    _, new = _sections("\n".join(new_parts).splitlines())
+    for name, lines in new.items():
+        lines.insert(1, f"\n(re-run {stamp}; other sections keep their own date)")
+        old[name] = [*lines, ""] if lines[-1].strip() else lines
+    return [*old_head, *(line for lines in old.values() for line in lines)]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="pass --quick to every script that supports it")
     ap.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
-    ap.add_argument("--only", nargs="*", help="script names to run (default: all bench_*.py)")
+    ap.add_argument(
+        "--only",
+        nargs="*",
+        help="script names to run (default: all bench_*.py); their sections of an existing --out are replaced",
+    )
     args = ap.parse_args(argv)
 
     scripts = sorted(p for p in (ROOT / "bench").glob("bench_*.py"))
@@ -84,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
             print(tail, file=sys.stderr)
         else:
             parts += [proc.stdout.strip(), ""]
+    if args.only and args.out.is_file():
+        parts = _merge(
+            args.out.read_text(), parts, stamp=f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC"
+        )
     args.out.write_text("\n".join(parts) + "\n")
     print(f"wrote {args.out}")
     return 1 if failed else 0
