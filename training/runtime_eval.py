@@ -178,11 +178,13 @@ def evaluate_clip(
     save_video: bool = True,
     plot: bool = True,
     on_frame: Callable[[int], None] | None = None,
+    smoothing: float | None = None,
 ) -> ClipReport:
     """Run the runtime on ``clip`` and score it against the truth.
 
     Writes ``aus.csv`` (OpenFace-style), optionally ``annotated.mp4`` and
     ``aus.png`` (probabilities over time against the true AUs) into ``out_dir``.
+    ``smoothing``: the detector's causal EMA factor (None: off, the default runtime).
     """
     from aunce_rt.detector import AUDetector
     from aunce_rt.overlay import draw_overlay
@@ -191,7 +193,7 @@ def evaluate_clip(
     out_dir = make_dir(Path(out_dir))
     csv_path = out_dir / "aus.csv"
     video_path = out_dir / "annotated.mp4" if save_video else None
-    detector = AUDetector(model=model, providers=providers, max_faces=1)
+    detector = AUDetector(model=model, providers=providers, max_faces=1, smoothing=smoothing)
     meta = detector.metadata
     missing = [c for c in clip.au_codes if c not in meta.au_codes]
     if missing:
