@@ -512,8 +512,6 @@ def pretrain(
             "cannot find the training labels to compute occurrence rates; "
             "pass labels=(S, N) array or a dataset with a .labels attribute"
         )
-    if head not in HEADS:
-        raise InputError(f"unknown head {head!r}; expected one of {', '.join(HEADS)}")
     n = len(data)  # type: ignore[arg-type]
     per_epoch = n if isinstance(data, DataLoader) else max(1, n // batch_size)  # the loader's len
     if max_steps_per_epoch is not None:
