@@ -512,10 +512,6 @@ def pretrain(
             "cannot find the training labels to compute occurrence rates; "
             "pass labels=(S, N) array or a dataset with a .labels attribute"
         )
-    n = len(data)  # type: ignore[arg-type]
-    per_epoch = n if isinstance(data, DataLoader) else max(1, n // batch_size)  # the loader's len
-    if max_steps_per_epoch is not None:
-        per_epoch = min(per_epoch, max_steps_per_epoch)
     state = start_train_state(
         encoder,
         train_labels,
@@ -528,7 +524,6 @@ def pretrain(
         resume=resume,
         head=head,
         schedule=schedule,
-        total_steps=per_epoch * epochs,
     )
     loader = make_loader(
         data,
@@ -541,8 +536,7 @@ def pretrain(
         augment=augment,
     )
     steps = len(loader) if max_steps_per_epoch is None else min(len(loader), max_steps_per_epoch)
-    if steps != per_epoch:  # the loader decides; keep the schedule's end on the last step
-        state.total_steps = steps * epochs
+    state.total_steps = steps * epochs  # the schedule ends on the run's last step
     start = time.perf_counter()
     with epoch_progress(f"pretrain ({loss})", epochs, steps, enabled=progress) as bar:
         bar.advance_epoch(state.epoch)

@@ -329,7 +329,6 @@ def pretrain_distributed(
         device=device,
         resume=resume,
         schedule=schedule,
-        total_steps=epochs * (len(data) // batch_size),
     )
     seed_everything(seed + 1000 * ctx.rank + state.epoch)  # distinct augmentations per process
     state.model = wrap_ddp(state.model, ctx)
@@ -345,6 +344,7 @@ def pretrain_distributed(
         drop_last=True,
         num_workers=num_workers,
     )
+    state.total_steps = epochs * len(loader)  # the schedule ends on this process's last step
     start = time.perf_counter()
     while state.epoch < epochs:
         sampler.set_epoch(state.epoch)
