@@ -56,11 +56,13 @@ def synthau_manifest(
     (out_dir / "crops").mkdir(parents=True, exist_ok=True)
     gen = SynthAU(seed=seed, split="train", noise=noise, num_identities=identities, **kw)
     todo = [i for i in range(frames) if not (out_dir / "crops" / f"{i:05d}.png").is_file()]
+    todo = gen.render_order(todo)  # each person's samples together: their head is built once
     workers = max(1, min(os.cpu_count() or 1, 8)) if len(todo) >= 64 else 1
     if workers > 1:
         from concurrent.futures import ProcessPoolExecutor
 
-        chunks = [todo[k::workers] for k in range(workers)]
+        share = -(-len(todo) // workers)
+        chunks = [todo[k : k + share] for k in range(0, len(todo), share)]
         with ProcessPoolExecutor(max_workers=workers) as pool:
             list(pool.map(_render_crops, [(out_dir, seed, noise, identities, kw, c) for c in chunks]))
     else:

@@ -35,6 +35,21 @@ def test_same_seed_gives_identical_images_and_other_seed_differs():
     assert a.image.tobytes() != c.image.tobytes()
 
 
+def test_render_order_groups_people_and_changes_no_pixel():
+    ds = SynthAU(seed=2, num_identities=5)
+    order = ds.render_order(range(12))
+    assert sorted(order) == list(range(12))
+    people = [ds.truth(i)[0] for i in order]
+    assert people == sorted(people, key=people.index)  # each person's samples are contiguous
+    assert len(set(people)) < len(people)
+    from training.data.synthau._render import _head_grid
+
+    _head_grid.cache_clear()
+    in_order = {i: ds.render_sample(i).image.tobytes() for i in order}  # head grids cached, reused
+    _head_grid.cache_clear()
+    assert all(ds.render_sample(i).image.tobytes() == in_order[i] for i in reversed(range(12)))
+
+
 def test_sample_fields_and_pose_range():
     ds = SynthAU(seed=0, split="test")
     for i in range(6):

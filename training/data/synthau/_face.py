@@ -98,8 +98,16 @@ def gaussian_bumps(x: np.ndarray, y: np.ndarray, bumps: np.ndarray) -> np.ndarra
     b = np.asarray(bumps, dtype=np.float32)
     xf = np.asarray(x, dtype=np.float32).reshape(-1, 1)
     yf = np.asarray(y, dtype=np.float32).reshape(-1, 1)
-    e = ((xf - b[:, 0]) / b[:, 2]) ** 2 + ((yf - b[:, 1]) / b[:, 3]) ** 2  # (P, B)
-    return (np.exp(-0.5 * e) @ b[:, 4]).reshape(np.shape(x))
+    e = xf - b[:, 0]  # (P, B), then in place: e = -0.5 * ((dx / sx)^2 + (dy / sy)^2)
+    e /= b[:, 2]
+    e *= e
+    dy = yf - b[:, 1]
+    dy /= b[:, 3]
+    dy *= dy
+    e += dy
+    e *= np.float32(-0.5)
+    np.exp(e, out=e)
+    return (e @ b[:, 4]).reshape(np.shape(x))
 
 
 def _smooth_profile(knots: np.ndarray, samples: int = 8) -> np.ndarray:

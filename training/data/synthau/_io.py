@@ -97,7 +97,8 @@ def write_dataset(
         _prepare_dir(root / sub)
     kwargs = dict(seed=seed, split=split, noise=noise, **synth_kwargs)
     ds = SynthAU(**kwargs)  # validates the settings before any work starts
-    chunks = [list(range(i, min(i + _CHUNK, n))) for i in range(0, n, _CHUNK)]
+    order = ds.render_order(range(n))  # each person's samples together: their head is built once
+    chunks = [order[i : i + _CHUNK] for i in range(0, n, _CHUNK)]
     jobs = [(kwargs, str(root), c, frames) for c in chunks]
     rows: list[tuple] = []
     if workers > 1:

@@ -7,6 +7,8 @@ by a per-channel ratio, or replaced by a layer.
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -48,10 +50,11 @@ class Painter:
         self.h, self.w = canvas.shape[:2]
 
     def _roi(self, pts: np.ndarray, pad: float) -> tuple[int, int, int, int] | None:
-        x0 = max(int(np.floor(pts[:, 0].min() - pad)), 0)
-        y0 = max(int(np.floor(pts[:, 1].min() - pad)), 0)
-        x1 = min(int(np.ceil(pts[:, 0].max() + pad)) + 1, self.w)
-        y1 = min(int(np.ceil(pts[:, 1].max() + pad)) + 1, self.h)
+        (xmin, ymin), (xmax, ymax) = pts.min(0).tolist(), pts.max(0).tolist()
+        x0 = max(math.floor(xmin - pad), 0)
+        y0 = max(math.floor(ymin - pad), 0)
+        x1 = min(math.ceil(xmax + pad) + 1, self.w)
+        y1 = min(math.ceil(ymax + pad) + 1, self.h)
         if x1 <= x0 or y1 <= y0:
             return None
         return x0, y0, x1, y1
@@ -70,8 +73,8 @@ class Painter:
         shapes = [np.asarray(s, dtype=np.float64) for s in shapes if len(s) >= 2]
         if not shapes:
             return None
-        allp = np.vstack(shapes)
-        if not np.all(np.isfinite(allp)):
+        allp = np.vstack(shapes) if len(shapes) > 1 else shapes[0]
+        if not np.isfinite(allp).all():
             return None
         pad = thickness + 3.0 * blur + 2.0
         roi = self._roi(allp, pad)
@@ -80,9 +83,10 @@ class Painter:
         x0, y0, x1, y1 = roi
         m = np.zeros((y1 - y0, x1 - x0), np.uint8)
         vals = values or [1.0] * len(shapes)
+        origin = np.array([x0, y0], np.float64)
         for s, v in zip(shapes, vals, strict=True):
-            q = np.round((s - [x0, y0]) * _ONE).astype(np.int32).reshape(-1, 1, 2)
-            color = int(round(255 * float(np.clip(v, 0.0, 1.0))))
+            q = np.round((s - origin) * _ONE).astype(np.int32).reshape(-1, 1, 2)
+            color = int(round(255 * min(max(float(v), 0.0), 1.0)))
             if fill:
                 cv2.fillPoly(m, [q], color, cv2.LINE_AA, _SHIFT)
             else:

@@ -11,12 +11,13 @@ feature sits exactly where its landmarks say.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import NamedTuple
 
 import cv2
 import numpy as np
 
 from training.data.synthau._expressions import Expression
-from training.data.synthau._face import IOD_MM, ZC, rotation_matrix
+from training.data.synthau._face import IOD_MM, ZC, gaussian_bumps, rotation_matrix
 from training.data.synthau._identity import Identity
 from training.data.synthau._paint import Painter, catmull_rom
 from training.data.synthau._scene import Scene
@@ -30,9 +31,21 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
     return x * x * (3.0 - 2.0 * x)
 
 
+class _HeadGrid(NamedTuple):
+    """One identity's head grid and everything about it that no expression changes."""
+
+    x: np.ndarray  # (ny, nx) mm
+    y: np.ndarray  # (ny, nx) mm
+    z0: np.ndarray  # (ny, nx) float32 neutral heights
+    fade: np.ndarray  # (ny, nx) expression bumps fade out towards the silhouette
+    sel: np.ndarray  # (P,) flat indices of the grid points inside the head's outline
+    xy_sel: np.ndarray  # (P, 2) their coordinates
+    hair_sel: np.ndarray  # (P,) float32 their hair fraction
+
+
 @lru_cache(maxsize=256)
-def _head_grid(identity: Identity) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Grid coordinates X, Y (ny, nx), neutral heights Z and hair fraction for one identity."""
+def _head_grid(identity: Identity) -> _HeadGrid:
+    """Grid coordinates, neutral heights, bump fade and the in-outline points of one identity."""
     head = identity.head
     xs = np.arange(-96.0, 96.0 + 1e-6, _GRID_STEP)
     ys = np.arange(head.profile_y[0], head.profile_y[-1] + 1e-6, _GRID_STEP)
@@ -48,7 +61,11 @@ def _head_grid(identity: Identity) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
         low = 12.0 if identity.hair_style == "long" else 2.0
         sides = _smoothstep((np.abs(x) - (w - side_w)) / 3.0) * _smoothstep((low - y) / 4.0)
         hair = np.maximum(cap, sides)
-    return x, y, z.astype(np.float32), hair.astype(np.float32)
+    width = head.width_at(y)
+    fade = np.clip((1.0 - np.abs(x) / np.maximum(width, 1e-3)) * 4.0, 0.0, 1.0)
+    sel = np.flatnonzero(np.abs(x) < width)
+    xy_sel = np.column_stack([x.ravel()[sel], y.ravel()[sel]])
+    return _HeadGrid(x, y, z.astype(np.float32), fade, sel, xy_sel, hair.astype(np.float32).ravel()[sel])
 
 
 class _Projector:
@@ -156,28 +173,22 @@ def _body(
 
 def _head(canvas: np.ndarray, identity: Identity, expr: Expression, scene: Scene, proj: _Projector) -> None:
     """Skin and hair of the head, lit and splatted with a z-buffer, blended into ``canvas``."""
-    x, y, z0, hair = _head_grid(identity)
-    head = identity.head
-    z = z0
+    grid = _head_grid(identity)
+    z = grid.z0
     if len(expr.bumps):
-        from training.data.synthau._face import gaussian_bumps
-
-        w = np.maximum(head.width_at(y), 1e-3)
-        fade = np.clip((1.0 - np.abs(x) / w) * 4.0, 0.0, 1.0)
-        z = (z0 + fade * gaussian_bumps(x, y, expr.bumps)).astype(np.float32)
-    inside = np.abs(x) < head.width_at(y)
+        z = (grid.z0 + grid.fade * gaussian_bumps(grid.x, grid.y, expr.bumps)).astype(np.float32)
+    sel = grid.sel
     gy, gx = np.gradient(z, _GRID_STEP)
     n = np.stack([-gx, -gy, np.ones_like(z)], axis=-1)
     n /= np.linalg.norm(n, axis=-1, keepdims=True)
     lap = cv2.Laplacian(z, cv2.CV_32F) / (_GRID_STEP * _GRID_STEP)
-    sel = inside.ravel()
-    pts = np.column_stack([x.ravel()[sel], y.ravel()[sel], z.ravel()[sel]])
+    pts = np.column_stack([grid.xy_sel, z.ravel()[sel]])
     nc = n.reshape(-1, 3)[sel] @ proj.rot.T
     cam = pts @ proj.rot.T
     ldir = scene.light_dir.astype(np.float64)
     half = ldir + [0.0, 0.0, 1.0]
     half /= np.linalg.norm(half)
-    hf = hair.ravel()[sel]
+    hf = grid.hair_sel
     diff = np.clip(nc @ ldir, 0.0, None)
     spec = np.clip(nc @ half, 0.0, None) ** 12 * scene.specular * (1.0 - 0.7 * hf)
     ao = 1.0 - np.clip(lap.ravel()[sel] * 1.6, -0.08, 0.35) * (1.0 - hf)
@@ -345,7 +356,9 @@ def _lips(painter: Painter, identity: Identity, expr: Expression, proj: _Project
 def _wrinkles(painter: Painter, identity: Identity, expr: Expression, proj: _Projector) -> None:
     if not expr.wrinkles:
         return
-    lines = [catmull_rom(proj(_lift(identity, expr, wr.points, 0.3)), 3) for wr in expr.wrinkles]
+    pts = [np.asarray(wr.points, dtype=np.float64).reshape(-1, 2) for wr in expr.wrinkles]
+    lifted = np.split(proj(_lift(identity, expr, np.vstack(pts), 0.3)), np.cumsum([len(p) for p in pts])[:-1])
+    lines = [catmull_rom(ln, 3) for ln in lifted]  # one surface lookup for all the lines
     widths = [wr.width for wr in expr.wrinkles]
     width = max(1.0, float(np.mean(widths)) * proj.scale * 0.8)
     mask = painter.mask(
@@ -395,14 +408,18 @@ def _glasses(painter: Painter, identity: Identity, expr: Expression, proj: _Proj
 
 
 def _degrade(canvas: np.ndarray, scene: Scene) -> np.ndarray:
+    """Camera blur, sensor noise, 8-bit rounding and JPEG; ``canvas`` (float32) is used up."""
     if scene.blur > 0.05:
         canvas = cv2.GaussianBlur(canvas, (0, 0), scene.blur)
     if scene.noise > 0.05:
         rng = np.random.default_rng(scene.noise_seed)
-        canvas = canvas + rng.standard_normal(canvas.shape[:2] + (1,), dtype=np.float32) * np.float32(
-            scene.noise
-        )
-    img = np.clip(canvas + 0.5, 0, 255).astype(np.uint8)
+        grain = rng.standard_normal(canvas.shape[:2] + (1,), dtype=np.float32)
+        grain *= np.float32(scene.noise)
+        canvas += grain
+    canvas += np.float32(0.5)
+    np.maximum(canvas, 0, out=canvas)  # np.clip's float path is several times slower
+    np.minimum(canvas, 255, out=canvas)
+    img = canvas.astype(np.uint8)
     if scene.jpeg_quality > 0:
         ok, enc = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(scene.jpeg_quality)])
         if ok:
