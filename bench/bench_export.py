@@ -1,9 +1,11 @@
 """Speed of the exported graphs on this CPU: PyTorch eager vs ONNX Runtime fp32 vs int8.
 
-For each backbone (random weights: speed does not depend on them) it exports fp32
-and int8 (calibrated on noise crops: fine for timing, not for accuracy), then
-times ms per face at batch 1 and 8 with 2 threads for torch and ORT, and prints
-the ratios and which variant is faster. Run on an otherwise idle machine:
+For each backbone (random weights: speed does not depend on them) it exports fp32,
+static int8 (QDQ calibrated on noise crops: fine for timing, not for accuracy) and
+dynamic int8 (int8 MatMul/Gemm weights), then times ms per face at batch 1 and 8
+with 2 threads for torch and ORT, and prints the ratios, the scheme
+``export --int8`` picks by default ("auto") and which variant is fastest. Run on
+an otherwise idle machine:
 
     python bench/bench_export.py            # light backbones, resnet50, swin_base
     python bench/bench_export.py --quick    # light backbones, few repetitions
@@ -31,7 +33,7 @@ from rich.table import Table
 from aunce_rt.aus import BENCHMARK_AUS
 from export import export_onnx
 from export._crops import random_crops
-from export._int8 import quantize_int8
+from export._int8 import quantize_int8, quantize_int8_dynamic, resolve_int8_scheme
 from export._wrapper import ExportWrapper
 from models import AUModel, AUProbe, create_encoder, save_model
 
@@ -60,15 +62,16 @@ def _session(path: Path) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def bench_backbone(name: str, work: Path, reps: int, calib: int) -> dict[str, float]:
-    """ms per face for eager/fp32/int8 at batch 1 and 8."""
+def bench_backbone(name: str, work: Path, reps: int, calib: int) -> tuple[dict[str, float], str]:
+    """ms per face for eager/fp32/int8 static/int8 dynamic at batch 1 and 8; the "auto" int8 scheme."""
     encoder = create_encoder(name, 12)
     model = AUModel(encoder, AUProbe(12, encoder.node_dim)).eval()
     ckpt = save_model(work / f"{name}.pt", model, au_codes=BENCHMARK_AUS["bp4d"])
     fp32 = export_onnx(ckpt, work / f"{name}_fp32.onnx", verify=False).path
     int8 = quantize_int8(fp32, work / f"{name}_int8.onnx", random_crops(calib, seed=1))
+    dyn8 = quantize_int8_dynamic(fp32, work / f"{name}_dyn8.onnx")
     wrapper = ExportWrapper(model).eval()
-    sessions = {"fp32": _session(fp32), "int8": _session(int8)}
+    sessions = {"fp32": _session(fp32), "int8": _session(int8), "dyn8": _session(dyn8)}
     out: dict[str, float] = {}
     for batch in (1, 8):
         crops = random_crops(batch, seed=batch)
@@ -79,7 +82,7 @@ def bench_backbone(name: str, work: Path, reps: int, calib: int) -> dict[str, fl
             out[f"{key}_b{batch}"] = (
                 1e3 * _time(lambda s=sess, c=crops: s.run(None, {"images": c}), reps) / batch
             )
-    return out
+    return out, resolve_int8_scheme(fp32)
 
 
 def main() -> None:
@@ -92,24 +95,41 @@ def main() -> None:
     backbones = args.backbones or (LIGHT if args.quick else FULL)
     reps, calib = (3, 8) if args.quick else (20, 32)
     table = Table(title=f"ms per face on this CPU ({THREADS} threads; median of {reps})")
-    for col in ("backbone", "batch", "eager", "ORT fp32", "ORT int8", "fp32/eager", "int8/fp32", "fastest"):
-        table.add_column(col, justify="right" if col not in ("backbone", "fastest") else "left")
+    cols = (
+        "backbone",
+        "batch",
+        "eager",
+        "ORT fp32",
+        "int8 static",
+        "int8 dynamic",
+        "fp32/eager",
+        "static/fp32",
+        "dynamic/fp32",
+        "--int8 picks",
+        "fastest",
+    )
+    for col in cols:
+        table.add_column(col, justify="left" if col in ("backbone", "--int8 picks", "fastest") else "right")
     with tempfile.TemporaryDirectory(prefix="aunce-bench-") as tmp:
         for name in backbones:
             console.print(f"[dim]benchmarking {name}...[/]")
-            r = bench_backbone(name, Path(tmp), reps, calib)
+            r, auto = bench_backbone(name, Path(tmp), reps, calib)
             for batch in (1, 8):
-                e, f, q = r[f"eager_b{batch}"], r[f"fp32_b{batch}"], r[f"int8_b{batch}"]
-                fastest = min((("eager", e), ("ORT fp32", f), ("ORT int8", q)), key=lambda kv: kv[1])[0]
+                e, f = r[f"eager_b{batch}"], r[f"fp32_b{batch}"]
+                q, d = r[f"int8_b{batch}"], r[f"dyn8_b{batch}"]
+                variants = (("eager", e), ("ORT fp32", f), ("int8 static", q), ("int8 dynamic", d))
                 table.add_row(
                     name,
                     str(batch),
                     f"{e:.1f}",
                     f"{f:.1f}",
                     f"{q:.1f}",
+                    f"{d:.1f}",
                     f"{f / e:.2f}",
                     f"{q / f:.2f}",
-                    fastest,
+                    f"{d / f:.2f}",
+                    auto,
+                    min(variants, key=lambda kv: kv[1])[0],
                 )
     console.print(table)
     console.print(

@@ -23,7 +23,15 @@ def export_command(
         Path("model.onnx"), "--out", "-o", help="ONNX file to write (its folder must exist)."
     ),
     fp16: bool = typer.Option(False, "--fp16", help="float16 graph (uint8 in, float32 out); for GPUs."),
-    int8: bool = typer.Option(False, "--int8", help="int8 QDQ graph, calibrated on --calib (or SynthAU)."),
+    int8: bool = typer.Option(
+        False, "--int8", help="int8 graph (static: calibrated on --calib or SynthAU; see --int8-scheme)."
+    ),
+    int8_scheme: str = typer.Option(
+        "auto",
+        "--int8-scheme",
+        help="static (calibrated QDQ, CNNs), dynamic (int8 MatMul weights, attention encoders) or "
+        "auto (by the graph: dynamic when MatMul/Gemm outnumber Conv).",
+    ),
     calib: Path | None = typer.Option(
         None, "--calib", help="Folder of aligned face crops for int8 calibration."
     ),
@@ -52,6 +60,8 @@ def export_command(
     """Export CHECKPOINT to an ONNX graph from aligned uint8 face crops to per-AU probabilities."""
     if fp16 and int8:
         raise InputError("--fp16 and --int8 are exclusive; export one variant per file")
+    if int8_scheme != "auto" and not int8:
+        raise InputError("--int8-scheme is only used with --int8; add --int8 or drop --int8-scheme")
     if calib is not None and not int8:
         raise InputError("--calib is only used with --int8; add --int8 or drop --calib")
     if not checkpoint.is_file():
@@ -77,6 +87,7 @@ def export_command(
             real_crops=real_crops,
             labelled=labelled,
             tensorrt=tensorrt,
+            int8_scheme=int8_scheme,
         )
     _summary(result)
 
@@ -87,7 +98,9 @@ def _summary(result) -> None:  # type: ignore[no-untyped-def]  (ExportResult; to
     table.add_column("check")
     table.add_column("result")
     table.add_row(
-        "model", f"{meta.backbone}, {meta.num_aus} AUs ({' '.join(meta.au_labels)}), {meta.precision}"
+        "model",
+        f"{meta.backbone}, {meta.num_aus} AUs ({' '.join(meta.au_labels)}), {meta.precision}"
+        + (f" ({result.int8_scheme})" if result.int8_scheme else ""),
     )
     table.add_row(
         "outputs", "probs (N, K)" + (f", features (N, K, {meta.node_dim})" if meta.has_features else "")

@@ -43,7 +43,7 @@ from export._graph import (
     set_metadata,
     set_static_output_shapes,
 )
-from export._int8 import quantize_int8
+from export._int8 import SCHEMES, quantize_int8, quantize_int8_dynamic, resolve_int8_scheme
 from export._metadata import build_metadata
 from export._tensorrt import build_engine, require_tensorrt
 from export._verify import FP32_TOLERANCE, Agreement, check_parity, run_probs, session
@@ -76,6 +76,7 @@ class ExportResult:
         variant_agreement: the fp16/int8 graph vs the fp32 graph, per crop set.
         f1_macro: F1-macro at the model's thresholds on the labelled folder, by precision.
         engine_path: the TensorRT engine, when one was built.
+        int8_scheme: "static" or "dynamic" for int8 exports ("" otherwise).
     """
 
     path: Path
@@ -85,6 +86,7 @@ class ExportResult:
     variant_agreement: tuple[Agreement, ...] = ()
     f1_macro: Mapping[str, float] = field(default_factory=dict)
     engine_path: Path | None = None
+    int8_scheme: str = ""
 
 
 def export_onnx(
@@ -101,6 +103,7 @@ def export_onnx(
     labelled: str | Path | None = None,
     tensorrt: bool = False,
     calib_size: int = CALIB_SIZE,
+    int8_scheme: str = "auto",
 ) -> ExportResult:
     """Export a trained model to one ONNX graph from aligned uint8 crops to AU probabilities.
 
@@ -121,6 +124,9 @@ def export_onnx(
         labelled: folder with images.txt + labels.txt: F1-macro of fp32 and the variant.
         tensorrt: also build a TensorRT engine next to ``out`` (needs tensorrt and a GPU).
         calib_size: how many calibration crops to use.
+        int8_scheme: "static" (calibrated QDQ), "dynamic" (int8 MatMul/Gemm weights,
+            no calibration) or "auto": dynamic for attention graphs, static for CNNs
+            (``export._int8``); TensorRT engines always use static QDQ.
 
     Returns:
         ExportResult with the path, metadata and verification figures.
@@ -132,6 +138,13 @@ def export_onnx(
     """
     if precision not in PRECISIONS:
         raise InputError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    if int8_scheme not in SCHEMES:
+        raise InputError(f"int8_scheme must be one of {', '.join(SCHEMES)}; got {int8_scheme!r}")
+    if tensorrt and precision == "int8" and int8_scheme == "dynamic":
+        raise InputError(
+            "TensorRT builds int8 engines from static Q/DQ graphs only; "
+            "use int8_scheme='static' (--int8-scheme static) with --tensorrt"
+        )
     out = _check_out(out)
     if tensorrt:
         require_tensorrt()  # fail before spending minutes on export and calibration
@@ -181,6 +194,7 @@ def export_onnx(
             )
 
         meta = dataclasses.replace(meta32, precision=precision)
+        scheme = ""
         if precision == "fp32":
             save_model_proto(proto, out)
         elif precision == "fp16":
@@ -190,19 +204,27 @@ def export_onnx(
             check_model(half)
             save_model_proto(half, out)
         else:
-            calib = (
-                folder_crops(calib_dir, calib_size, size)
-                if calib_dir is not None
-                else synthau_crops(calib_size, size=size)
-            )
-            # TensorRT reads only symmetric int8 Q/DQ; ONNX Runtime on a CPU is fastest with uint8.
-            quantize_int8(fp32_path, out, calib, activations="s8" if tensorrt else "u8")
+            # TensorRT builds int8 engines from static Q/DQ graphs only.
+            scheme = "static" if tensorrt else resolve_int8_scheme(proto, int8_scheme)
+            if scheme == "static":
+                calib = (
+                    folder_crops(calib_dir, calib_size, size)
+                    if calib_dir is not None
+                    else synthau_crops(calib_size, size=size)
+                )
+                # TensorRT reads only symmetric int8 Q/DQ; ONNX Runtime on a CPU is fastest with uint8.
+                quantize_int8(fp32_path, out, calib, activations="s8" if tensorrt else "u8")
+                crop_sets.append(("calibration", calib[:MAX_REAL]))
+            else:
+                if calib_dir is not None:
+                    logger.warning("dynamic int8 needs no calibration: %s is not used", calib_dir)
+                quantize_int8_dynamic(fp32_path, out)
+            logger.info("int8 scheme: %s (asked: %s)", scheme, int8_scheme)
             quant = load_model_proto(out)
             set_static_output_shapes(quant, shapes)
             set_metadata(quant, meta)
             check_model(quant)
             save_model_proto(quant, out)
-            crop_sets.append(("calibration", calib[:MAX_REAL]))
 
         variant: list[Agreement] = []
         sess_out = session(out) if precision != "fp32" else sess32
@@ -232,7 +254,7 @@ def export_onnx(
             )
 
     logger.info("wrote %s (%s, %d AUs%s)", out, precision, k, ", with features" if with_features else "")
-    return ExportResult(out, precision, meta, tuple(parity), tuple(variant), f1, engine)
+    return ExportResult(out, precision, meta, tuple(parity), tuple(variant), f1, engine, scheme)
 
 
 def _check_out(out: str | Path) -> Path:

@@ -60,6 +60,9 @@ def test_bad_paths_and_options(tiny_checkpoint: Path, tmp_path: Path) -> None:
         "exclusive",
     )
     _one_line_error(runner.invoke(app, ["export", str(tiny_checkpoint), "--calib", str(tmp_path)]), "--int8")
+    _one_line_error(
+        runner.invoke(app, ["export", str(tiny_checkpoint), "--int8-scheme", "dynamic"]), "add --int8"
+    )
     assert not (tmp_path / "m.onnx").exists()
 
 

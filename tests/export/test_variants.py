@@ -146,3 +146,53 @@ def test_int8_activation_flavours(activations: str, tmp_path: Path) -> None:
         assert ops["Conv"] == 0 and ops["QLinearConv"] > 0
     with pytest.raises(ModelError, match="activations"):
         quantize_int8(fp32, tmp_path / "bad.onnx", random_crops(4, size=64), activations="u16")
+
+
+def _graph(ops: list[str]) -> onnx.ModelProto:
+    nodes = [onnx.helper.make_node(op, [], [f"y{i}"]) for i, op in enumerate(ops)]
+    return onnx.helper.make_model(onnx.helper.make_graph(nodes, "g", [], []))
+
+
+def test_int8_scheme_follows_the_graph() -> None:
+    from export._int8 import resolve_int8_scheme
+
+    attention = _graph(["Conv", "MatMul", "MatMul", "Gemm", "Softmax"])  # a patch embedding + attention
+    cnn = _graph(["Conv", "Conv", "Relu", "MatMul"])  # convolutions + a graph head
+    assert resolve_int8_scheme(attention) == "dynamic"
+    assert resolve_int8_scheme(cnn) == "static"
+    assert resolve_int8_scheme(attention, "static") == "static"
+    assert resolve_int8_scheme(cnn, "dynamic") == "dynamic"
+    with pytest.raises(ModelError, match="static, dynamic"):
+        resolve_int8_scheme(cnn, "int4")
+
+
+def test_dynamic_int8_quantises_matmuls_only(
+    tiny: ExportResult, tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    result = export_onnx(tiny_checkpoint, tmp_path / "d8.onnx", precision="int8", int8_scheme="dynamic")
+    assert result.int8_scheme == "dynamic" and result.metadata.precision == "int8"
+    model = onnx.load(str(result.path))
+    ops = [n.op_type for n in model.graph.node]
+    assert "DynamicQuantizeLinear" in ops or "DynamicQuantizeMatMul" in ops
+    assert "QuantizeLinear" not in ops  # nothing calibrated, convolutions stay float
+    fp32_matmuls = sum(n.op_type == "MatMul" for n in onnx.load(str(tiny.path)).graph.node)
+    assert ops.count("MatMul") < fp32_matmuls
+    assert _boundary_types(result.path) == (onnx.TensorProto.UINT8, [onnx.TensorProto.FLOAT])
+    crops = random_crops(6, seed=4)
+    agreement = compare(
+        "random", run_probs(session(result.path), crops), run_probs(session(tiny.path), crops)
+    )
+    print(f"dynamic int8 vs fp32: {agreement}")
+    assert agreement.max_abs_diff < 0.15
+    assert {a.name for a in result.variant_agreement} == {"random"}
+
+
+def test_dynamic_int8_cannot_feed_tensorrt(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    from aunce_rt.errors import InputError
+
+    with pytest.raises(InputError, match="int8-scheme static"):
+        export_onnx(
+            tiny_checkpoint, tmp_path / "t.onnx", precision="int8", int8_scheme="dynamic", tensorrt=True
+        )
+    with pytest.raises(InputError, match="int8_scheme"):
+        export_onnx(tiny_checkpoint, tmp_path / "t.onnx", precision="int8", int8_scheme="fast")
