@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -137,17 +137,18 @@ def _safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     return out
 
 
-def au_metrics(probs: Any, labels: Any, thresholds: float | Sequence[float] | Any = 0.5) -> AUMetrics:
-    """Compute AU detection metrics.
+class _Confusion(NamedTuple):
+    tp: np.ndarray  # (N,) counts per AU
+    fp: np.ndarray
+    fn: np.ndarray
+    tn: np.ndarray
+    valid: np.ndarray  # (S, N) labelled entries
+    positive: np.ndarray  # (S, N) label == 1
+    pred: np.ndarray  # (S, N) predicted present
 
-    Args:
-        probs: (S, N) probabilities (numpy array or torch tensor).
-        labels: (S, N) labels in {-1, 0, 1}; -1 is ignored.
-        thresholds: a scalar, or (N,) one per AU; predicted positive when prob >= threshold.
 
-    Returns:
-        AUMetrics; see the module docstring for the conventions.
-    """
+def _confusion(probs: Any, labels: Any, thresholds: float | Sequence[float] | Any) -> _Confusion:
+    """Validated inputs -> per-AU confusion counts (-1 labels ignored)."""
     p = _to_numpy(probs).astype(np.float64)
     y = _to_numpy(labels)
     if p.ndim != 2 or y.shape != p.shape:
@@ -175,6 +176,24 @@ def au_metrics(probs: Any, labels: Any, thresholds: float | Sequence[float] | An
     fp = (pred & negative).sum(axis=0)  # (N,)
     fn = (~pred & positive).sum(axis=0)  # (N,)
     tn = (~pred & negative).sum(axis=0)  # (N,)
+
+    return _Confusion(tp, fp, fn, tn, valid, positive, pred)
+
+
+def au_metrics(probs: Any, labels: Any, thresholds: float | Sequence[float] | Any = 0.5) -> AUMetrics:
+    """Compute AU detection metrics.
+
+    Args:
+        probs: (S, N) probabilities (numpy array or torch tensor).
+        labels: (S, N) labels in {-1, 0, 1}; -1 is ignored.
+        thresholds: a scalar, or (N,) one per AU; predicted positive when prob >= threshold.
+
+    Returns:
+        AUMetrics; see the module docstring for the conventions.
+    """
+    c = _confusion(probs, labels, thresholds)
+    tp, fp, fn, tn, valid, positive, pred = c.tp, c.fp, c.fn, c.tn, c.valid, c.positive, c.pred
+    num_aus = tp.shape[0]
     labelled = valid.sum(axis=0)  # (N,)
 
     f1 = _safe_ratio(2 * tp, 2 * tp + fp + fn)  # (N,)
@@ -207,6 +226,37 @@ def au_metrics(probs: Any, labels: Any, thresholds: float | Sequence[float] | An
         exact_match=exact_match,
         **arrays,
     )
+
+
+def f1_at_rates(
+    probs: Any, labels: Any, rates: Any, thresholds: float | Sequence[float] | Any = 0.5
+) -> np.ndarray:
+    """Per-AU F1 as if each AU occurred at ``rates`` (prevalence-calibrated F1).
+
+    F1 depends on how often the positive class occurs: the same detector scores
+    lower where an AU is rarer. To compare two test sets with different AU rates,
+    re-weight the positives of this one so its rate of AU i becomes ``rates[i]``
+    (recall unchanged, precision as at that rate; Siblini et al., "Master your
+    metrics with calibration", IDA 2020): with pi the observed rate and
+    w = odds(rates[i]) / odds(pi), F1 = 2 w TP / (2 w TP + FP + w FN).
+
+    Args:
+        probs: (S, N) probabilities.
+        labels: (S, N) labels in {-1, 0, 1}; -1 is ignored.
+        rates: (N,) reference positive rates in (0, 1).
+        thresholds: as in :func:`au_metrics`.
+
+    Returns:
+        (N,) F1 per AU; 0 where this set has no positive or no negative of an AU.
+    """
+    c = _confusion(probs, labels, thresholds)
+    r = np.asarray(_to_numpy(rates), dtype=np.float64)
+    if r.shape != c.tp.shape or not ((r > 0) & (r < 1)).all():
+        raise ValueError(f"rates must be (N,) = {c.tp.shape} values in (0, 1); got {r}")
+    positives, negatives = c.tp + c.fn, c.fp + c.tn  # (N,)
+    w = _safe_ratio(r / (1 - r) * negatives, positives)  # odds(rate) / odds(observed)
+    f1 = _safe_ratio(2 * w * c.tp, 2 * w * c.tp + c.fp + w * c.fn)
+    return np.where((positives > 0) & (negatives > 0), f1, 0.0)
 
 
 def best_thresholds(

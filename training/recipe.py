@@ -155,10 +155,11 @@ def run_recipe(
             per-AU thresholds: video frames pass through onsets and offsets that
             static crops rarely show.
     """
+    from aunce_rt.aus import au_label
     from export import export_onnx
     from training.config import load_config
     from training.data.benchmarks import build_splits
-    from training.metrics import au_metrics
+    from training.metrics import au_metrics, f1_at_rates
     from training.run import run_experiment
     from training.runtime_eval import evaluate_clip, render_people_clip, truth_aligned_crops
 
@@ -269,7 +270,22 @@ def run_recipe(
     }
     if report.truth_aligned is not None:
         runtime["truth_aligned_same_frames"] = report.truth_aligned.to_dict(codes)
-    crops_dict = {**crops_metrics.to_dict(codes), "frames": len(labels)}
+    # F1 depends on how often each AU occurs, and the clip's AU rates are not the crops'
+    # (neutral stretches, onsets from neutral, a few expressions per person): the
+    # runtime's F1 with its positives re-weighted to the crops' rates isolates that.
+    crop_rates = np.clip((labels == 1).sum(0) / np.maximum((labels >= 0).sum(0), 1), 1e-3, 1 - 1e-3)
+    clip_labels = clip.labels[: report.frames]
+    runtime["au_rates"] = dict(
+        zip(map(au_label, codes), np.round((clip_labels == 1).mean(0), 4), strict=True)
+    )
+    at_crop_rates = f1_at_rates(report.probabilities, clip_labels, crop_rates, report.thresholds)
+    runtime["f1_macro_at_crop_rates"] = float(at_crop_rates.mean())
+    runtime["f1_at_crop_rates"] = dict(zip(map(au_label, codes), np.round(at_crop_rates, 4), strict=True))
+    crops_dict = {
+        **crops_metrics.to_dict(codes),
+        "frames": len(labels),
+        "au_rates": dict(zip(map(au_label, codes), np.round(crop_rates, 4), strict=True)),
+    }
     metrics = {
         "synthau_test_crops": crops_dict,
         "thresholds": "per AU, maximising F1 on held-out training identities (crops and a clip of them)",
@@ -364,6 +380,18 @@ def model_card(summary: dict[str, Any]) -> str:
         "aligned with the renderer's true landmarks instead of MediaPipe's: the difference is what the "
         "runtime's landmarks and alignment cost. Test crops: static SynthAU samples of other unseen people.",
     ]
+    if "f1_macro_at_crop_rates" in rt:
+        rates_rt, rates_crops = rt["au_rates"], crops["au_rates"]
+        rarer = sorted(rates_rt, key=lambda k: rates_rt[k] - rates_crops[k])[:3]
+        lines.append(
+            "F1 depends on how often an AU occurs, and the clip's AU rates differ from the crops' "
+            "(neutral stretches, onsets from neutral, a few expressions per person; e.g. "
+            + ", ".join(f"{k} {100 * rates_rt[k]:.0f}% vs {100 * rates_crops[k]:.0f}%" for k in rarer)
+            + f"). With the clip's positives re-weighted to the crops' AU rates (prevalence-calibrated F1, "
+            f"Siblini et al. 2020), the runtime scores {100 * rt['f1_macro_at_crop_rates']:.1f}% "
+            f"(vs {100 * crops['f1_macro']:.1f}% on the crops); what remains is the video frames themselves "
+            "(head motion, compression, AUs in transition) and the runtime's alignment (last column)."
+        )
     v = m["variants"]
     lines.append(
         "Variants measured on this machine (ONNX Runtime, CPU, batch 1): "

@@ -76,6 +76,9 @@ class ClipReport:
             aligned with the renderer's TRUE landmarks instead of MediaPipe's (None
             without truth landmarks). ``truth_aligned.f1_macro - metrics.f1_macro``
             is what the runtime's landmarks and alignment cost.
+        probabilities: (frames, K) the runtime's probabilities in the clip's AU order
+            (0 where no face was found), scored against ``clip.labels``.
+        thresholds: (K,) the model's decision thresholds, same order.
     """
 
     metrics: AUMetrics
@@ -87,6 +90,8 @@ class ClipReport:
     model: str
     fps: float
     truth_aligned: AUMetrics | None = None
+    probabilities: np.ndarray | None = None
+    thresholds: np.ndarray | None = None
 
 
 def make_dir(path: Path) -> Path:
@@ -258,6 +263,8 @@ def evaluate_clip(
         model=detector.describe(),
         fps=n / seconds if seconds > 0 else 0.0,
         truth_aligned=truth_aligned,
+        probabilities=probs[:n],
+        thresholds=thresholds,
     )
 
 

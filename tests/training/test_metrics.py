@@ -125,3 +125,24 @@ def test_best_thresholds_maximise_f1_per_au():
     assert 0.4 < t[1] <= 0.9
     assert au_metrics(p, y, t).f1_macro == 1.0
     assert best_thresholds(p, np.zeros_like(y))[0] == 0.5  # no positives: keep the default
+
+
+def test_f1_at_rates_reweights_positives_to_the_reference_rate():
+    from training.metrics import f1_at_rates
+
+    # AU0: 2 positives, 6 negatives (rate 0.25); TP 1, FN 1, FP 1.
+    y = np.array([[1], [1], [0], [0], [0], [0], [0], [0]])
+    p = np.array([[0.9], [0.1], [0.8], [0.1], [0.1], [0.1], [0.1], [0.1]])
+    same = f1_at_rates(p, y, [0.25])
+    assert same[0] == pytest.approx(au_metrics(p, y).f1[0])  # at its own rate: plain F1 (0.5)
+    # At rate 0.5 the positives weigh odds(0.5)/odds(0.25) = 3: F1 = 2*3 / (2*3 + 1 + 3) = 0.6.
+    assert f1_at_rates(p, y, [0.5])[0] == pytest.approx(0.6)
+    # The same as duplicating every positive 3 times.
+    y3 = np.concatenate([y, y[:2], y[:2]])
+    p3 = np.concatenate([p, p[:2], p[:2]])
+    assert au_metrics(p3, y3).f1[0] == pytest.approx(0.6)
+    # Masked labels are ignored; an AU without negatives scores 0; bad rates are rejected.
+    assert f1_at_rates(np.vstack([p, [[0.9]]]), np.vstack([y, [[-1]]]), [0.5])[0] == pytest.approx(0.6)
+    assert f1_at_rates(np.ones((3, 1)), np.ones((3, 1), int), [0.5])[0] == 0.0
+    with pytest.raises(ValueError, match="rates"):
+        f1_at_rates(p, y, [1.0])

@@ -61,6 +61,7 @@ def test_tiny_recipe_end_to_end(tmp_path):
     runtime = meta.metrics["synthau_runtime_unseen_people"]
     assert runtime["frames"] == 12 and 0.0 <= runtime["f1_macro"] <= 1.0
     assert 0.0 <= runtime["truth_aligned_same_frames"]["f1_macro"] <= 1.0
+    assert 0.0 <= runtime["f1_macro_at_crop_rates"] <= 1.0 and set(runtime["au_rates"]) >= {"AU01", "AU24"}
     assert (tmp_path / "run" / "eval" / "calibration.mp4").is_file()  # thresholds saw a validation clip
     assert set(meta.metrics["synthau_test_crops"]["per_au"]) >= {"AU01", "AU24"}
     saved = json.loads((tmp_path / "run" / "recipe_result.json").read_text())
@@ -71,4 +72,5 @@ def test_tiny_recipe_end_to_end(tmp_path):
         and "true landmarks" in card
         and "F1-macro" in card
         and "**not** a model of real faces" in card
+        and "prevalence-calibrated F1" in card
     )
