@@ -103,10 +103,10 @@ class Painter:
         if mask is None:
             return
         m, (x0, y0, x1, y1) = mask
-        m = (m * alpha)[..., None]
+        m3 = three_channels(m * alpha)
         roi = self.canvas[y0:y1, x0:x1]
-        roi *= 1.0 - m
-        roi += m * np.asarray(color, np.float32)
+        roi *= 1.0 - m3
+        roi += m3 * np.asarray(color, np.float32)
 
     def tint(
         self, mask: tuple[np.ndarray, tuple[int, int, int, int]] | None, ratio: np.ndarray | float
@@ -115,16 +115,22 @@ class Painter:
         if mask is None:
             return
         m, (x0, y0, x1, y1) = mask
-        m = m[..., None]
         r = np.asarray(ratio, np.float32)
-        self.canvas[y0:y1, x0:x1] *= 1.0 + m * (r - 1.0)
+        gain = three_channels(1.0 + m * (r - 1.0)) if r.ndim == 0 else 1.0 + three_channels(m) * (r - 1.0)
+        self.canvas[y0:y1, x0:x1] *= gain
 
     def layer(self, mask: tuple[np.ndarray, tuple[int, int, int, int]] | None, layer: np.ndarray) -> None:
         """canvas = canvas * (1 - m) + layer * m, with ``layer`` covering the mask's box."""
         if mask is None:
             return
         m, (x0, y0, x1, y1) = mask
-        m = m[..., None]
+        m3 = three_channels(m)
         roi = self.canvas[y0:y1, x0:x1]
-        roi *= 1.0 - m
-        roi += m * layer
+        roi *= 1.0 - m3
+        roi += m3 * layer
+
+
+def three_channels(m: np.ndarray) -> np.ndarray:
+    """(h, w) float32 -> (h, w, 3) contiguous copies: several times faster to blend with than
+    numpy's broadcast of an (h, w, 1) view over three channels (same arithmetic)."""
+    return cv2.merge((m, m, m))

@@ -19,7 +19,7 @@ import numpy as np
 from training.data.synthau._expressions import Expression
 from training.data.synthau._face import IOD_MM, ZC, gaussian_bumps, rotation_matrix
 from training.data.synthau._identity import Identity
-from training.data.synthau._paint import Painter, catmull_rom
+from training.data.synthau._paint import Painter, catmull_rom, three_channels
 from training.data.synthau._scene import Scene
 
 _GRID_STEP = 2.5  # mm between head-grid samples
@@ -225,10 +225,10 @@ def _head(canvas: np.ndarray, identity: Identity, expr: Expression, scene: Scene
         return
     m = np.array([[1.0 / k, 0.0, u0 - x0], [0.0, 1.0 / k, v0 - y0]])
     layer = cv2.warpAffine(buf, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    a = layer[..., 3:4]
+    b, g, r, a = cv2.split(layer)  # contiguous planes: numpy blends strided views slowly
     roi = canvas[y0:y1, x0:x1]
-    roi *= 1.0 - a
-    roi += layer[..., :3]  # colours were splatted premultiplied by the (binary) mask
+    roi *= three_channels(1.0 - a)
+    roi += cv2.merge((b, g, r))  # colours were splatted premultiplied by the (binary) mask
 
 
 def _skin_at(canvas: np.ndarray, pt: np.ndarray) -> np.ndarray:
