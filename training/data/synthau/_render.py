@@ -34,8 +34,8 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
 class _HeadGrid(NamedTuple):
     """One identity's head grid and everything about it that no expression changes."""
 
-    x: np.ndarray  # (ny, nx) mm
-    y: np.ndarray  # (ny, nx) mm
+    x: np.ndarray  # (ny, nx) float32 mm (gaussian_bumps works in float32)
+    y: np.ndarray  # (ny, nx) float32 mm
     z0: np.ndarray  # (ny, nx) float32 neutral heights
     fade: np.ndarray  # (ny, nx) expression bumps fade out towards the silhouette
     sel: np.ndarray  # (P,) flat indices of the grid points inside the head's outline
@@ -63,9 +63,17 @@ def _head_grid(identity: Identity) -> _HeadGrid:
         hair = np.maximum(cap, sides)
     width = head.width_at(y)
     fade = np.clip((1.0 - np.abs(x) / np.maximum(width, 1e-3)) * 4.0, 0.0, 1.0)
-    sel = np.flatnonzero(np.abs(x) < width)
+    sel = np.flatnonzero(np.abs(x) < width).astype(np.int32)
     xy_sel = np.column_stack([x.ravel()[sel], y.ravel()[sel]])
-    return _HeadGrid(x, y, z.astype(np.float32), fade, sel, xy_sel, hair.astype(np.float32).ravel()[sel])
+    return _HeadGrid(
+        x.astype(np.float32),
+        y.astype(np.float32),
+        z.astype(np.float32),
+        fade,
+        sel,
+        xy_sel,
+        hair.astype(np.float32).ravel()[sel],
+    )
 
 
 class _Projector:
