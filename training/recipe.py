@@ -26,7 +26,7 @@ import json
 import logging
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -103,21 +103,33 @@ def choose_variant(variants: list[Variant] | tuple[Variant, ...], tolerance: flo
 
 
 def measure_ms_per_face(
-    path: Path, size: int, *, batch: int = 1, repeats: int = 60, threads: int = 2
-) -> float:
-    """Median milliseconds per face of an ONNX model through ONNX Runtime (CPU)."""
+    paths: list[Path], size: int, *, batch: int = 1, rounds: int = 5, repeats: int = 30, threads: int = 2
+) -> list[float]:
+    """Median milliseconds per face of ONNX models through ONNX Runtime (CPU), one per path.
+
+    The models take turns, ``rounds`` times, so a burst of load on the machine slows
+    them alike instead of deciding which one looks faster. Each turn opens its own
+    session and closes it before the next model runs: an idle ONNX Runtime session's
+    spinning worker threads would otherwise steal the cores from the one being timed.
+    """
+    import gc
+
     from aunce_rt.session import AUModelSession
 
-    sess = AUModelSession(path, providers="cpu", num_threads=threads)
     crops = np.random.default_rng(0).integers(0, 256, (batch, size, size, 3), dtype=np.uint8)
-    for _ in range(5):
-        sess.run(crops)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        sess.run(crops)
-        times.append((time.perf_counter() - t0) * 1e3 / batch)
-    return float(np.median(times))
+    times: list[list[float]] = [[] for _ in paths]
+    for _ in range(rounds):
+        for path, out in zip(paths, times, strict=True):
+            sess = AUModelSession(path, providers="cpu", num_threads=threads)
+            for _ in range(5):
+                sess.run(crops)
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                sess.run(crops)
+                out.append((time.perf_counter() - t0) * 1e3 / batch)
+            del sess
+            gc.collect()
+    return [float(np.median(t)) for t in times]
 
 
 def _test_crops(index: Any, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -239,13 +251,16 @@ def run_recipe(
             Variant(
                 precision,
                 path,
-                measure_ms_per_face(path, size),
+                float("nan"),
                 float(m.f1_macro),
                 tuple(float(x) for x in m.f1),
                 float(np.abs(probs - fp32_probs).max()),
             )
         )
-        log.info("%s: %.2f ms/face, F1-macro %.3f", precision, variants[-1].ms_per_face, m.f1_macro)
+    speeds = measure_ms_per_face([v.path for v in variants], size)
+    variants = [replace(v, ms_per_face=ms) for v, ms in zip(variants, speeds, strict=True)]
+    for v in variants:
+        log.info("%s: %.2f ms/face, F1-macro %.3f", v.precision, v.ms_per_face, v.f1_macro)
     chosen = choose_variant(variants)
     seconds["export"] = time.perf_counter() - t1
 
