@@ -3,9 +3,9 @@
 For each backbone (random weights: speed does not depend on them) it exports fp32,
 static int8 (QDQ calibrated on noise crops: fine for timing, not for accuracy) and
 dynamic int8 (int8 MatMul/Gemm weights), then times ms per face at batch 1 and 8
-with 2 threads for torch and ORT, and prints the ratios, the scheme
-``export --int8`` picks by default ("auto") and which variant is fastest. Run on
-an otherwise idle machine:
+with 2 threads for torch and ORT, and prints the ratios and which variant is
+fastest (``export --int8`` keeps the faster int8 scheme on the machine it runs
+on). Run on an otherwise idle machine:
 
     python bench/bench_export.py            # light backbones, resnet50, swin_base
     python bench/bench_export.py --quick    # light backbones, few repetitions
@@ -33,14 +33,14 @@ from rich.table import Table
 from aunce_rt.aus import BENCHMARK_AUS
 from export import export_onnx
 from export._crops import random_crops
-from export._int8 import quantize_int8, quantize_int8_dynamic, resolve_int8_scheme
+from export._int8 import quantize_int8, quantize_int8_dynamic
 from export._wrapper import ExportWrapper
 from models import AUModel, AUProbe, create_encoder, save_model
 
 LIGHT = ("mobilenetv3_large_100", "efficientnet_b0")
 FULL = (*LIGHT, "resnet50", "swin_base_patch4_window7_224")
 THREADS = 2
-console = Console(width=140)
+console = Console(width=170)
 
 
 def _time(fn: Callable[[], object], reps: int, warmup: int = 2) -> float:
@@ -62,8 +62,8 @@ def _session(path: Path) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def bench_backbone(name: str, work: Path, reps: int, calib: int) -> tuple[dict[str, float], str]:
-    """ms per face for eager/fp32/int8 static/int8 dynamic at batch 1 and 8; the "auto" int8 scheme."""
+def bench_backbone(name: str, work: Path, reps: int, calib: int) -> dict[str, float]:
+    """ms per face for eager/fp32/int8 static/int8 dynamic at batch 1 and 8."""
     encoder = create_encoder(name, 12)
     model = AUModel(encoder, AUProbe(12, encoder.node_dim)).eval()
     ckpt = save_model(work / f"{name}.pt", model, au_codes=BENCHMARK_AUS["bp4d"])
@@ -82,7 +82,7 @@ def bench_backbone(name: str, work: Path, reps: int, calib: int) -> tuple[dict[s
             out[f"{key}_b{batch}"] = (
                 1e3 * _time(lambda s=sess, c=crops: s.run(None, {"images": c}), reps) / batch
             )
-    return out, resolve_int8_scheme(fp32)
+    return out
 
 
 def main() -> None:
@@ -105,15 +105,14 @@ def main() -> None:
         "fp32/eager",
         "static/fp32",
         "dynamic/fp32",
-        "--int8 picks",
         "fastest",
     )
     for col in cols:
-        table.add_column(col, justify="left" if col in ("backbone", "--int8 picks", "fastest") else "right")
+        table.add_column(col, justify="left" if col in ("backbone", "fastest") else "right")
     with tempfile.TemporaryDirectory(prefix="aunce-bench-") as tmp:
         for name in backbones:
             console.print(f"[dim]benchmarking {name}...[/]")
-            r, auto = bench_backbone(name, Path(tmp), reps, calib)
+            r = bench_backbone(name, Path(tmp), reps, calib)
             for batch in (1, 8):
                 e, f = r[f"eager_b{batch}"], r[f"fp32_b{batch}"]
                 q, d = r[f"int8_b{batch}"], r[f"dyn8_b{batch}"]
@@ -128,7 +127,6 @@ def main() -> None:
                     f"{f / e:.2f}",
                     f"{q / f:.2f}",
                     f"{d / f:.2f}",
-                    auto,
                     min(variants, key=lambda kv: kv[1])[0],
                 )
     console.print(table)

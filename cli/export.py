@@ -29,8 +29,8 @@ def export_command(
     int8_scheme: str = typer.Option(
         "auto",
         "--int8-scheme",
-        help="static (calibrated QDQ, CNNs), dynamic (int8 MatMul weights, attention encoders) or "
-        "auto (by the graph: dynamic when MatMul/Gemm outnumber Conv).",
+        help="static (calibrated QDQ), dynamic (int8 MatMul/Gemm weights, no calibration) or "
+        "auto (build both, keep the faster on this machine; --tensorrt: static).",
     ),
     calib: Path | None = typer.Option(
         None, "--calib", help="Folder of aligned face crops for int8 calibration."

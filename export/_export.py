@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import shutil
 import tempfile
 import warnings
 from collections.abc import Mapping
@@ -43,10 +44,10 @@ from export._graph import (
     set_metadata,
     set_static_output_shapes,
 )
-from export._int8 import SCHEMES, quantize_int8, quantize_int8_dynamic, resolve_int8_scheme
+from export._int8 import SCHEMES, quantize_int8, quantize_int8_dynamic
 from export._metadata import build_metadata
 from export._tensorrt import build_engine, require_tensorrt
-from export._verify import FP32_TOLERANCE, Agreement, check_parity, run_probs, session
+from export._verify import FP32_TOLERANCE, Agreement, check_parity, ms_per_face, run_probs, session
 from export._wrapper import ExportWrapper
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ def export_onnx(
         tensorrt: also build a TensorRT engine next to ``out`` (needs tensorrt and a GPU).
         calib_size: how many calibration crops to use.
         int8_scheme: "static" (calibrated QDQ), "dynamic" (int8 MatMul/Gemm weights,
-            no calibration) or "auto": dynamic for attention graphs, static for CNNs
+            no calibration) or "auto": both, timed on this machine, the faster kept
             (``export._int8``); TensorRT engines always use static QDQ.
 
     Returns:
@@ -204,22 +205,43 @@ def export_onnx(
             check_model(half)
             save_model_proto(half, out)
         else:
-            # TensorRT builds int8 engines from static Q/DQ graphs only.
-            scheme = "static" if tensorrt else resolve_int8_scheme(proto, int8_scheme)
-            if scheme == "static":
-                calib = (
-                    folder_crops(calib_dir, calib_size, size)
-                    if calib_dir is not None
-                    else synthau_crops(calib_size, size=size)
+            # TensorRT builds int8 engines from static Q/DQ graphs only; "auto" builds both
+            # schemes and keeps the faster one on this machine (bench/bench_export.py: static
+            # wins on ResNet-50, dynamic on Swin-B and, in our runs, on the light encoders).
+            schemes = (
+                ("static",)
+                if tensorrt
+                else ("static", "dynamic")
+                if int8_scheme == "auto"
+                else (int8_scheme,)
+            )
+            built: dict[str, Path] = {}
+            for name in schemes:
+                path = out if len(schemes) == 1 else Path(tmp) / f"int8_{name}.onnx"
+                if name == "static":
+                    calib = (
+                        folder_crops(calib_dir, calib_size, size)
+                        if calib_dir is not None
+                        else synthau_crops(calib_size, size=size)
+                    )
+                    # TensorRT reads only symmetric int8 Q/DQ; ONNX Runtime on a CPU is fastest with uint8.
+                    quantize_int8(fp32_path, path, calib, activations="s8" if tensorrt else "u8")
+                    crop_sets.append(("calibration", calib[:MAX_REAL]))
+                else:
+                    if calib_dir is not None and len(schemes) == 1:
+                        logger.warning("dynamic int8 needs no calibration: %s is not used", calib_dir)
+                    quantize_int8_dynamic(fp32_path, path)
+                built[name] = path
+            scheme = schemes[0]
+            if len(built) > 1:
+                speeds = dict(zip(built, ms_per_face(list(built.values()), size), strict=True))
+                scheme = min(speeds, key=speeds.__getitem__)
+                logger.info(
+                    "int8 auto: %s on this CPU -> %s",
+                    ", ".join(f"{k} {v:.2f} ms/face" for k, v in speeds.items()),
+                    scheme,
                 )
-                # TensorRT reads only symmetric int8 Q/DQ; ONNX Runtime on a CPU is fastest with uint8.
-                quantize_int8(fp32_path, out, calib, activations="s8" if tensorrt else "u8")
-                crop_sets.append(("calibration", calib[:MAX_REAL]))
-            else:
-                if calib_dir is not None:
-                    logger.warning("dynamic int8 needs no calibration: %s is not used", calib_dir)
-                quantize_int8_dynamic(fp32_path, out)
-            logger.info("int8 scheme: %s (asked: %s)", scheme, int8_scheme)
+                shutil.copyfile(built[scheme], out)
             quant = load_model_proto(out)
             set_static_output_shapes(quant, shapes)
             set_metadata(quant, meta)

@@ -16,14 +16,15 @@ probabilities. Two flavours, weights always symmetric int8 per channel:
   form TensorRT's explicit int8 mode accepts; ``export_onnx(..., tensorrt=True)``
   uses it.
 
-Static or dynamic (``resolve_int8_scheme``): measured by ``bench/bench_export.py`` on this
-2-core CPU, static QDQ makes a ResNet-50 encoder ~3x faster than fp32, but a
-Swin-B encoder only ~1.5x (LayerNorm, Softmax, GELU and the window shuffles stay
-float between Q/DQ pairs), while dynamic quantisation of its MatMul/Gemm nodes
-(int8 weights, activations quantised on the fly: ``DynamicQuantizeMatMul``) makes it
-~1.8-2x faster; on CNNs dynamic leaves the convolutions in float. So "auto" picks
-dynamic for graphs with more MatMul/Gemm than Conv nodes (attention encoders) and
-static otherwise. TensorRT reads only static Q/DQ graphs.
+Static or dynamic: measured by ``bench/bench_export.py`` on this 2-core CPU, static
+QDQ makes a ResNet-50 encoder ~3x faster than fp32 but a Swin-B encoder only ~1.7x
+(LayerNorm, Softmax, GELU and the window shuffles stay float between Q/DQ pairs),
+while dynamic quantisation of the MatMul/Gemm nodes (int8 weights, activations
+quantised on the fly: ``DynamicQuantizeMatMul``) makes Swin-B ~2x faster, and on
+the light encoders, whose per-AU heads are matrix products, it was the faster one
+too. Which wins depends on the model and the machine, so ``export_onnx``'s
+``int8_scheme="auto"`` builds both and keeps the faster one, timed where it runs.
+TensorRT reads only static Q/DQ graphs.
 
 Example:
     >>> # quantize_int8("model_fp32.onnx", "model_int8.onnx", synthau_crops(64))
@@ -176,22 +177,6 @@ def quantize_int8(
             extra_options={"ActivationSymmetric": activations == "s8", "WeightSymmetric": True},
         )
     return out_path
-
-
-def resolve_int8_scheme(fp32: str | Path | onnx.ModelProto, scheme: str = "auto") -> str:
-    """Resolve ``scheme`` for a float graph: "auto" -> "dynamic" for attention graphs, else "static".
-
-    An attention encoder (Swin, ViT) is a graph of matrix products: more MatMul/Gemm
-    than Conv nodes. See the module docstring for the measurements behind the rule.
-    """
-    if scheme not in SCHEMES:
-        raise ModelError(f"int8 scheme must be one of {', '.join(SCHEMES)}; got {scheme!r}")
-    if scheme != "auto":
-        return scheme
-    model = fp32 if isinstance(fp32, onnx.ModelProto) else onnx.load(str(fp32), load_external_data=False)
-    ops = [n.op_type for n in model.graph.node]
-    matmuls = sum(ops.count(op) for op in DYNAMIC_OPS)
-    return "dynamic" if matmuls > ops.count("Conv") else "static"
 
 
 def quantize_int8_dynamic(fp32_path: str | Path, out_path: str | Path) -> Path:

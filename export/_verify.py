@@ -103,3 +103,38 @@ def check_parity(
                 "reproduce the model; report this with the backbone name and torch/onnx versions"
             )
     return results
+
+
+def ms_per_face(
+    paths: Sequence[str | Path],
+    size: int,
+    *,
+    batch: int = 1,
+    rounds: int = 5,
+    repeats: int = 30,
+    threads: int = 2,
+) -> list[float]:
+    """Median milliseconds per face of each ONNX model on this machine's CPU (ONNX Runtime).
+
+    The models take turns, ``rounds`` times, so a burst of load on the machine slows
+    them alike instead of deciding which one looks faster. Each turn opens its own
+    session and closes it before the next model runs: an idle session's spinning
+    worker threads would otherwise steal the cores from the one being timed.
+    """
+    import gc
+    import time
+
+    crops = np.random.default_rng(0).integers(0, 256, (batch, size, size, 3), dtype=np.uint8)
+    times: list[list[float]] = [[] for _ in paths]
+    for _ in range(rounds):
+        for path, out in zip(paths, times, strict=True):
+            sess = session(path, threads)
+            for _ in range(3):
+                sess.run(None, {INPUT_NAME: crops})
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                sess.run(None, {INPUT_NAME: crops})
+                out.append((time.perf_counter() - t0) * 1e3 / batch)
+            del sess
+            gc.collect()
+    return [float(np.median(t)) for t in times]

@@ -102,36 +102,6 @@ def choose_variant(variants: list[Variant] | tuple[Variant, ...], tolerance: flo
     return min(ok, key=lambda v: v.ms_per_face)
 
 
-def measure_ms_per_face(
-    paths: list[Path], size: int, *, batch: int = 1, rounds: int = 5, repeats: int = 30, threads: int = 2
-) -> list[float]:
-    """Median milliseconds per face of ONNX models through ONNX Runtime (CPU), one per path.
-
-    The models take turns, ``rounds`` times, so a burst of load on the machine slows
-    them alike instead of deciding which one looks faster. Each turn opens its own
-    session and closes it before the next model runs: an idle ONNX Runtime session's
-    spinning worker threads would otherwise steal the cores from the one being timed.
-    """
-    import gc
-
-    from aunce_rt.session import AUModelSession
-
-    crops = np.random.default_rng(0).integers(0, 256, (batch, size, size, 3), dtype=np.uint8)
-    times: list[list[float]] = [[] for _ in paths]
-    for _ in range(rounds):
-        for path, out in zip(paths, times, strict=True):
-            sess = AUModelSession(path, providers="cpu", num_threads=threads)
-            for _ in range(5):
-                sess.run(crops)
-            for _ in range(repeats):
-                t0 = time.perf_counter()
-                sess.run(crops)
-                out.append((time.perf_counter() - t0) * 1e3 / batch)
-            del sess
-            gc.collect()
-    return [float(np.median(t)) for t in times]
-
-
 def _test_crops(index: Any, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Model-input crops (S, size, size, 3) RGB and labels (S, K) of a test index."""
     import cv2
@@ -169,6 +139,7 @@ def run_recipe(
     """
     from aunce_rt.aus import au_label
     from export import export_onnx
+    from export._verify import ms_per_face
     from training.config import load_config
     from training.data.benchmarks import build_splits
     from training.metrics import au_metrics, f1_at_rates
@@ -257,7 +228,7 @@ def run_recipe(
                 float(np.abs(probs - fp32_probs).max()),
             )
         )
-    speeds = measure_ms_per_face([v.path for v in variants], size)
+    speeds = ms_per_face([v.path for v in variants], size)
     variants = [replace(v, ms_per_face=ms) for v, ms in zip(variants, speeds, strict=True)]
     for v in variants:
         log.info("%s: %.2f ms/face, F1-macro %.3f", v.precision, v.ms_per_face, v.f1_macro)

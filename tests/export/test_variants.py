@@ -44,7 +44,10 @@ def test_fp16_variant(tiny: ExportResult, tiny_checkpoint: Path, tmp_path: Path)
 def test_int8_variant_with_calibration_folder(
     tiny: ExportResult, tiny_checkpoint: Path, face_crops: Path, tmp_path: Path
 ) -> None:
-    result = export_onnx(tiny_checkpoint, tmp_path / "m8.onnx", precision="int8", calib_dir=face_crops)
+    result = export_onnx(
+        tiny_checkpoint, tmp_path / "m8.onnx", precision="int8", calib_dir=face_crops, int8_scheme="static"
+    )
+    assert result.int8_scheme == "static"
     model = onnx.load(str(result.path))
     ops = [n.op_type for n in model.graph.node]
     assert ops.count("QuantizeLinear") > 10 and "DequantizeLinear" in ops
@@ -148,22 +151,31 @@ def test_int8_activation_flavours(activations: str, tmp_path: Path) -> None:
         quantize_int8(fp32, tmp_path / "bad.onnx", random_crops(4, size=64), activations="u16")
 
 
-def _graph(ops: list[str]) -> onnx.ModelProto:
-    nodes = [onnx.helper.make_node(op, [], [f"y{i}"]) for i, op in enumerate(ops)]
-    return onnx.helper.make_model(onnx.helper.make_graph(nodes, "g", [], []))
+def test_auto_int8_keeps_the_faster_scheme(
+    tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import export._export as ex
+
+    timed: list[list[str]] = []
+    for faster in ("static", "dynamic"):
+
+        def fake_timing(paths, size, faster=faster):  # the real timer is exercised below
+            timed.append([Path(p).stem for p in paths])
+            return [1.0 if faster in Path(p).stem else 2.0 for p in paths]
+
+        monkeypatch.setattr(ex, "ms_per_face", fake_timing)
+        res = export_onnx(tiny_checkpoint, tmp_path / f"a_{faster}.onnx", precision="int8", calib_size=8)
+        ops = {n.op_type for n in onnx.load(str(res.path)).graph.node}
+        assert res.int8_scheme == faster
+        assert ("QuantizeLinear" in ops) == (faster == "static")
+    assert timed == [["int8_static", "int8_dynamic"]] * 2
 
 
-def test_int8_scheme_follows_the_graph() -> None:
-    from export._int8 import resolve_int8_scheme
+def test_ms_per_face_times_each_model(tiny: ExportResult) -> None:
+    from export._verify import ms_per_face
 
-    attention = _graph(["Conv", "MatMul", "MatMul", "Gemm", "Softmax"])  # a patch embedding + attention
-    cnn = _graph(["Conv", "Conv", "Relu", "MatMul"])  # convolutions + a graph head
-    assert resolve_int8_scheme(attention) == "dynamic"
-    assert resolve_int8_scheme(cnn) == "static"
-    assert resolve_int8_scheme(attention, "static") == "static"
-    assert resolve_int8_scheme(cnn, "dynamic") == "dynamic"
-    with pytest.raises(ModelError, match="static, dynamic"):
-        resolve_int8_scheme(cnn, "int4")
+    times = ms_per_face([tiny.path, tiny.path], tiny.metadata.input_size, rounds=2, repeats=3)
+    assert len(times) == 2 and all(t > 0 for t in times)
 
 
 def test_dynamic_int8_quantises_matmuls_only(
