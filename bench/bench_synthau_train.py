@@ -427,7 +427,7 @@ def format_table(
     def above(value: float, floor: float | None, is_floor: bool) -> str:
         if is_floor or floor is None or np.isnan(value) or np.isnan(floor):
             return "—"
-        d = 100 * (value - floor)
+        d = round(100 * (value - floor), 1)
         return f"yes, {d:+.1f}" if d > 0 else f"no, {d:+.1f}"
 
     for r in rows:
