@@ -16,7 +16,7 @@ Swin-class encoders need 224 px inputs: training one is out of reach on a 2-core
 CPU, so the attention/dynamic case is covered by ``bench_export`` speed and the
 export's agreement checks only.
 
-    python bench/bench_int8_accuracy.py           # ResNet-50, ~12 min on 2 free cores
+    python bench/bench_int8_accuracy.py           # ResNet-50, ~14 min on 2 free cores
     python bench/bench_int8_accuracy.py --quick   # smoke run (~2 min)
 """
 
