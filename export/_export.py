@@ -205,43 +205,11 @@ def export_onnx(
             check_model(half)
             save_model_proto(half, out)
         else:
-            # TensorRT builds int8 engines from static Q/DQ graphs only; "auto" builds both
-            # schemes and keeps the faster one on this machine (bench/bench_export.py: static
-            # wins on ResNet-50, dynamic on Swin-B and, in our runs, on the light encoders).
-            schemes = (
-                ("static",)
-                if tensorrt
-                else ("static", "dynamic")
-                if int8_scheme == "auto"
-                else (int8_scheme,)
+            scheme, calib = _quantise(
+                fp32_path, out, Path(tmp), int8_scheme, tensorrt, calib_dir, calib_size, size
             )
-            built: dict[str, Path] = {}
-            for name in schemes:
-                path = out if len(schemes) == 1 else Path(tmp) / f"int8_{name}.onnx"
-                if name == "static":
-                    calib = (
-                        folder_crops(calib_dir, calib_size, size)
-                        if calib_dir is not None
-                        else synthau_crops(calib_size, size=size)
-                    )
-                    # TensorRT reads only symmetric int8 Q/DQ; ONNX Runtime on a CPU is fastest with uint8.
-                    quantize_int8(fp32_path, path, calib, activations="s8" if tensorrt else "u8")
-                    crop_sets.append(("calibration", calib[:MAX_REAL]))
-                else:
-                    if calib_dir is not None and len(schemes) == 1:
-                        logger.warning("dynamic int8 needs no calibration: %s is not used", calib_dir)
-                    quantize_int8_dynamic(fp32_path, path)
-                built[name] = path
-            scheme = schemes[0]
-            if len(built) > 1:
-                speeds = dict(zip(built, ms_per_face(list(built.values()), size), strict=True))
-                scheme = min(speeds, key=speeds.__getitem__)
-                logger.info(
-                    "int8 auto: %s on this CPU -> %s",
-                    ", ".join(f"{k} {v:.2f} ms/face" for k, v in speeds.items()),
-                    scheme,
-                )
-                shutil.copyfile(built[scheme], out)
+            if calib is not None:
+                crop_sets.append(("calibration", calib[:MAX_REAL]))
             quant = load_model_proto(out)
             set_static_output_shapes(quant, shapes)
             set_metadata(quant, meta)
@@ -277,6 +245,53 @@ def export_onnx(
 
     logger.info("wrote %s (%s, %d AUs%s)", out, precision, k, ", with features" if with_features else "")
     return ExportResult(out, precision, meta, tuple(parity), tuple(variant), f1, engine, scheme)
+
+
+def _quantise(
+    fp32_path: Path,
+    out: Path,
+    tmp: Path,
+    requested: str,
+    tensorrt: bool,
+    calib_dir: str | Path | None,
+    calib_size: int,
+    size: int,
+) -> tuple[str, np.ndarray | None]:
+    """Write the int8 graph to ``out``; return its scheme and the calibration crops (static only).
+
+    TensorRT builds int8 engines from static Q/DQ graphs only. "auto" builds both schemes
+    and keeps the one that runs faster here (bench/bench_export.py: static wins on
+    ResNet-50, dynamic on Swin-B and, in our runs, on the light encoders).
+    """
+    schemes = ("static",) if tensorrt else ("static", "dynamic") if requested == "auto" else (requested,)
+    built: dict[str, Path] = {}
+    calib = None
+    for name in schemes:
+        path = out if len(schemes) == 1 else tmp / f"int8_{name}.onnx"
+        if name == "static":
+            calib = (
+                folder_crops(calib_dir, calib_size, size)
+                if calib_dir is not None
+                else synthau_crops(calib_size, size=size)
+            )
+            # TensorRT reads only symmetric int8 Q/DQ; ONNX Runtime on a CPU is fastest with uint8.
+            quantize_int8(fp32_path, path, calib, activations="s8" if tensorrt else "u8")
+        else:
+            if calib_dir is not None and len(schemes) == 1:
+                logger.warning("dynamic int8 needs no calibration: %s is not used", calib_dir)
+            quantize_int8_dynamic(fp32_path, path)
+        built[name] = path
+    if len(built) == 1:
+        return schemes[0], calib
+    speeds = dict(zip(built, ms_per_face(list(built.values()), size), strict=True))
+    scheme = min(speeds, key=speeds.__getitem__)
+    logger.info(
+        "int8 auto: %s on this CPU -> %s",
+        ", ".join(f"{k} {v:.2f} ms/face" for k, v in speeds.items()),
+        scheme,
+    )
+    shutil.copyfile(built[scheme], out)
+    return scheme, calib
 
 
 def _check_out(out: str | Path) -> Path:
