@@ -102,6 +102,13 @@ def choose_variant(variants: list[Variant] | tuple[Variant, ...], tolerance: flo
     return min(ok, key=lambda v: v.ms_per_face)
 
 
+def _by_au(codes: Any, values: Any) -> dict[str, float]:
+    """{"AU01": value, ...} rounded for the result JSON."""
+    from aunce_rt.aus import au_label
+
+    return {au_label(c): round(float(v), 4) for c, v in zip(codes, values, strict=True)}
+
+
 def _test_crops(index: Any, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Model-input crops (S, size, size, 3) RGB and labels (S, K) of a test index."""
     import cv2
@@ -137,7 +144,6 @@ def run_recipe(
             per-AU thresholds: video frames pass through onsets and offsets that
             static crops rarely show.
     """
-    from aunce_rt.aus import au_label
     from export import export_onnx
     from export._verify import ms_per_face
     from training.config import load_config
@@ -261,16 +267,14 @@ def run_recipe(
     # runtime's F1 with its positives re-weighted to the crops' rates isolates that.
     crop_rates = np.clip((labels == 1).sum(0) / np.maximum((labels >= 0).sum(0), 1), 1e-3, 1 - 1e-3)
     clip_labels = clip.labels[: report.frames]
-    runtime["au_rates"] = dict(
-        zip(map(au_label, codes), np.round((clip_labels == 1).mean(0), 4), strict=True)
-    )
+    runtime["au_rates"] = _by_au(codes, (clip_labels == 1).mean(0))
     at_crop_rates = f1_at_rates(report.probabilities, clip_labels, crop_rates, report.thresholds)
     runtime["f1_macro_at_crop_rates"] = float(at_crop_rates.mean())
-    runtime["f1_at_crop_rates"] = dict(zip(map(au_label, codes), np.round(at_crop_rates, 4), strict=True))
+    runtime["f1_at_crop_rates"] = _by_au(codes, at_crop_rates)
     crops_dict = {
         **crops_metrics.to_dict(codes),
         "frames": len(labels),
-        "au_rates": dict(zip(map(au_label, codes), np.round(crop_rates, 4), strict=True)),
+        "au_rates": _by_au(codes, crop_rates),
     }
     metrics = {
         "synthau_test_crops": crops_dict,
