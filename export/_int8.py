@@ -111,6 +111,21 @@ def _quiet_root_logger() -> Iterator[None]:
         root.removeFilter(drop)
 
 
+@contextlib.contextmanager
+def _prepared(fp32_path: str | Path) -> Iterator[tuple[Path, list[str]]]:
+    """The float graph after ``quant_pre_process`` (a temporary file) and the nodes to keep float.
+
+    The quantiser's root-logger chatter is dropped while the context is open.
+    """
+    with tempfile.TemporaryDirectory(prefix="aunce-int8-") as tmp, _quiet_root_logger():
+        prepped = Path(tmp) / "prepped.onnx"
+        try:
+            quant_pre_process(str(fp32_path), str(prepped), auto_merge=True)
+        except Exception as exc:  # the pre-processor raises bare Exceptions
+            raise ModelError(f"int8 pre-processing of {fp32_path} failed: {exc}") from None
+        yield prepped, float_nodes(onnx.load(str(prepped)))
+
+
 def float_nodes(model: onnx.ModelProto, scopes: Sequence[str] = FLOAT_SCOPES) -> list[str]:
     """Names of the nodes in ``scopes`` (kept in float by the quantiser)."""
     return [n.name for n in model.graph.node if n.name and any(s in n.name for s in scopes)]
@@ -151,13 +166,7 @@ def quantize_int8(
     if activations not in ACTIVATIONS:
         raise ModelError(f"int8 activations must be one of {', '.join(ACTIVATIONS)}; got {activations!r}")
     out_path = Path(out_path)
-    with tempfile.TemporaryDirectory(prefix="aunce-int8-") as tmp, _quiet_root_logger():
-        prepped = Path(tmp) / "prepped.onnx"
-        try:
-            quant_pre_process(str(fp32_path), str(prepped), auto_merge=True)
-        except Exception as exc:  # the pre-processor raises bare Exceptions
-            raise ModelError(f"int8 pre-processing of {fp32_path} failed: {exc}") from None
-        exclude = float_nodes(onnx.load(str(prepped)))
+    with _prepared(fp32_path) as (prepped, exclude):
         logger.info(
             "int8: calibrating on %d crops; %d pre/post-processing nodes kept in float",
             len(crops),
@@ -190,13 +199,7 @@ def quantize_int8_dynamic(fp32_path: str | Path, out_path: str | Path) -> Path:
         ``out_path``. Its metadata is the float model's; the caller updates ``precision``.
     """
     out_path = Path(out_path)
-    with tempfile.TemporaryDirectory(prefix="aunce-int8-") as tmp, _quiet_root_logger():
-        prepped = Path(tmp) / "prepped.onnx"
-        try:
-            quant_pre_process(str(fp32_path), str(prepped), auto_merge=True)
-        except Exception as exc:  # the pre-processor raises bare Exceptions
-            raise ModelError(f"int8 pre-processing of {fp32_path} failed: {exc}") from None
-        exclude = float_nodes(onnx.load(str(prepped)))
+    with _prepared(fp32_path) as (prepped, exclude):
         logger.info("int8 (dynamic): MatMul/Gemm weights to int8; %d nodes kept in float", len(exclude))
         quantize_dynamic(
             str(prepped),
