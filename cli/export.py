@@ -60,6 +60,8 @@ def export_command(
     """Export CHECKPOINT to an ONNX graph from aligned uint8 face crops to per-AU probabilities."""
     if fp16 and int8:
         raise InputError("--fp16 and --int8 are exclusive; export one variant per file")
+    if int8_scheme not in ("auto", "static", "dynamic"):
+        raise InputError(f"--int8-scheme must be auto, static or dynamic; got {int8_scheme!r}")
     if int8_scheme != "auto" and not int8:
         raise InputError("--int8-scheme is only used with --int8; add --int8 or drop --int8-scheme")
     if calib is not None and not int8:

@@ -63,6 +63,10 @@ def test_bad_paths_and_options(tiny_checkpoint: Path, tmp_path: Path) -> None:
     _one_line_error(
         runner.invoke(app, ["export", str(tiny_checkpoint), "--int8-scheme", "dynamic"]), "add --int8"
     )
+    _one_line_error(
+        runner.invoke(app, ["export", str(tiny_checkpoint), "--int8", "--int8-scheme", "fast"]),
+        "auto, static or dynamic",
+    )
     assert not (tmp_path / "m.onnx").exists()
 
 
