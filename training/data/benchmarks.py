@@ -47,41 +47,24 @@ def affwild2_index(raw_dir: str | Path) -> AUIndex:
     return read_raw(raw_dir, load_protocol("affwild2"))
 
 
-def synthau_index(
-    out_dir: str | Path,
-    *,
-    frames: int,
-    seed: int,
-    identities: int = 24,
-    noise: float = 0.0,
-    trace_max: float | None = None,
-) -> AUIndex:
-    """Render SynthAU aligned crops into ``out_dir`` once (cached) and index them.
-
-    Subjects are SynthAU identities ("id<k>"), so folds are identity-exclusive.
-    """
-    from training.data.synth_source import synthau_manifest
-
-    return read_manifest(
-        synthau_manifest(
-            out_dir, frames=frames, seed=seed, identities=identities, noise=noise, trace_max=trace_max
-        )
-    )
-
-
 def _source_index(data: DataConfig, protocol: Protocol, which: str, *, cache_dir: Path, seed: int) -> AUIndex:
     path = data.train if which == "train" else data.test
     labels = data.train_labels if which == "train" else data.test_labels
     root = (data.test_root or data.root) if which == "test" else data.root
     root_arg = root or None
     if data.format == "synthau":
-        return synthau_index(
-            cache_dir / "synthau",
-            frames=data.synth_frames,
-            identities=data.synth_identities,
-            seed=seed,
-            noise=data.synth_noise,
-            trace_max=data.synth_trace_max,
+        # Rendered into the cache once; subjects are SynthAU identities, so folds are identity-exclusive.
+        from training.data.synth_source import synthau_manifest
+
+        return read_manifest(
+            synthau_manifest(
+                cache_dir / "synthau",
+                frames=data.synth_frames,
+                identities=data.synth_identities,
+                seed=seed,
+                noise=data.synth_noise,
+                trace_max=data.synth_trace_max,
+            )
         )
     if data.format == "raw":
         if not root:
