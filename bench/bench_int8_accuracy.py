@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import statistics
 import sys
 import tempfile
 import time
@@ -42,7 +41,7 @@ from bench_synthau_train import encoder, end_to_end_f1, render, train  # noqa: E
 from aunce_rt.aus import BENCHMARK_AUS  # noqa: E402
 from export import export_onnx  # noqa: E402
 from export._int8 import quantize_int8, quantize_int8_dynamic  # noqa: E402
-from export._verify import run_probs, session  # noqa: E402
+from export._verify import ms_per_face, run_probs, session  # noqa: E402
 from models import save_model  # noqa: E402
 from training.metrics import au_metrics  # noqa: E402
 
@@ -54,18 +53,6 @@ def input_crops(crops: list[np.ndarray], size: int) -> np.ndarray:
     side = crops[0].shape[0]
     o = (side - size) // 2
     return np.stack([c[o : o + size, o : o + size, ::-1] for c in crops])
-
-
-def ms_per_face(path: Path, crops: np.ndarray, reps: int) -> float:
-    sess = session(path)
-    batch = crops[:8]
-    run_probs(sess, batch)
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        run_probs(sess, batch)
-        times.append(time.perf_counter() - t)
-    return 1e3 * statistics.median(times) / len(batch)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=300, help="WCE end-to-end steps (encoder + probe)")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--calib", type=int, default=256, help="static int8 calibration crops (training set)")
-    ap.add_argument("--reps", type=int, default=20, help="timing repetitions")
+    ap.add_argument(
+        "--reps", type=int, default=20, help="timed runs per model per round (5 rounds, in turns)"
+    )
     ap.add_argument("--seed", type=int, default=3407)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "int8_accuracy.md")
@@ -121,12 +110,14 @@ def main(argv: list[str] | None = None) -> int:
         fp32 = export_onnx(ckpt, Path(tmp) / "fp32.onnx", metadata_extra={"input_size": args.input}).path
         static = quantize_int8(fp32, Path(tmp) / "static.onnx", x_calib)
         dynamic = quantize_int8_dynamic(fp32, Path(tmp) / "dynamic.onnx")
+        variants = (("ORT fp32", fp32), ("ORT int8 static", static), ("ORT int8 dynamic", dynamic))
+        speeds = ms_per_face([path for _, path in variants], args.input, batch=8, repeats=args.reps)
         p32 = run_probs(session(fp32), x_test)
-        for name, path in (("ORT fp32", fp32), ("ORT int8 static", static), ("ORT int8 dynamic", dynamic)):
+        for (name, path), ms in zip(variants, speeds, strict=True):
             p = p32 if path == fp32 else run_probs(session(path), x_test)
             f1 = float(au_metrics(p, labels).f1_macro)
             agree = float(np.mean((p >= 0.5) == (p32 >= 0.5)))
-            rows.append((name, f1, float(np.abs(p - p32).max()), agree, ms_per_face(path, x_test, args.reps)))
+            rows.append((name, f1, float(np.abs(p - p32).max()), agree, ms))
 
     f32 = rows[0][1]
     always = float(au_metrics(np.ones(labels.shape), labels).f1_macro)
