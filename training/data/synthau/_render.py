@@ -41,6 +41,9 @@ class _HeadGrid(NamedTuple):
     sel: np.ndarray  # (P,) flat indices of the grid points inside the head's outline
     xy_sel: np.ndarray  # (P, 2) their coordinates
     hair_sel: np.ndarray  # (P,) float32 their hair fraction
+    albedo: np.ndarray  # (P, 3) their unlit colour: skin and hair mixed by the hair fraction
+    spec_gain: np.ndarray  # (P,) specular gain (hair is duller than skin)
+    ao_gain: np.ndarray  # (P,) concavity-darkening gain (none on hair)
 
 
 @lru_cache(maxsize=256)
@@ -65,6 +68,7 @@ def _head_grid(identity: Identity) -> _HeadGrid:
     fade = np.clip((1.0 - np.abs(x) / np.maximum(width, 1e-3)) * 4.0, 0.0, 1.0)
     sel = np.flatnonzero(np.abs(x) < width).astype(np.int32)
     xy_sel = np.column_stack([x.ravel()[sel], y.ravel()[sel]])
+    hf = hair.astype(np.float32).ravel()[sel]
     return _HeadGrid(
         x.astype(np.float32),
         y.astype(np.float32),
@@ -72,7 +76,10 @@ def _head_grid(identity: Identity) -> _HeadGrid:
         fade,
         sel,
         xy_sel,
-        hair.astype(np.float32).ravel()[sel],
+        hf,
+        identity.skin[None] * (1.0 - hf[:, None]) + identity.hair[None] * hf[:, None],
+        1.0 - 0.7 * hf,
+        1.0 - hf,
     )
 
 
@@ -196,12 +203,11 @@ def _head(canvas: np.ndarray, identity: Identity, expr: Expression, scene: Scene
     ldir = scene.light_dir.astype(np.float64)
     half = ldir + [0.0, 0.0, 1.0]
     half /= np.linalg.norm(half)
-    hf = grid.hair_sel
     diff = np.clip(nc @ ldir, 0.0, None)
-    spec = np.clip(nc @ half, 0.0, None) ** 12 * scene.specular * (1.0 - 0.7 * hf)
-    ao = 1.0 - np.clip(lap.ravel()[sel] * 1.6, -0.08, 0.35) * (1.0 - hf)
+    spec = np.clip(nc @ half, 0.0, None) ** 12 * scene.specular * grid.spec_gain
+    ao = 1.0 - np.clip(lap.ravel()[sel] * 1.6, -0.08, 0.35) * grid.ao_gain
     shade = (scene.ambient + scene.diffuse * diff) * ao
-    col = (identity.skin[None] * (1.0 - hf[:, None]) + identity.hair[None] * hf[:, None]) * shade[:, None]
+    col = grid.albedo * shade[:, None]
     col += 255.0 * spec[:, None]
     # Splat into a low-resolution buffer, nearest surface last (z to the camera).
     k = min(_BUFFER_PPM, proj.scale) / proj.scale  # buffer pixels per image pixel
@@ -212,19 +218,23 @@ def _head(canvas: np.ndarray, identity: Identity, expr: Expression, scene: Scene
     bi = np.round((uv - [u0, v0]) * k).astype(np.int64)
     order = np.argsort(cam[:, 2], kind="stable")
     flat = bi[order, 1] * bw + bi[order, 0]
-    buf = np.zeros((bh * bw, 4), np.float32)
-    buf[flat, :3] = col[order]
-    buf[flat, 3] = 1.0
-    buf = buf.reshape(bh, bw, 4)
-    mask = buf[..., 3]
+    # Colour and coverage in separate contiguous buffers: every later step is per channel,
+    # and blending contiguous planes is several times faster than strided views of one.
+    color = np.zeros((bh * bw, 3), np.float32)
+    color[flat] = col[order]
+    mask = np.zeros(bh * bw, np.float32)
+    mask[flat] = 1.0
+    color, mask = color.reshape(bh, bw, 3), mask.reshape(bh, bw)
     closed = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
     holes = (closed > 0.5) & (mask < 0.5)
     if holes.any():
-        num = cv2.blur(buf[..., :3] * mask[..., None], (3, 3))
+        num = cv2.blur(color * mask[..., None], (3, 3))
         den = cv2.blur(mask, (3, 3))[..., None]
-        buf[..., :3] = np.where(holes[..., None], num / np.maximum(den, 1e-6), buf[..., :3])
-        buf[..., 3] = closed
-    buf = cv2.GaussianBlur(buf, (0, 0), 0.6)  # premultiplied, so colour and coverage blur together
+        color = np.where(holes[..., None], num / np.maximum(den, 1e-6), color).astype(np.float32, copy=False)
+        mask = closed
+    # Premultiplied (colour is 0 where the mask is), so colour and coverage blur together.
+    color = cv2.GaussianBlur(color, (0, 0), 0.6)
+    mask = cv2.GaussianBlur(mask, (0, 0), 0.6)
     # Buffer -> frame: only over the head's bounding box.
     h, w = canvas.shape[:2]
     x0, y0 = max(int(u0), 0), max(int(v0), 0)
@@ -232,11 +242,12 @@ def _head(canvas: np.ndarray, identity: Identity, expr: Expression, scene: Scene
     if x1 <= x0 or y1 <= y0:
         return
     m = np.array([[1.0 / k, 0.0, u0 - x0], [0.0, 1.0 / k, v0 - y0]])
-    layer = cv2.warpAffine(buf, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    b, g, r, a = cv2.split(layer)  # contiguous planes: numpy blends strided views slowly
+    box = (x1 - x0, y1 - y0)
+    layer = cv2.warpAffine(color, m, box, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    alpha = cv2.warpAffine(mask, m, box, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
     roi = canvas[y0:y1, x0:x1]
-    roi *= three_channels(1.0 - a)
-    roi += cv2.merge((b, g, r))  # colours were splatted premultiplied by the (binary) mask
+    roi *= three_channels(1.0 - alpha)
+    roi += layer  # colours were splatted premultiplied by the (binary) mask
 
 
 def _skin_at(canvas: np.ndarray, pt: np.ndarray) -> np.ndarray:
