@@ -43,6 +43,8 @@ class DataConfig:
     ``synth_trace_max``: SynthAU's largest trace intensity of an absent AU (None:
     its default 0.15; up to 0.25, the presence threshold, adds the near-threshold
     faces that video onsets and offsets show).
+    ``synth_video_frames``: extra SynthAU crops taken from rendered, mp4-compressed
+    video clips of the same people (``training.data.synth_source``); 0: none.
     ``cache``: keep decoded, resized crops in memory after their first read (small
     crops and ``num_workers: 0``; each worker process would hold its own copy).
     """
@@ -67,6 +69,7 @@ class DataConfig:
     synth_identities: int = 24
     synth_noise: float = 0.0
     synth_trace_max: float | None = None
+    synth_video_frames: int = 0
     cache: bool = False
 
 
@@ -181,6 +184,7 @@ class ExperimentConfig:
                 "data.synth_trace_max",
                 "null or in [0, 0.25]",
             ),
+            (self.data.synth_video_frames >= 0, "data.synth_video_frames", ">= 0"),
             (self.model.input_norm in ("none", "image"), "model.input_norm", "'none' or 'image'"),
             (self.pretrain.schedule in ("constant", "cosine"), "pretrain.schedule", "'constant' or 'cosine'"),
             (self.warmup.schedule in ("constant", "cosine"), "warmup.schedule", "'constant' or 'cosine'"),

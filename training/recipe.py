@@ -109,14 +109,20 @@ def _by_au(codes: Any, values: Any) -> dict[str, float]:
     return {au_label(c): round(float(v), 4) for c, v in zip(codes, values, strict=True)}
 
 
-def _test_crops(index: Any, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Model-input crops (S, size, size, 3) RGB and labels (S, K) of a test index."""
+def _test_crops(index: Any, size: int, *, static_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Model-input crops (S, size, size, 3) RGB and labels (S, K) of an index.
+
+    ``static_only`` drops the crops taken from video (``data.synth_video_frames``):
+    the "test crops" figure stays the static samples' whatever the training mix.
+    """
     import cv2
 
     from export._crops import to_input_crop
+    from training.data.synth_source import is_video_crop
 
-    crops = np.stack([to_input_crop(cv2.imread(p, cv2.IMREAD_COLOR), size) for p in index.paths])
-    return crops, np.asarray(index.labels)
+    keep = [k for k, p in enumerate(index.paths) if not (static_only and is_video_crop(p))]
+    crops = np.stack([to_input_crop(cv2.imread(index.paths[k], cv2.IMREAD_COLOR), size) for k in keep])
+    return crops, np.asarray(index.labels)[keep]
 
 
 def run_recipe(
@@ -148,6 +154,7 @@ def run_recipe(
     from export._verify import ms_per_face
     from training.config import load_config
     from training.data.benchmarks import build_splits
+    from training.data.synth_source import is_video_crop
     from training.metrics import au_metrics, f1_at_rates
     from training.run import run_experiment
     from training.runtime_eval import evaluate_clip, render_people_clip, truth_aligned_crops
@@ -169,13 +176,13 @@ def run_recipe(
     size = cfg.data.image_size
 
     _, splits = build_splits(cfg.data, cache_dir=out / "cache", seed=unit.seed)
-    crops, labels = _test_crops(splits[0].test, size)
+    crops, labels = _test_crops(splits[0].test, size, static_only=True)
     calib = splits[0].train.paths[0]
     calib_dir = Path(calib).parent
     extra = {
         "input_size": size,
         "dataset": "SynthAU",
-        "protocol": f"synthau fold 1 ({len(splits[0].train)} train / {len(splits[0].test)} test frames, "
+        "protocol": f"synthau fold 1 ({len(splits[0].train)} train / {len(labels)} static test frames, "
         "identity-exclusive), epoch chosen on held-out training identities",
         "recipe": f"aunce-rt train recipe {Path(name).stem} (seed {cfg.seed})",
         "licence_note": LICENCE_NOTE,
@@ -301,7 +308,8 @@ def run_recipe(
             "thresholds": [float(t) for t in thresholds],
             "au_codes": list(codes),
             "train_frames": len(splits[0].train),
-            "test_frames": len(splits[0].test),
+            "train_video_frames": sum(map(is_video_crop, splits[0].train.paths)),
+            "test_frames": len(labels),
             "size_mb": chosen.path.stat().st_size / 1e6,
         }
     )
@@ -338,8 +346,13 @@ def model_card(summary: dict[str, Any]) -> str:
             if summary.get("warmup_epochs")
             else ""
         ),
-        f"- **data**: SynthAU synthetic faces only: {summary['train_frames']} training crops, "
-        f"{summary['test_frames']} test crops of other (unseen) identities",
+        f"- **data**: SynthAU synthetic faces only: {summary['train_frames']} training crops"
+        + (
+            f" ({summary['train_video_frames']} of them frames of rendered, mp4-compressed clips)"
+            if summary.get("train_video_frames")
+            else ""
+        )
+        + f", {summary['test_frames']} static test crops of other (unseen) identities",
         "- **thresholds**: per AU, chosen for F1 on held-out training identities (their crops and a clip of them)",
         "- **not** a model of real faces trained on FACS-coded data: expect it to transfer poorly to real "
         "video; train on a licensed benchmark (BP4D, DISFA, ...) for real use",

@@ -16,7 +16,8 @@ name: recipe-tiny
 seed: 0
 selection: val
 device: cpu
-data: {{protocol: synthau, format: synthau, synth_frames: 72, synth_identities: 24, crop_size: 128,
+data: {{protocol: synthau, format: synthau, synth_frames: 72, synth_identities: 24, synth_video_frames: 20,
+        crop_size: 128,
         image_size: 112, num_workers: 0, val_fraction: 0.2, folds: [1]}}
 model: {{backbone: mobilenetv3_small_100, node_dim: 32, top_k: 4}}
 pretrain: {{lr: 1.0e-3, batch_size: 16, epochs: 1}}
@@ -66,6 +67,17 @@ def test_tiny_recipe_end_to_end(tmp_path):
     assert set(meta.metrics["synthau_test_crops"]["per_au"]) >= {"AU01", "AU24"}
     saved = json.loads((tmp_path / "run" / "recipe_result.json").read_text())
     assert saved["chosen"] == res.chosen.precision
+    # Video crops train (and fill test folds) but the "test crops" figure is the static crops'.
+    from training.data.formats import read_manifest
+    from training.data.protocol import load_protocol
+    from training.data.synth_source import is_video_crop
+
+    index = read_manifest(tmp_path / "run" / "cache" / "synthau" / "manifest.csv")
+    test_people = set(load_protocol("synthau").fold_subjects(index.subjects)[0])
+    static_test = [p for p, s in zip(index.paths, index.subjects, strict=True) if s in test_people]
+    static_test = [p for p in static_test if not is_video_crop(p)]
+    assert sum(map(is_video_crop, index.paths)) == 20 and saved["train_video_frames"] > 0
+    assert saved["test_frames"] == len(static_test) == meta.metrics["synthau_test_crops"]["frames"]
     card = (tmp_path / "run" / "MODEL_CARD.md").read_text()
     assert (
         "| AU12 | Lip Corner Puller |" in card
@@ -73,4 +85,5 @@ def test_tiny_recipe_end_to_end(tmp_path):
         and "F1-macro" in card
         and "**not** a model of real faces" in card
         and "prevalence-calibrated F1" in card
+        and "mp4-compressed clips" in card
     )

@@ -64,6 +64,7 @@ def _source_index(data: DataConfig, protocol: Protocol, which: str, *, cache_dir
                 seed=seed,
                 noise=data.synth_noise,
                 trace_max=data.synth_trace_max,
+                video_frames=data.synth_video_frames,
             )
         )
     if data.format == "raw":

@@ -5,6 +5,14 @@ crops are aligned with ``aunce_rt.align`` like every other dataset, subjects are
 SynthAU identities ("id<k>"), so the protocol's folds are identity-exclusive.
 The manifest is written last, so an interrupted render is redone, never half-read.
 
+Optionally (``video_frames``) some crops come from video instead: short clips of
+training people changing expression and moving their head, rendered at 640x480,
+encoded as mp4 and decoded, every ``VIDEO_STRIDE``-th frame aligned with its true
+landmarks and labelled from its true intensities. Those are the frames the runtime
+sees (compression, larger and sharper faces, AUs in onset and offset), which
+static samples rarely show. They live under ``crops/video/``
+(``is_video_crop``) so an evaluation can keep to the static crops.
+
 Example:
     >>> manifest = synthau_manifest("cache/synthau", frames=240, seed=0)  # doctest: +SKIP
 """
@@ -14,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from aunce_rt.aus import BENCHMARK_AUS
 from training.data.formats import write_manifest
@@ -28,6 +37,7 @@ def synthau_manifest(
     identities: int = 24,
     noise: float = 0.0,
     trace_max: float | None = None,
+    video_frames: int = 0,
 ) -> Path:
     """Render ``frames`` SynthAU samples (train split) as 256x256 aligned crops; return the manifest.
 
@@ -39,6 +49,8 @@ def synthau_manifest(
         seed: SynthAU seed.
         noise: label noise rate (the manifest stores the noisy labels when > 0).
         trace_max: largest trace intensity of absent AUs (None: SynthAU's default).
+        video_frames: additional crops taken from rendered video clips of the
+            same people (``VIDEO_CLIP_FRAMES`` frames each, every ``VIDEO_STRIDE``-th kept).
     """
     import numpy as np
 
@@ -49,6 +61,8 @@ def synthau_manifest(
     spec: dict[str, float | int] = {"frames": frames, "seed": seed, "identities": identities, "noise": noise}
     if trace_max is not None:
         spec["trace_max"] = trace_max
+    if video_frames:
+        spec["video_frames"] = video_frames
     kw = {} if trace_max is None else {"trace_max": trace_max}
     spec_file = out_dir / "synthau.json"
     if manifest.is_file() and spec_file.is_file() and json.loads(spec_file.read_text()) == spec:
@@ -73,11 +87,102 @@ def synthau_manifest(
         paths.append(str(out_dir / "crops" / f"{i:05d}.png"))
         subjects.append(f"id{int(identity)}")
         labels.append(noisy if noise > 0 else clean)
+    if video_frames:
+        cpus = max(1, min(os.cpu_count() or 1, 8))
+        for path, identity, row in _video_crops(out_dir, gen, video_frames, seed, noise, cpus):
+            paths.append(path)
+            subjects.append(f"id{identity}")
+            labels.append(row)
     codes = tuple(getattr(gen, "au_codes", BENCHMARK_AUS["synthau"]))
     index = AUIndex(tuple(paths), np.asarray(labels, dtype=np.int8), tuple(subjects), codes, source="synthau")
     write_manifest(index, manifest, root=out_dir)
     spec_file.write_text(json.dumps(spec))
     return manifest
+
+
+VIDEO_CLIP_FRAMES = 40
+VIDEO_STRIDE = 2
+_VIDEO_DIR = "video"
+
+
+def is_video_crop(path: str | Path) -> bool:
+    """Whether a SynthAU manifest path is a crop of a video frame (``video_frames``)."""
+    return Path(path).parent.name == _VIDEO_DIR
+
+
+def _video_crops(
+    out_dir: Path, gen: Any, video_frames: int, seed: int, noise: float, workers: int
+) -> list[tuple[str, int, Any]]:
+    """Render the clips behind ``video_frames`` crops (skipping finished ones); (path, identity, labels) rows.
+
+    Clip ``k`` shows person ``gen.identities[k mod len]`` (every person before any
+    repeats, in a seeded order); its truth is saved beside its crops, so a rerun
+    reads finished clips instead of rendering them again.
+    """
+    import numpy as np
+
+    per_clip = -(-VIDEO_CLIP_FRAMES // VIDEO_STRIDE)
+    clips = -(-video_frames // per_clip)
+    order = np.random.default_rng([seed, 23]).permutation(len(gen.identities))
+    people = [int(gen.identities[order[k % len(order)]]) for k in range(clips)]
+    folder = out_dir / "crops" / _VIDEO_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    todo = [k for k in range(clips) if not (folder / f"clip{k:05d}.npy").is_file()]
+    jobs = [(folder, seed, noise, k, people[k]) for k in todo]
+    if workers > 1 and len(jobs) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(_render_video_clip, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
+    else:
+        for job in jobs:
+            _render_video_clip(job)
+    rows = []
+    for k in range(clips):
+        labels = np.load(folder / f"clip{k:05d}.npy")
+        for j, row in enumerate(labels):
+            if len(rows) < video_frames:
+                rows.append((str(folder / f"clip{k:05d}_{j:03d}.png"), people[k], row))
+    return rows
+
+
+def _render_video_clip(job: tuple[Path, int, float, int, int]) -> None:
+    """Render clip ``k`` of person ``identity`` to mp4, decode it, write its kept frames' aligned crops.
+
+    The labels (noisy when ``noise`` > 0) go to ``clip<k>.npy``, written last: it marks the clip done.
+    """
+    import cv2
+    import numpy as np
+
+    from training.data.synthau import render_clip
+    from training.data.synthau._dataset import aligned_crop_of
+    from training.data.synthau._labels import flip_labels
+
+    folder, seed, noise, k, identity = job
+    video = folder / f".clip{k:05d}.mp4"
+    truth = render_clip(video, identity=identity, n_frames=VIDEO_CLIP_FRAMES, seed=seed * 100_003 + k)
+    cap = cv2.VideoCapture(str(video))
+    kept = []
+    try:
+        for i in range(VIDEO_CLIP_FRAMES):
+            ok, frame = cap.read()
+            if not ok:
+                raise RuntimeError(f"{video}: decoded {i} of {VIDEO_CLIP_FRAMES} frames")
+            if i % VIDEO_STRIDE == 0:
+                j = len(kept)
+                path = folder / f"clip{k:05d}_{j:03d}.png"
+                tmp = path.with_name(f".tmp.{path.name}")
+                cv2.imwrite(str(tmp), aligned_crop_of(frame, truth.landmarks[i]))
+                os.replace(tmp, path)
+                kept.append(i)
+    finally:
+        cap.release()
+        video.unlink(missing_ok=True)
+        video.with_name(video.stem + ".truth.csv").unlink(missing_ok=True)
+    labels = truth.labels[kept]
+    if noise > 0:
+        labels = flip_labels(np.random.default_rng([seed, k, 11]), labels, noise)
+    np.save(folder / f"clip{k:05d}.npy", labels.astype(np.int8))
 
 
 def _render_crops(job: tuple[Path, int, float, int, dict, list[int]]) -> None:

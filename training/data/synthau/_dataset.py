@@ -169,8 +169,13 @@ class SynthAU:
     @staticmethod
     def aligned_crop(sample: SynthSample, size: int = CROP_SIZE) -> np.ndarray:
         """The sample's face aligned with ``aunce_rt.align`` from its true landmarks: (size, size, 3) BGR."""
-        crop, _ = align_face(sample.image, sample.landmarks, layout="ibug68", size=size)
-        return crop
+        return aligned_crop_of(sample.image, sample.landmarks, size)
+
+
+def aligned_crop_of(image: np.ndarray, landmarks: np.ndarray, size: int = CROP_SIZE) -> np.ndarray:
+    """``image``'s face aligned with ``aunce_rt.align`` from true iBUG-68 ``landmarks``: (size, size, 3)."""
+    crop, _ = align_face(image, landmarks, layout="ibug68", size=size)
+    return crop
 
 
 def aligned_crop(sample: SynthSample, size: int = CROP_SIZE) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
@@ -31,9 +32,9 @@ _CHUNK = 32
 def _prepare_dir(path: Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write_test"
-        probe.write_bytes(b"")
-        probe.unlink()
+        # A uniquely named probe: processes rendering into one folder must not race on it.
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write_test"):
+            pass
     except OSError as exc:
         raise OutputError(
             f"cannot write to {path} ({exc.strerror}); choose a writable folder with --out"
