@@ -101,3 +101,22 @@ def test_cli_synth_and_clip(tmp_path):
     blocker.write_text("x")
     res = runner.invoke(app, ["data", "synth", "--out", str(blocker / "d"), "--n", "1", "--workers", "1"])
     assert res.exit_code == 1
+
+
+def _probe_many(folder: str) -> int:
+    from pathlib import Path
+
+    from training.data.synthau._io import _prepare_dir
+
+    for _ in range(300):
+        _prepare_dir(Path(folder))
+    return 300
+
+
+def test_concurrent_writers_into_one_folder_do_not_race(tmp_path):
+    # Clip renders run in parallel processes into one folder; each checks it can write there.
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=3) as pool:
+        assert sum(pool.map(_probe_many, [str(tmp_path)] * 3)) == 900
+    assert not list(tmp_path.iterdir())  # no probe left behind
