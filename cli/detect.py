@@ -291,15 +291,17 @@ def webcam(
 
 @app.command()
 def info(
-    model: Path = typer.Argument(..., help="Exported .onnx model."),
+    model: Path | None = typer.Argument(None, help="Exported .onnx model (default: the bundled model)."),
     providers: ProviderChoice = typer.Option(ProviderChoice.auto, "--providers", help="Execution providers."),
 ) -> None:
     """Print a model's metadata (AUs, thresholds, input, provenance, metrics) and providers."""
     import json
 
+    from aunce_rt.detector import default_model_path
     from aunce_rt.providers import available_providers
     from aunce_rt.session import AUModelSession
 
+    model = model or default_model_path()
     session = AUModelSession(model, providers.value)
     meta = session.metadata
     out_console.print(f"[bold]{model}[/]  aunce-rt {meta.project_version}, format {meta.format_version}")

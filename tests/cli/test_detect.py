@@ -200,6 +200,13 @@ def test_info_prints_metadata_and_providers(model):
     assert "tiny-test" in text and "providers selected: CPUExecutionProvider" in text
 
 
+def test_info_without_a_model_describes_the_bundled_one():
+    result = runner.invoke(app, ["info", "--providers", "cpu"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "default.onnx" in text and "SynthAU" in text and "synthau_runtime_unseen_people" in text
+
+
 def test_info_refuses_model_without_metadata(tmp_path):
     path = write_tiny_model(tmp_path / "plain.onnx", metadata=False)
     _one_line_error(runner.invoke(app, ["info", str(path)]), "no aunce-rt metadata")
