@@ -40,8 +40,7 @@ class _HeadGrid(NamedTuple):
     fade: np.ndarray  # (ny, nx) expression bumps fade out towards the silhouette
     sel: np.ndarray  # (P,) flat indices of the grid points inside the head's outline
     xy_sel: np.ndarray  # (P, 2) their coordinates
-    hair_sel: np.ndarray  # (P,) float32 their hair fraction
-    albedo: np.ndarray  # (P, 3) their unlit colour: skin and hair mixed by the hair fraction
+    albedo: np.ndarray  # (P, 3) their unlit colour: skin and hair mixed by their hair fraction
     spec_gain: np.ndarray  # (P,) specular gain (hair is duller than skin)
     ao_gain: np.ndarray  # (P,) concavity-darkening gain (none on hair)
 
@@ -76,7 +75,6 @@ def _head_grid(identity: Identity) -> _HeadGrid:
         fade,
         sel,
         xy_sel,
-        hf,
         identity.skin[None] * (1.0 - hf[:, None]) + identity.hair[None] * hf[:, None],
         1.0 - 0.7 * hf,
         1.0 - hf,
