@@ -71,7 +71,8 @@ def synthau_manifest(
     gen = SynthAU(seed=seed, split="train", noise=noise, num_identities=identities, **kw)
     todo = [i for i in range(frames) if not (out_dir / "crops" / f"{i:05d}.png").is_file()]
     todo = gen.render_order(todo)  # each person's samples together: their head is built once
-    workers = max(1, min(os.cpu_count() or 1, 8)) if len(todo) >= 64 else 1
+    cpus = max(1, min(os.cpu_count() or 1, 8))
+    workers = cpus if len(todo) >= 64 else 1
     if workers > 1:
         from concurrent.futures import ProcessPoolExecutor
 
@@ -88,7 +89,6 @@ def synthau_manifest(
         subjects.append(f"id{int(identity)}")
         labels.append(noisy if noise > 0 else clean)
     if video_frames:
-        cpus = max(1, min(os.cpu_count() or 1, 8))
         for path, identity, row in _video_crops(out_dir, gen, video_frames, seed, noise, cpus):
             paths.append(path)
             subjects.append(f"id{identity}")
