@@ -254,6 +254,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         except (TypeError, ValueError):
             raise InputError(f"config key {key!r} must be a number; got {value!r}") from None
     if tp is str:
+        if isinstance(value, bool):  # YAML 1.1 reads off/no/false (on/yes/true) as booleans
+            return "on" if value else "off"
         if value is None or isinstance(value, Mapping | list):
             raise InputError(f"config key {key!r} must be a string; got {value!r}")
         return str(value)

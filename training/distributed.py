@@ -162,9 +162,38 @@ def cleanup() -> None:
         dist.destroy_process_group()
 
 
+def cpu_has_native_bf16() -> bool:
+    """True when this CPU runs bfloat16 matmuls and convolutions natively (AVX512-BF16 or AMX)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a build without oneDNN
+        return False
+
+
 def amp_dtype(device: torch.device, amp: str = "auto") -> torch.dtype | None:
-    """Autocast dtype: None on CPU or when off; bf16 where supported ("auto"), else fp16."""
-    if device.type != "cuda" or amp == "off":
+    """The autocast dtype of a training run, or None for float32.
+
+    CUDA: bf16 where supported ("auto"), else fp16; "off" gives None.
+    CPU: float32 unless ``amp="bf16"`` asks for bfloat16 autocast. It is opt-in so that
+    a CPU run gives the same numbers on every machine; on a CPU with native bf16
+    (AVX512-BF16 or AMX) it makes a training step about 1.8x faster (ResNet-10-T at
+    56 px, batch 64: ``bench/bench_synthau_train.py`` runs with it). "fp16" on CPU is
+    refused: CPU autocast has no fp16 speed-up.
+    """
+    if amp not in ("auto", "off", "bf16", "fp16"):
+        raise ValueError(f"amp must be auto, off, bf16 or fp16; got {amp!r}")
+    if device.type != "cuda":
+        if amp == "fp16":
+            raise ValueError("amp='fp16' needs a CUDA device; on CPU use amp='bf16' or 'off'")
+        if amp != "bf16":
+            return None
+        if not cpu_has_native_bf16():
+            logger.warning(
+                "amp='bf16' on a CPU without native bfloat16 (AVX512-BF16/AMX): emulated, "
+                "likely slower than float32; set amp: off"
+            )
+        return torch.bfloat16
+    if amp == "off":
         return None
     if amp == "bf16" or (amp == "auto" and torch.cuda.is_bf16_supported()):
         return torch.bfloat16

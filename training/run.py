@@ -31,7 +31,6 @@ import os
 import subprocess
 import time
 from collections.abc import Callable, Mapping
-from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -301,6 +300,7 @@ def pretrain_distributed(
     progress: bool = True,
     augment: str = "simclr",
     schedule: str = "constant",
+    amp: torch.dtype | None = None,
 ) -> Any:
     """``training.pretrain.pretrain`` across torchrun processes: DDP, a DistributedSampler, gathered negatives.
 
@@ -312,8 +312,15 @@ def pretrain_distributed(
 
     from training.augment import TransformedDataset, train_transform
     from training.distributed import wrap_ddp
-    from training.pretrain import PretrainResult, seed_everything, start_train_state, train_one_epoch
+    from training.pretrain import (
+        PretrainResult,
+        check_not_autocast,
+        seed_everything,
+        start_train_state,
+        train_one_epoch,
+    )
 
+    check_not_autocast(device)
     if batch_size % ctx.world_size:
         raise InputError(
             f"pretrain.batch_size {batch_size} must be divisible by the {ctx.world_size} processes"
@@ -330,6 +337,7 @@ def pretrain_distributed(
         resume=resume,
         schedule=schedule,
     )
+    state.amp = amp
     seed_everything(seed + 1000 * ctx.rank + state.epoch)  # distinct augmentations per process
     state.model = wrap_ddp(state.model, ctx)
     state.gather = ctx.gather
@@ -415,7 +423,10 @@ def run_unit(
         )
     run.truncate_metrics(split.name, seed, "linear", 0)
     encoder = make_encoder(cfg, len(protocol.au_codes))
-    if device.type == "cuda" and cfg.channels_last:
+    dtype = amp_dtype(device, cfg.amp)
+    # channels_last pays on CUDA and under CPU bf16 autocast (oneDNN); a float32 CPU
+    # run keeps the default layout, so its numbers do not change with this option.
+    if cfg.channels_last and (device.type == "cuda" or dtype is not None):
         encoder = encoder.to(memory_format=torch.channels_last)
 
     def epoch_logger(stage: str, stage_epochs: int, path: Path) -> Callable[[Any], None]:
@@ -459,34 +470,33 @@ def run_unit(
             progress=progress,
             on_epoch_end_for=epoch_logger,
             truncate=lambda e: run.truncate_metrics(split.name, seed, "warmup", e),
+            amp=dtype,
         )
     on_epoch_end = epoch_logger("pretrain", cfg.pretrain.epochs, ckpt)  # its clock starts after the warm-up
 
-    dtype = amp_dtype(device, cfg.amp)
-    autocast = torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
     start = time.perf_counter()
     train_fn = pretrain if not ctx.distributed else partial(pretrain_distributed, ctx=ctx)
-    with autocast:
-        pre = train_fn(
-            encoder,
-            train_ds,
-            loss=cfg.loss.name,
-            schedule=cfg.pretrain.schedule,
-            epochs=max(cfg.pretrain.epochs, 1),
-            lr=cfg.pretrain.lr,
-            weight_decay=cfg.pretrain.weight_decay,
-            batch_size=cfg.pretrain.batch_size,
-            seed=seed,
-            loss_kwargs=loss_kwargs(cfg, protocol),
-            device=device,
-            image_size=cfg.data.image_size,
-            resize=crop,
-            num_workers=cfg.data.num_workers,
-            augment=cfg.data.augment,
-            resume=resume_state,
-            on_epoch_end=on_epoch_end,
-            progress=progress,
-        )
+    pre = train_fn(
+        encoder,
+        train_ds,
+        loss=cfg.loss.name,
+        schedule=cfg.pretrain.schedule,
+        epochs=max(cfg.pretrain.epochs, 1),
+        lr=cfg.pretrain.lr,
+        weight_decay=cfg.pretrain.weight_decay,
+        batch_size=cfg.pretrain.batch_size,
+        seed=seed,
+        loss_kwargs=loss_kwargs(cfg, protocol),
+        device=device,
+        image_size=cfg.data.image_size,
+        resize=crop,
+        num_workers=cfg.data.num_workers,
+        augment=cfg.data.augment,
+        resume=resume_state,
+        on_epoch_end=on_epoch_end,
+        progress=progress,
+        amp=dtype,
+    )
     pretrain_seconds = time.perf_counter() - start
     if "linear" not in stages:
         return None
@@ -563,6 +573,7 @@ def warm_up_backbone(
     progress: bool,
     on_epoch_end_for: Callable[[str, int, Path], Callable[[Any], None]],
     truncate: Callable[[int], None],
+    amp: torch.dtype | None = None,
 ) -> None:
     """The warm-up stage: train ``encoder``'s backbone in place with WCE on its pooled tokens.
 
@@ -599,6 +610,7 @@ def warm_up_backbone(
         resume=resume,
         on_epoch_end=on_epoch_end_for("warmup", w.epochs, ckpt),
         progress=progress,
+        amp=amp,
     )
     encoder.train()
 

@@ -53,6 +53,8 @@ def test_unknown_keys_get_a_close_match(tmp_path: Path) -> None:
         ("data.folds=[1,3]", ("data", "folds"), (1, 3)),
         ("seeds=[1,2,3]", ("seeds",), (1, 2, 3)),
         ("pretrain.lr=1e-4", ("pretrain", "lr"), 1e-4),
+        ("amp=off", ("amp",), "off"),  # YAML 1.1 reads a bare off as false
+        ("amp=bf16", ("amp",), "bf16"),
     ],
 )
 def test_overrides_are_typed(override: str, key: tuple[str, ...], expected: object) -> None:
@@ -73,6 +75,7 @@ def test_overrides_are_typed(override: str, key: tuple[str, ...], expected: obje
         "loss.name=mse",
         "loss.au_weighted=maybe",
         "selection=best",
+        "amp=on",
         "badkey",
     ],
 )

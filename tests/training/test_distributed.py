@@ -85,7 +85,13 @@ def test_gather_is_identity_in_one_process() -> None:
 
 def test_device_and_amp_choices_on_cpu() -> None:
     cpu = torch.device("cpu")
-    assert amp_dtype(cpu, "auto") is None and amp_dtype(cpu, "bf16") is None
+    # On CPU float32 unless bf16 is asked for (opt-in: the same numbers on every machine).
+    assert amp_dtype(cpu, "auto") is None and amp_dtype(cpu, "off") is None
+    assert amp_dtype(cpu, "bf16") is torch.bfloat16
+    with pytest.raises(ValueError, match="CUDA device"):
+        amp_dtype(cpu, "fp16")
+    with pytest.raises(ValueError, match="auto, off, bf16 or fp16"):
+        amp_dtype(cpu, "int8")
     if not torch.cuda.is_available():
         assert resolve_device("auto") == cpu
         with pytest.raises(ValueError, match="CUDA"):

@@ -75,6 +75,31 @@ def test_train_step_overfits_a_fixed_batch(loss):
     assert after < 0.8 * before, (before, after, losses)
 
 
+def test_half_precision_autocast_steps_follow_the_float32_steps():
+    # Autocast is entered per step: a context around the whole loop would keep the
+    # first step's bf16 weight casts and the bf16 run would stall while fp32 learns.
+    torch.manual_seed(0)
+    labels = torch.tensor([[1, 0, 1, 0], [0, 1, 1, 0], [1, 0, 0, 1], [0, 0, 1, 1]] * 2)  # (8, 4)
+    batch = (torch.randn(8, 3, INPUT, INPUT), labels)
+    rates, weights = label_statistics(labels)
+    runs = {}
+    for amp in (None, torch.bfloat16, torch.float16):
+        state = make_train_state(
+            _encoder(), loss="wce", occurrence=rates, au_weights=weights, lr=1e-3, seed=0
+        )
+        state.amp = amp
+        runs[amp] = [train_step(state, batch, torch.device("cpu")) for _ in range(12)]
+    fp32 = np.array(runs[None])
+    assert fp32[-1] < 0.8 * fp32[0]  # float32 learns the batch
+    for amp in (torch.bfloat16, torch.float16):  # and both half precisions follow it step by step
+        assert np.abs(np.array(runs[amp]) - fp32).max() < 0.05, (amp, fp32, runs[amp])
+
+
+def test_pretrain_refuses_an_enclosing_autocast():
+    with torch.autocast("cpu", dtype=torch.bfloat16), pytest.raises(InputError, match="amp=torch.bfloat16"):
+        pretrain(_encoder(), _Faces(), loss="wce", epochs=1, batch_size=4, image_size=INPUT, progress=False)
+
+
 def test_compute_loss_gathers_views_and_labels_for_multi_process_training():
     calls: list[tuple[int, ...]] = []
 

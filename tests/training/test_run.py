@@ -203,3 +203,31 @@ def test_warmup_stage_runs_first_and_resumes_from_its_checkpoint(tmp_path: Path,
     rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
     assert sum(r.startswith("warmup,") for r in rows) == 2  # no warm-up epoch written twice
     assert again.units[0].metrics["pretrain_loss"] == result.units[0].metrics["pretrain_loss"]
+
+
+@pytest.mark.parametrize("amp", ["bf16", "off"])
+def test_cpu_bf16_autocast_covers_warmup_and_pretraining(
+    tmp_path: Path, manifest: Path, amp: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import training.pretrain as pretrain_mod
+
+    seen: list[tuple[str, bool, torch.dtype]] = []
+    real = pretrain_mod.compute_loss
+
+    def spy(state, batch, device):
+        seen.append((state.loss_name, torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")))
+        return real(state, batch, device)
+
+    monkeypatch.setattr(pretrain_mod, "compute_loss", spy)
+    extra = [f"data.train={manifest}", "model.backbone=resnet10t", "warmup.epochs=1", "pretrain.epochs=1"]
+    cfg = load_config("synthau_test", [*TINY, *extra, f"amp={amp}"])
+    result = run_experiment(cfg, tmp_path / "run", progress=False)
+    stages = {name for name, _, _ in seen}
+    assert stages == {"wce", "aunce"}  # the warm-up (WCE) and AUNCE pretraining both ran
+    if amp == "bf16":
+        assert all(on and dtype == torch.bfloat16 for _, on, dtype in seen)
+    else:
+        assert not any(on for _, on, _ in seen)
+    ckpt = read_checkpoint(tmp_path / "run" / "checkpoints" / "fold1-seed3407" / "pretrain.pt")
+    assert all(v.dtype == torch.float32 for v in ckpt["state_dict"].values() if v.is_floating_point())
+    assert np.isfinite(result.units[0].metrics["pretrain_loss"]).all()
