@@ -429,7 +429,8 @@ def format_table(
         f"- label noise on training labels: {', '.join(f'{100 * n:.0f}%' for n in args.noise)}",
         f"- warm-up: WCE on pooled backbone tokens (supervised, fit identities; stands in for ImageNet "
         f"weights), {args.steps_warmup} steps, AdamW lr {args.lr_warmup:g} wd {args.wd_warmup:g}, cosine",
-        f"- AUNCE (paper loss defaults) in (a) and (a0), WCE end to end in (b): {args.steps} steps each, "
+        f"- AUNCE (paper loss defaults) in (a){' and (a0)' if args.a0 else ''}, WCE end to end in (b): "
+        f"{args.steps} steps each, "
         f"AdamW lr {args.lr:g} wd {args.wd:g}, cosine (paper: lr 1e-5, constant, fine-tuning a pretrained Swin); "
         f"batch {args.batch}; optimiser steps taken: {steps_s}",
         f"- probes: {args.epochs_probe} epochs, batch {args.probe_batch}, lr 1e-3, epoch chosen on the held-out "
