@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import typer
@@ -24,7 +26,6 @@ def demo(
     """Render a clip of unseen SynthAU people, detect AUs, write CSV/video/PNG and print F1 per AU."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from aunce_rt.aus import au_name
     from aunce_rt.detector import default_model_path
     from aunce_rt.session import AUModelSession
     from training.runtime_eval import evaluate_clip, make_dir, render_people_clip
@@ -48,20 +49,8 @@ def demo(
         )
 
     m = report.metrics
-    table = Table(title="F1 per AU against the renderer's truth (threshold from the model)")
-    for col in ("AU", "name", "F1", "accuracy", "true rate"):
-        table.add_column(col, justify="right" if col != "name" else "left")
-    for j, code in enumerate(clip.au_codes):
-        table.add_row(
-            f"AU{code:02d}",
-            au_name(code),
-            f"{m.f1[j]:.3f}",
-            f"{m.accuracy[j]:.3f}",
-            f"{clip.labels[:, j].mean():.2f}",
-        )
-    table.add_row("mean", "F1-macro", f"{m.f1_macro:.3f}", f"{m.accuracy_mean:.3f}", "", style="bold")
     console = Console()
-    console.print(table)
+    console.print(f1_table(m, clip.labels, clip.au_codes))
     from training.metrics import au_metrics
 
     trivial = au_metrics(np.ones_like(clip.labels, dtype=np.float32), clip.labels).f1_macro
@@ -82,3 +71,42 @@ def demo(
     ):
         if path is not None:
             console.print(f"{label:>16}: {path}")
+
+
+def f1_table(m: Any, labels: np.ndarray, au_codes: Sequence[int]) -> Table:
+    """F1 per AU against the truth, and F1-macro over all AUs and over the AUs the clip shows.
+
+    An AU that never occurs in the clip has no F1 to speak of (0 by convention, as
+    in the all-AU mean); the table says so instead of printing a bare 0.
+    """
+    from aunce_rt.aus import au_name
+
+    table = Table(title="F1 per AU against the renderer's truth (threshold from the model)")
+    for col in ("AU", "name", "F1", "accuracy", "true rate"):
+        table.add_column(col, justify="right" if col != "name" else "left")
+    present = np.asarray(m.support) > 0
+    for j, code in enumerate(au_codes):
+        table.add_row(
+            f"AU{code:02d}",
+            au_name(code),
+            f"{m.f1[j]:.3f}" if present[j] else "0 (absent)",
+            f"{m.accuracy[j]:.3f}",
+            f"{labels[:, j].mean():.2f}",
+        )
+    table.add_row(
+        "mean",
+        f"F1-macro, all {len(present)} AUs",
+        f"{m.f1_macro:.3f}",
+        f"{m.accuracy_mean:.3f}",
+        "",
+        style="bold",
+    )
+    if present.any() and not present.all():
+        table.add_row(
+            "mean",
+            f"F1-macro, the {int(present.sum())} AUs in this clip",
+            f"{m.f1[present].mean():.3f}",
+            "",
+            "",
+        )
+    return table

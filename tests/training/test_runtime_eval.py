@@ -87,6 +87,23 @@ def test_demo_command(tmp_path):
         assert (tmp_path / "demo" / name).is_file()
 
 
+def test_demo_table_says_which_aus_the_clip_lacks():
+    from rich.console import Console
+
+    from cli.demo import f1_table
+
+    labels = np.array([[1, 0, 0], [0, 1, 0], [1, 1, 0], [0, 0, 0]])  # the third AU never occurs
+    probs = np.array([[0.9, 0.2, 0.1], [0.1, 0.8, 0.1], [0.7, 0.3, 0.6], [0.2, 0.1, 0.1]])
+    m = au_metrics(probs, labels)
+    console = Console(width=200, record=True)
+    console.print(f1_table(m, labels, (1, 2, 4)))
+    text = console.export_text()
+    assert "0 (absent)" in text and "F1-macro, all 3 AUs" in text
+    assert f"F1-macro, the 2 AUs in this clip | {m.f1[:2].mean():.3f}" in " ".join(text.split()).replace(
+        "│", "|"
+    )
+
+
 def test_demo_bad_inputs_fail_fast_with_one_line(tmp_path):
     runner = CliRunner()
     res = runner.invoke(app, ["demo", "--model", str(tmp_path / "nope.onnx"), "--out", str(tmp_path / "d")])
