@@ -15,7 +15,7 @@
 
 The recipe is seeded (data, initialisation, sampling, loaders). The check that a
 bundled model is what its recipe makes is a documented one, not a test (a full
-run takes about 45 minutes): run the recipe into a new folder with ``--no-install``
+run takes about 36 minutes): run the recipe into a new folder with ``--no-install``
 and compare its ``recipe_result.json`` metrics with the bundled model's metadata
 (``aunce-rt info`` prints them); the export date and git revision naturally differ.
 """
