@@ -109,18 +109,18 @@ def _by_au(codes: Any, values: Any) -> dict[str, float]:
     return {au_label(c): round(float(v), 4) for c, v in zip(codes, values, strict=True)}
 
 
-def _test_crops(index: Any, size: int, *, static_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Model-input crops (S, size, size, 3) RGB and labels (S, K) of an index.
+def _static_test_crops(index: Any, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Model-input crops (S, size, size, 3) RGB and labels (S, K) of an index's static samples.
 
-    ``static_only`` drops the crops taken from video (``data.synth_video_frames``):
-    the "test crops" figure stays the static samples' whatever the training mix.
+    Crops taken from video (``data.synth_video_frames``) are left out: the "test
+    crops" figure stays the static samples' whatever the training mix.
     """
     import cv2
 
     from export._crops import to_input_crop
     from training.data.synth_source import is_video_crop
 
-    keep = [k for k, p in enumerate(index.paths) if not (static_only and is_video_crop(p))]
+    keep = [k for k, p in enumerate(index.paths) if not is_video_crop(p)]
     crops = np.stack([to_input_crop(cv2.imread(index.paths[k], cv2.IMREAD_COLOR), size) for k in keep])
     return crops, np.asarray(index.labels)[keep]
 
@@ -178,7 +178,7 @@ def run_recipe(
     size = cfg.data.image_size
 
     _, splits = build_splits(cfg.data, cache_dir=out / "cache", seed=unit.seed)
-    crops, labels = _test_crops(splits[0].test, size, static_only=True)
+    crops, labels = _static_test_crops(splits[0].test, size)
     calib = splits[0].train.paths[0]
     calib_dir = Path(calib).parent
     extra = {
