@@ -28,6 +28,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from aunce_rt.errors import InputError
+
 logger = logging.getLogger(__name__)
 
 
@@ -120,8 +122,6 @@ def resolve_device(device: str = "auto", local_rank: int = 0) -> torch.device:
         return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        from aunce_rt.errors import InputError
-
         raise InputError(f"device {device!r} asked for, but torch sees no CUDA GPU; use device=auto or cpu")
     return dev
 
@@ -182,10 +182,10 @@ def amp_dtype(device: torch.device, amp: str = "auto") -> torch.dtype | None:
     refused: CPU autocast has no fp16 speed-up.
     """
     if amp not in ("auto", "off", "bf16", "fp16"):
-        raise ValueError(f"amp must be auto, off, bf16 or fp16; got {amp!r}")
+        raise InputError(f"amp must be auto, off, bf16 or fp16; got {amp!r}")
     if device.type != "cuda":
         if amp == "fp16":
-            raise ValueError("amp='fp16' needs a CUDA device; on CPU use amp='bf16' or 'off'")
+            raise InputError("amp: fp16 needs a CUDA device; on a CPU set amp: bf16 or off (--set amp=bf16)")
         if amp != "bf16":
             return None
         if not cpu_has_native_bf16():

@@ -647,6 +647,7 @@ def run_experiment(
     from training.report import write_report
 
     ctx = init_distributed(cfg.device)
+    amp_dtype(ctx.device, cfg.amp)  # a precision this device cannot run fails before any folder is made
     path = Path(out) if out is not None else Path(cfg.out_dir) / cfg.name
     run = RunDir(path, cfg, resume=resume, write=ctx.is_main)
     cfg = run.cfg

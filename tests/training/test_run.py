@@ -15,7 +15,7 @@ import pytest
 import torch
 import yaml
 
-from aunce_rt.errors import ModelError, OutputError
+from aunce_rt.errors import InputError, ModelError, OutputError
 from training.config import load_config
 from training.data.synth_source import synthau_manifest
 from training.report import aggregate
@@ -231,3 +231,11 @@ def test_cpu_bf16_autocast_covers_warmup_and_pretraining(
     ckpt = read_checkpoint(tmp_path / "run" / "checkpoints" / "fold1-seed3407" / "pretrain.pt")
     assert all(v.dtype == torch.float32 for v in ckpt["state_dict"].values() if v.is_floating_point())
     assert np.isfinite(result.units[0].metrics["pretrain_loss"]).all()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="fp16 is a valid precision on a CUDA machine")
+def test_a_precision_the_device_cannot_run_fails_before_any_folder(tmp_path: Path, manifest: Path) -> None:
+    cfg = load_config("synthau_test", [*TINY, f"data.train={manifest}", "amp=fp16", "device=cpu"])
+    with pytest.raises(InputError, match="fp16 needs a CUDA device"):
+        run_experiment(cfg, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
