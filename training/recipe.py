@@ -192,7 +192,6 @@ def run_recipe(
     t1 = time.perf_counter()
     from aunce_rt.session import AUModelSession
 
-    thresholds = np.full(labels.shape[1], 0.5)  # the WCE probe's balanced decision point
     variants = []
     fp32_probs = None
     for precision in ("fp32", "int8"):
@@ -204,8 +203,9 @@ def run_recipe(
             calib_dir=calib_dir if precision == "int8" else None,
             metadata_extra=extra,
         )
-        _update_metadata(path, thresholds=tuple(float(t) for t in thresholds))
-        probs = AUModelSession(path, providers="cpu").run(crops)
+        session = AUModelSession(path, providers="cpu")
+        thresholds = np.asarray(session.metadata.thresholds)  # the checkpoint's: 0.5 (see above)
+        probs = session.run(crops)
         fp32_probs = probs if fp32_probs is None else fp32_probs
         m = au_metrics(probs, labels, thresholds)
         variants.append(
@@ -387,7 +387,7 @@ def model_card(summary: dict[str, Any]) -> str:
 
 
 def _update_metadata(path: Path, **changes: Any) -> None:
-    """Rewrite fields of an exported model's metadata in place (thresholds, metrics)."""
+    """Rewrite fields of an exported model's metadata in place (its metrics)."""
     import dataclasses
 
     from export._graph import load_model_proto, read_metadata, save_model_proto, set_metadata
