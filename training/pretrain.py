@@ -299,6 +299,17 @@ def make_train_state(
     )
 
 
+def check_not_autocast(device: str | torch.device) -> None:
+    """Refuse a training loop started inside ``torch.autocast`` (its weight cache would freeze the weights)."""
+    kind = torch.device(device).type
+    if torch.is_autocast_enabled(kind):
+        raise InputError(
+            f"training was started inside torch.autocast({kind!r}): autocast caches the cast weights "
+            "for the whole context, so the model would keep using its first step's weights. "
+            "Pass amp=torch.bfloat16 (or float16 on CUDA) to the training function instead"
+        )
+
+
 def start_train_state(
     encoder: nn.Module,
     labels: np.ndarray | torch.Tensor,
@@ -313,11 +324,14 @@ def start_train_state(
     head: str = "probe",
     schedule: str = "constant",
     total_steps: int = 0,
+    amp: torch.dtype | None = None,
 ) -> TrainState:
     """Seed, build the run's state from the training labels (r_i, w_i) and resume it if asked.
 
-    The one place a pretraining run starts, for :func:`pretrain` and the DDP runner.
+    The one place a pretraining run starts, for :func:`pretrain` and the DDP runner;
+    it refuses to start inside ``torch.autocast`` (see :func:`check_not_autocast`).
     """
+    check_not_autocast(device)
     occurrence, au_weights = label_statistics(labels)
     seed_everything(seed)
     state = make_train_state(
@@ -337,6 +351,7 @@ def start_train_state(
     if resume is not None:
         state.load_state_dict(resume)
         log.info("resumed %s pretraining at epoch %d, step %d", loss, state.epoch, state.step)
+    state.amp = amp
     return state
 
 
@@ -474,17 +489,6 @@ def make_loader(
     )
 
 
-def check_not_autocast(device: str | torch.device) -> None:
-    """Refuse a training loop started inside ``torch.autocast`` (its weight cache would freeze the weights)."""
-    kind = torch.device(device).type
-    if torch.is_autocast_enabled(kind):
-        raise InputError(
-            f"training was started inside torch.autocast({kind!r}): autocast caches the cast weights "
-            "for the whole context, so the model would keep using its first step's weights. "
-            "Pass amp=torch.bfloat16 (or float16 on CUDA) to the training function instead"
-        )
-
-
 def pretrain(
     encoder: nn.Module,
     data: Dataset | DataLoader,
@@ -543,7 +547,6 @@ def pretrain(
     Returns:
         A :class:`PretrainResult` with the trained encoder, per-epoch loss history and state.
     """
-    check_not_autocast(device)
     if loss not in LOSSES:
         raise InputError(f"unknown pretraining loss {loss!r}; expected one of {', '.join(LOSSES)}")
     if epochs < 1:
@@ -566,8 +569,8 @@ def pretrain(
         resume=resume,
         head=head,
         schedule=schedule,
+        amp=amp,
     )
-    state.amp = amp
     loader = make_loader(
         data,
         views=state.views,

@@ -312,15 +312,8 @@ def pretrain_distributed(
 
     from training.augment import TransformedDataset, train_transform
     from training.distributed import wrap_ddp
-    from training.pretrain import (
-        PretrainResult,
-        check_not_autocast,
-        seed_everything,
-        start_train_state,
-        train_one_epoch,
-    )
+    from training.pretrain import PretrainResult, seed_everything, start_train_state, train_one_epoch
 
-    check_not_autocast(device)
     if batch_size % ctx.world_size:
         raise InputError(
             f"pretrain.batch_size {batch_size} must be divisible by the {ctx.world_size} processes"
@@ -336,8 +329,8 @@ def pretrain_distributed(
         device=device,
         resume=resume,
         schedule=schedule,
+        amp=amp,
     )
-    state.amp = amp
     seed_everything(seed + 1000 * ctx.rank + state.epoch)  # distinct augmentations per process
     state.model = wrap_ddp(state.model, ctx)
     state.gather = ctx.gather
