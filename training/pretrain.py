@@ -97,8 +97,8 @@ class TrainState:
         schedule: "constant" or "cosine" (see :func:`scheduled_lr`).
         total_steps: optimiser steps of the whole run (the cosine's end).
         amp: autocast dtype of each step's forward and loss (None: float32); see
-            :func:`autocast_step`. float16 steps use dynamic loss scaling (``scaler``;
-            a resumed run starts a fresh scale).
+            :func:`autocast_step`. float16 steps use dynamic loss scaling (``scaler``,
+            saved in the checkpoint so a resumed run keeps its scale).
     """
 
     model: nn.Module
@@ -135,7 +135,7 @@ class TrainState:
         }
         if torch.cuda.is_available():
             rng["cuda"] = torch.cuda.get_rng_state_all()
-        return {
+        out = {
             "loss_name": self.loss_name,
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -144,6 +144,9 @@ class TrainState:
             "history": list(self.history),
             "rng": rng,
         }
+        if self.scaler is not None:
+            out["scaler"] = self.scaler.state_dict()
+        return out
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore what :meth:`state_dict` saved (same loss, same model architecture)."""
@@ -157,6 +160,8 @@ class TrainState:
         self.epoch = int(state["epoch"])
         self.step = int(state["step"])
         self.history = [float(v) for v in state["history"]]
+        if state.get("scaler") and self.scaler is not None:
+            self.scaler.load_state_dict(state["scaler"])
         rng = state.get("rng", {})
         if "torch" in rng:
             torch.set_rng_state(rng["torch"])
@@ -348,10 +353,12 @@ def start_train_state(
         loss_kwargs=loss_kwargs,
         device=device,
     )
+    state.amp = amp
+    if amp == torch.float16:  # fp16 gradients underflow without loss scaling
+        state.scaler = torch.amp.GradScaler(torch.device(device).type)
     if resume is not None:
         state.load_state_dict(resume)
         log.info("resumed %s pretraining at epoch %d, step %d", loss, state.epoch, state.step)
-    state.amp = amp
     return state
 
 

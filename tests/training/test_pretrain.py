@@ -162,6 +162,24 @@ def test_resume_from_a_state_dict_continues_the_same_run():
     assert all(torch.allclose(ps[k].float(), pr[k].float(), atol=1e-6) for k in ps)
 
 
+def test_float16_resume_keeps_the_loss_scale():
+    kw = {"loss": "wce", "lr": 1e-3, "batch_size": 4, "image_size": INPUT, "progress": False, "seed": 3}
+    saved: list[bytes] = []
+
+    def keep(state: TrainState) -> None:
+        buf = io.BytesIO()
+        torch.save(state.state_dict(), buf)
+        saved.append(buf.getvalue())
+
+    first = pretrain(_encoder(), _Faces(), epochs=1, amp=torch.float16, on_epoch_end=keep, **kw)
+    ckpt = torch.load(io.BytesIO(saved[-1]), weights_only=True)
+    assert ckpt["scaler"]["scale"] == first.state.scaler.get_scale()
+    ckpt["scaler"]["scale"] = 1024.0  # as if the run had backed off after overflows
+    resumed = pretrain(_encoder(seed=99), _Faces(), epochs=2, amp=torch.float16, resume=ckpt, **kw)
+    assert resumed.state.epoch == 2
+    assert resumed.state.scaler.get_scale() == 1024.0  # not a fresh 65536 (grows only every 2000 steps)
+
+
 def test_resume_refuses_a_different_loss():
     kw = {"lr": 1e-3, "batch_size": 4, "image_size": INPUT, "progress": False}
     res = pretrain(_encoder(), _Faces(), loss="wce", epochs=1, **kw)
