@@ -24,8 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from aunce_rt.aus import BENCHMARK_AUS
 from aunce_rt.errors import InputError, OutputError
-from training.data.synthau import render_clip
+from training.data.synthau import PRESENCE_THRESHOLD, open_video_writer, render_frames
 from training.data.synthau._identity import TEST_ID_BASE
 from training.metrics import AUMetrics, au_metrics
 
@@ -117,55 +118,35 @@ def render_people_clip(
     """Render ``people`` unseen SynthAU people into one video, with per-frame truth.
 
     Each person holds and changes expressions and moves their head for
-    ``frames_per_person`` frames; the clips are joined into ``out`` (mp4v).
+    ``frames_per_person`` frames, one after the other in ``out`` (mp4v; each frame
+    is compressed once, as a camera's video is).
     The people are ``first_identity``, ``first_identity + 1``, ... or, when given,
     ``identities`` (then ``people`` is ignored).
     """
-    import cv2
-
     ids_to_render = (
         list(identities) if identities is not None else [first_identity + k for k in range(people)]
     )
     if not ids_to_render or frames_per_person < 1:
         raise InputError(f"need at least one person and one frame; got {people} x {frames_per_person}")
     out = Path(out)
-    parts_dir = make_dir(out.parent / f".{out.stem}_parts")
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-    if not writer.isOpened():
-        raise InputError(f"cannot write video {out}; is the folder writable?")
+    make_dir(out.parent)
+    writer = open_video_writer(out, fps, size)
     labels, inten, ids, marks = [], [], [], []
-    codes: tuple[int, ...] = ()
     try:
         for k, identity in enumerate(ids_to_render):
-            part = parts_dir / f"person_{k}.mp4"
-            truth = render_clip(
-                part, identity=identity, n_frames=frames_per_person, fps=fps, seed=seed + k, size=size
+            person_inten, person_marks, _ = render_frames(
+                writer.write, identity=identity, n_frames=frames_per_person, fps=fps, seed=seed + k, size=size
             )
-            codes = truth.au_codes
-            cap = cv2.VideoCapture(str(part))
-            n = 0
-            while True:
-                ok, frame = cap.read()
-                if not ok:
-                    break
-                writer.write(frame)
-                n += 1
-            cap.release()
-            if n != frames_per_person:
-                raise InputError(f"{part}: decoded {n} frames, rendered {frames_per_person}")
-            labels.append(truth.labels)
-            inten.append(truth.intensities)
-            ids.append(np.full(n, identity))
-            marks.append(truth.landmarks)
-            part.unlink()
-            part.with_suffix(".truth.csv").unlink(missing_ok=True)
+            labels.append((person_inten >= PRESENCE_THRESHOLD).astype(np.int8))
+            inten.append(person_inten)
+            ids.append(np.full(frames_per_person, identity))
+            marks.append(person_marks)
     finally:
         writer.release()
-    parts_dir.rmdir()
     return PeopleClip(
         out,
         fps,
-        codes,
+        tuple(BENCHMARK_AUS["synthau"]),
         np.concatenate(labels),
         np.concatenate(inten),
         np.concatenate(ids),

@@ -32,6 +32,30 @@ def test_people_clip_truth_matches_video(clip):
     assert not list(clip.video.parent.glob(".clip_parts*"))
 
 
+def _decode(path) -> list[np.ndarray]:
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while (got := cap.read())[0]:
+        frames.append(got[1])
+    cap.release()
+    return frames
+
+
+def test_people_clip_compresses_each_frame_once(clip, tmp_path):
+    # Like a camera's video: the frames of each person are those of a one-person clip
+    # rendered straight to mp4, not a decoded clip compressed a second time.
+    from training.data.synthau import render_clip
+
+    alone = render_clip(tmp_path / "p0.mp4", identity=int(clip.identities[0]), n_frames=12, seed=3)
+    np.testing.assert_array_equal(alone.intensities, clip.intensities[:12])
+    np.testing.assert_array_equal(alone.landmarks, clip.landmarks[:12])
+    joined, single = _decode(clip.video)[:12], _decode(alone.path)
+    assert len(single) == 12
+    assert all(np.array_equal(a, b) for a, b in zip(joined, single, strict=True))
+
+
 def test_evaluate_clip_scores_every_frame(clip, tmp_path):
     model = write_tiny_model(tmp_path / "tiny.onnx")
     report = evaluate_clip(clip, tmp_path / "out", model=model, providers="cpu")

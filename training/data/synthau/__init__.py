@@ -19,7 +19,14 @@ from __future__ import annotations
 from training.data.synthau._dataset import SynthAU, SynthSample, aligned_crop
 from training.data.synthau._expressions import SUPPORTED_AUS
 from training.data.synthau._identity import TEST_ID_BASE, TRAIN_ID_BASE
-from training.data.synthau._io import GENERATOR_VERSION, ClipTruth, render_clip, write_dataset
+from training.data.synthau._io import (
+    GENERATOR_VERSION,
+    ClipTruth,
+    open_video_writer,
+    render_clip,
+    render_frames,
+    write_dataset,
+)
 from training.data.synthau._labels import PRESENCE_THRESHOLD
 
 __all__ = [
@@ -32,7 +39,9 @@ __all__ = [
     "SynthAU",
     "SynthSample",
     "aligned_crop",
+    "open_video_writer",
     "render_clip",
+    "render_frames",
     "render_sample",
     "write_dataset",
 ]

@@ -221,6 +221,65 @@ def expression_timeline(
     return out
 
 
+def render_frames(
+    write: Callable[[np.ndarray], object],
+    identity: int = TEST_ID_BASE,
+    n_frames: int = 150,
+    fps: float = 30.0,
+    seed: int = 0,
+    size: tuple[int, int] = (640, 480),
+    au_codes: Sequence[int] = BENCHMARK_AUS["synthau"],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Render one person changing expression and moving their head, handing each frame to ``write``.
+
+    ``write`` gets each (H, W, 3) uint8 BGR frame in order, e.g. an open
+    ``cv2.VideoWriter``'s ``write``, so several people can share one video file
+    (each frame is then compressed once, as a camera's video is).
+
+    Returns:
+        intensities (T, K) float32, landmarks (T, 68, 2) float32 iBUG-68 pixels and
+        poses (T, 3) float32 yaw, pitch, roll in degrees.
+    """
+    codes = tuple(int(c) for c in au_codes)
+    rng = np.random.default_rng([int(seed), int(identity), 7])
+    person = make_identity(int(identity))
+    scene = sample_scene(
+        rng, size, (0.0, 0.0, 0.0), iod_range=(0.17 * min(size), 0.24 * min(size)), degrade=False
+    )
+    scene = replace(scene, noise=float(rng.uniform(0.0, 3.0)))
+    background = _background(scene, size)
+    inten = expression_timeline(rng, n_frames, fps, codes)
+    t = np.arange(n_frames) / fps
+    amp = np.array([rng.uniform(4, 15), rng.uniform(2, 8), rng.uniform(2, 7)])
+    freq = rng.uniform(0.05, 0.3, 3)
+    phase = rng.uniform(0, 2 * np.pi, 3)
+    poses = (amp * np.sin(2 * np.pi * freq * t[:, None] + phase)).astype(np.float32)
+    drift = 0.02 * min(size) * np.sin(2 * np.pi * rng.uniform(0.03, 0.1) * t[:, None] + rng.uniform(0, 6, 2))
+    pattern = chin_pattern(identity)
+    landmarks = np.zeros((n_frames, 68, 2), np.float32)
+    for i in range(n_frames):
+        frame_scene = replace(
+            scene,
+            pose=tuple(float(v) for v in poses[i]),
+            center=(scene.center[0] + float(drift[i, 0]), scene.center[1] + float(drift[i, 1])),
+            noise_seed=int(rng.integers(0, 2**31 - 1)),
+        )
+        expr = apply_aus(person.shape, dict(zip(codes, inten[i].tolist(), strict=True)), pattern)
+        image, landmarks[i] = render(person, expr, frame_scene, size, background)
+        write(image)
+    return inten, landmarks, poses
+
+
+def open_video_writer(out: Path, fps: float, size: tuple[int, int]) -> cv2.VideoWriter:
+    """An mp4v writer for ``out``, or an OutputError saying what to change."""
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), tuple(size))
+    if not writer.isOpened():
+        raise OutputError(
+            f"OpenCV cannot open a video writer for {out}; use a .mp4 path in a writable folder"
+        )
+    return writer
+
+
 def render_clip(
     out_path: str | Path,
     identity: int = TEST_ID_BASE,
@@ -240,38 +299,9 @@ def render_clip(
     out = Path(out_path)
     _prepare_dir(out.parent)
     codes = tuple(int(c) for c in au_codes)
-    rng = np.random.default_rng([int(seed), int(identity), 7])
-    person = make_identity(int(identity))
-    scene = sample_scene(
-        rng, size, (0.0, 0.0, 0.0), iod_range=(0.17 * min(size), 0.24 * min(size)), degrade=False
-    )
-    scene = replace(scene, noise=float(rng.uniform(0.0, 3.0)))
-    background = _background(scene, size)
-    inten = expression_timeline(rng, n_frames, fps, codes)
-    t = np.arange(n_frames) / fps
-    amp = np.array([rng.uniform(4, 15), rng.uniform(2, 8), rng.uniform(2, 7)])
-    freq = rng.uniform(0.05, 0.3, 3)
-    phase = rng.uniform(0, 2 * np.pi, 3)
-    poses = (amp * np.sin(2 * np.pi * freq * t[:, None] + phase)).astype(np.float32)
-    drift = 0.02 * min(size) * np.sin(2 * np.pi * rng.uniform(0.03, 0.1) * t[:, None] + rng.uniform(0, 6, 2))
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), tuple(size))
-    if not writer.isOpened():
-        raise OutputError(
-            f"OpenCV cannot open a video writer for {out}; use a .mp4 path in a writable folder"
-        )
-    pattern = chin_pattern(identity)
-    landmarks = np.zeros((n_frames, 68, 2), np.float32)
+    writer = open_video_writer(out, fps, size)
     try:
-        for i in range(n_frames):
-            frame_scene = replace(
-                scene,
-                pose=tuple(float(v) for v in poses[i]),
-                center=(scene.center[0] + float(drift[i, 0]), scene.center[1] + float(drift[i, 1])),
-                noise_seed=int(rng.integers(0, 2**31 - 1)),
-            )
-            expr = apply_aus(person.shape, dict(zip(codes, inten[i].tolist(), strict=True)), pattern)
-            image, landmarks[i] = render(person, expr, frame_scene, size, background)
-            writer.write(image)
+        inten, landmarks, poses = render_frames(writer.write, identity, n_frames, fps, seed, size, codes)
     finally:
         writer.release()
     labels = (inten >= PRESENCE_THRESHOLD).astype(np.int8)
