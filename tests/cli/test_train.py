@@ -1,0 +1,38 @@
+"""`aunce-rt train recipe`: what it prints at the end of a run (the recipe itself is tested in training/)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from cli.main import app
+from training.recipe import RecipeResult, Variant
+
+runner = CliRunner()
+
+
+def test_recipe_prints_runtime_same_frames_and_static_crops_f1(monkeypatch, tmp_path):
+    fp32 = Variant("fp32", tmp_path / "m.onnx", 0.9, 0.915, (), 0.0)
+    runtime = {
+        "f1_macro": 0.867,
+        "detection_rate": 0.998,
+        "frames": 3600,
+        "people": 60,
+        "truth_aligned_same_frames": {"f1_macro": 0.865},
+    }
+    result = RecipeResult(tmp_path, tmp_path / "model.pt", (fp32,), fp32, runtime, {"f1_macro": 0.914}, None)
+    calls = []
+
+    def fake_run_recipe(name, out, **kw):
+        calls.append((name, out, kw))
+        return result
+
+    monkeypatch.setattr("training.recipe.run_recipe", fake_run_recipe)
+    res = runner.invoke(app, ["train", "recipe", "default", "--out", str(tmp_path / "run"), "--no-install"])
+    assert res.exit_code == 0, res.output
+    assert calls == [("default", Path(tmp_path / "run"), {"overrides": (), "install": False})]
+    text = " ".join(res.output.split())
+    assert "60 unseen people (3600 frames): F1-macro 86.7%" in text
+    assert "the same frames aligned with the true landmarks: 86.5%" in text
+    assert "static test crops of other unseen people: 91.4%" in text
