@@ -59,6 +59,8 @@ class LinearEvalResult:
             valid selection, reported only for comparison and labelled as such).
         oracle_test_f1: test F1-macro at ``oracle_test_epoch``.
         seconds: wall time, feature extraction included.
+        test_probs: (T, N) test probabilities at the selected epoch, in the test
+            split's order (for breakdowns of the test metrics).
     """
 
     probe: AUProbe
@@ -72,6 +74,7 @@ class LinearEvalResult:
     oracle_test_epoch: int
     oracle_test_f1: float
     seconds: float
+    test_probs: np.ndarray | None = None
 
     def summary(self, au_codes: Any = None) -> dict[str, Any]:
         """JSON-able summary (test metrics at the selected epoch, and the labelled oracle)."""
@@ -238,7 +241,8 @@ def linear_eval(
         probe.load_state_dict(best)
     probe.eval()
     val_metrics = au_metrics(_probs(probe, va, batch_size), va.labels.cpu().numpy(), thresholds)
-    test_metrics = au_metrics(_probs(probe, te, batch_size), te.labels.cpu().numpy(), thresholds)
+    test_probs = _probs(probe, te, batch_size)
+    test_metrics = au_metrics(test_probs, te.labels.cpu().numpy(), thresholds)
     oracle = select_epoch(test_f1)
     model = AUModel(encoder, probe).eval()
     log.info(
@@ -262,4 +266,5 @@ def linear_eval(
         oracle_test_epoch=oracle,
         oracle_test_f1=test_f1[oracle - 1],
         seconds=time.perf_counter() - start,
+        test_probs=test_probs,
     )

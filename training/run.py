@@ -539,6 +539,7 @@ def run_unit(
         "seconds_per_epoch": pretrain_seconds / max(cfg.pretrain.epochs, 1),
         "train_frames": len(train_ds),
         "test_frames": len(test_ds),
+        **_test_by_kind(split, test_ds, lin.test_probs, protocol.au_codes),
     }
     if ctx.is_main:
         from models import save_model
@@ -553,6 +554,30 @@ def run_unit(
         tmp.write_text(json.dumps(metrics, indent=2, default=_json_default))
         os.replace(tmp, result_file)
     return UnitResult(split.name, seed, metrics)
+
+
+def _test_by_kind(
+    split: Split, test_ds: AUDataset, probs: np.ndarray | None, au_codes: tuple[int, ...]
+) -> dict[str, Any]:
+    """Test metrics of static samples and of video frames apart, when the test split mixes them.
+
+    SynthAU test folds hold frames of rendered clips (``data.synth_video_frames``)
+    beside the static samples; ``test`` scores both together, these keys each.
+    Empty for a split without video frames.
+    """
+    from training.data.synth_source import is_video_crop
+    from training.metrics import au_metrics
+
+    video = np.array([is_video_crop(p) for p in split.test.paths], dtype=bool)
+    if probs is None or not video.any() or video.all():
+        return {}
+    labels = np.asarray(test_ds.labels)
+    return {
+        "test_static": au_metrics(probs[~video], labels[~video]).to_dict(au_codes)
+        | {"frames": int((~video).sum())},
+        "test_video_frames": au_metrics(probs[video], labels[video]).to_dict(au_codes)
+        | {"frames": int(video.sum())},
+    }
 
 
 def warm_up_backbone(

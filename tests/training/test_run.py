@@ -113,8 +113,47 @@ def test_run_folder_checkpoint_and_report(tmp_path: Path, manifest: Path) -> Non
         "best epoch on the test split",
     ):
         assert text in md
+    assert "test_static" not in result.units[0].metrics  # no video frames in this test split
+    assert "static samples only" not in md
     with pytest.raises(OutputError, match="--resume"):
         run_experiment(cfg, run, progress=False)
+
+
+def test_test_metrics_of_static_samples_and_video_frames_apart() -> None:
+    from types import SimpleNamespace
+
+    from training.metrics import au_metrics
+    from training.report import format_markdown
+    from training.run import _test_by_kind
+
+    paths = ["c/s/0001.png", "c/video/0002.png", "c/s/0003.png", "c/video/0004.png", "c/s/0005.png"]
+    labels = np.array([[1, 0], [1, 1], [0, 1], [0, 0], [1, 1]])
+    probs = np.array([[0.9, 0.2], [0.1, 0.8], [0.3, 0.7], [0.6, 0.1], [0.8, 0.4]])
+    split = SimpleNamespace(test=SimpleNamespace(paths=paths))
+    got = _test_by_kind(split, SimpleNamespace(labels=labels), probs, (1, 2))
+    static, video = [0, 2, 4], [1, 3]
+    assert got["test_static"]["frames"] == 3 and got["test_video_frames"]["frames"] == 2
+    assert got["test_static"]["f1_macro"] == pytest.approx(au_metrics(probs[static], labels[static]).f1_macro)
+    assert got["test_video_frames"]["f1_macro"] == pytest.approx(
+        au_metrics(probs[video], labels[video]).f1_macro
+    )
+    assert got["test_static"]["f1_macro"] != got["test_video_frames"]["f1_macro"]
+    all_static = SimpleNamespace(test=SimpleNamespace(paths=[p.replace("video", "s") for p in paths]))
+    assert _test_by_kind(all_static, SimpleNamespace(labels=labels), probs, (1, 2)) == {}
+    unit = {
+        "split": "fold1",
+        "seed": 0,
+        "au_codes": [1, 2],
+        "selection": "validation subjects held out from training",
+        "selected_epoch": 1,
+        "test": au_metrics(probs, labels).to_dict((1, 2)),
+        **got,
+    }
+    rep = aggregate([unit])
+    assert rep["test_static_f1_macro"]["mean"] == pytest.approx(got["test_static"]["f1_macro"])
+    assert rep["test_video_frames_f1_macro"]["mean"] == pytest.approx(got["test_video_frames"]["f1_macro"])
+    md = format_markdown(rep)
+    assert "| F1-macro, test static samples only |" in md and "| F1-macro, test video frames only |" in md
 
 
 def cfg_codes(cfg) -> tuple[int, ...]:  # type: ignore[no-untyped-def]
