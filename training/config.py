@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from aunce_rt.errors import InputError
+from training.data.synth_source import SYNTH_LANDMARKS
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
@@ -45,6 +46,9 @@ class DataConfig:
     faces that video onsets and offsets show).
     ``synth_video_frames``: extra SynthAU crops taken from rendered, mp4-compressed
     video clips of the same people (``training.data.synth_source``); 0: none.
+    ``synth_landmarks``: landmarks SynthAU crops are aligned with: "truth" (the
+    renderer's iBUG-68 points) or "mediapipe" (MediaPipe FaceMesh run on each
+    rendered frame, as the runtime does; the truth where it finds no face).
     ``cache``: keep decoded, resized crops in memory after their first read (small
     crops and ``num_workers: 0``; each worker process would hold its own copy).
     """
@@ -70,6 +74,7 @@ class DataConfig:
     synth_noise: float = 0.0
     synth_trace_max: float | None = None
     synth_video_frames: int = 0
+    synth_landmarks: str = "truth"
     cache: bool = False
 
 
@@ -185,6 +190,11 @@ class ExperimentConfig:
                 "null or in [0, 0.25]",
             ),
             (self.data.synth_video_frames >= 0, "data.synth_video_frames", ">= 0"),
+            (
+                self.data.synth_landmarks in SYNTH_LANDMARKS,
+                "data.synth_landmarks",
+                "|".join(SYNTH_LANDMARKS),
+            ),
             (self.model.input_norm in ("none", "image"), "model.input_norm", "'none' or 'image'"),
             (self.pretrain.schedule in ("constant", "cosine"), "pretrain.schedule", "'constant' or 'cosine'"),
             (self.warmup.schedule in ("constant", "cosine"), "warmup.schedule", "'constant' or 'cosine'"),

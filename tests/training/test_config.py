@@ -76,6 +76,7 @@ def test_overrides_are_typed(override: str, key: tuple[str, ...], expected: obje
         "loss.au_weighted=maybe",
         "selection=best",
         "amp=on",
+        "data.synth_landmarks=dlib",
         "badkey",
     ],
 )

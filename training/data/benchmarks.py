@@ -65,6 +65,7 @@ def _source_index(data: DataConfig, protocol: Protocol, which: str, *, cache_dir
                 noise=data.synth_noise,
                 trace_max=data.synth_trace_max,
                 video_frames=data.synth_video_frames,
+                landmarks=data.synth_landmarks,
             )
         )
     if data.format == "raw":

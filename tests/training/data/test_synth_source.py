@@ -66,3 +66,49 @@ def test_video_frames_resume_finished_clips_and_flip_noisy_labels(tmp_path):
         synthau_manifest(tmp_path / "n", frames=2, seed=0, identities=2, noise=1.0, video_frames=per_clip)
     )
     np.testing.assert_array_equal(noisy.labels[2:], 1 - clean.labels[2 : 2 + per_clip])
+
+
+def test_mediapipe_landmarks_make_the_runtimes_crops(tmp_path):
+    """landmarks="mediapipe": each still crop is what the runtime's MediaPipe + alignment make of the frame."""
+    import cv2
+    import numpy as np
+    import pytest
+
+    from aunce_rt.align import align_face
+    from aunce_rt.errors import InputError
+    from aunce_rt.landmarks import create_backend
+    from training.data.synth_source import VIDEO_CLIP_FRAMES, VIDEO_STRIDE, is_video_crop
+    from training.data.synthau import SynthAU
+
+    per_clip = VIDEO_CLIP_FRAMES // VIDEO_STRIDE
+    out = tmp_path / "c"
+    truth = read_manifest(synthau_manifest(out, frames=6, seed=0, identities=3, video_frames=per_clip))
+    mp = read_manifest(
+        synthau_manifest(out, frames=6, seed=0, identities=3, video_frames=per_clip, landmarks="mediapipe")
+    )
+    assert all("/crops-mediapipe/" in p for p in mp.paths)  # never mixed with the truth-aligned crops
+    np.testing.assert_array_equal(mp.labels, truth.labels)
+    assert mp.subjects == truth.subjects and sum(map(is_video_crop, mp.paths)) == per_clip
+    gen = SynthAU(seed=0, split="train", num_identities=3)
+    backend = create_backend("facemesh", static=True, max_faces=1)
+    compared = 0
+    try:
+        for i in range(6):
+            sample = gen.render_sample(i)
+            faces = backend.process(np.ascontiguousarray(sample.image[:, :, ::-1]), 0)
+            if not faces:
+                continue
+            expected, _ = align_face(sample.image, faces[0].points, layout="mediapipe")
+            np.testing.assert_array_equal(cv2.imread(mp.paths[i]), expected)
+            assert not np.array_equal(cv2.imread(truth.paths[i]), expected)  # MediaPipe's points differ
+            compared += 1
+    finally:
+        backend.close()
+    assert compared >= 4  # MediaPipe finds most SynthAU faces
+    diffs = [
+        np.abs(cv2.imread(a).astype(int) - cv2.imread(b).astype(int)).mean()
+        for a, b in zip(mp.paths, truth.paths, strict=True)
+    ]
+    assert max(diffs) < 40  # the same face, a little shifted: not another image
+    with pytest.raises(InputError, match="landmarks must be one of truth, mediapipe"):
+        synthau_manifest(out, frames=6, seed=0, identities=3, landmarks="dlib")
