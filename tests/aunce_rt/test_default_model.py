@@ -31,15 +31,27 @@ def test_bundled_model_is_small_and_describes_itself(session):
 
 
 def test_bundled_model_reproduces_its_recorded_crop_f1(session):
-    """Fresh SynthAU test-split crops (unseen people): F1 close to the card's test-crop F1."""
+    """Fresh SynthAU test-split crops (unseen people): F1 close to the card's test-crop F1.
+
+    The crops are aligned as the model's training crops were (its config's
+    ``data.synth_landmarks``: the renderer's landmarks or MediaPipe's).
+    """
     from export._crops import to_input_crop
+    from training.data.synth_source import aligned_synth_crop, landmark_backend
     from training.data.synthau import SynthAU
     from training.metrics import au_metrics
 
     meta = session.metadata
+    landmarks = meta.training["config"]["data"].get("synth_landmarks", "truth")
     data = SynthAU(seed=123, split="test")
     samples = [data.render_sample(i) for i in range(240)]
-    crops = np.stack([to_input_crop(data.aligned_crop(s), meta.input_size) for s in samples])
+    backend = landmark_backend(landmarks, static=True)
+    try:
+        aligned = [aligned_synth_crop(s.image, s.landmarks, backend)[0] for s in samples]
+    finally:
+        if backend is not None:
+            backend.close()
+    crops = np.stack([to_input_crop(crop, meta.input_size) for crop in aligned])
     labels = np.stack([s.labels for s in samples])
     f1 = au_metrics(session.run(crops), labels, np.asarray(meta.thresholds)).f1_macro
     recorded = meta.metrics["synthau_test_crops"]["f1_macro"]

@@ -106,11 +106,7 @@ def synthau_manifest(
     else:
         missed = _render_crops((crops_dir, seed, noise, identities, kw, todo, landmarks))
     if landmarks == "mediapipe" and todo:
-        log.info(
-            "SynthAU: MediaPipe found no face in %d of %d still frames (true landmarks used)",
-            missed,
-            len(todo),
-        )
+        _log_fallbacks(missed, len(todo), "still frames")
     paths, subjects, labels = [], [], []
     for i in range(frames):
         identity, clean, noisy, _ = gen.truth(i)
@@ -172,11 +168,7 @@ def _video_crops(
     else:
         missed = sum(_render_video_clip(job) for job in jobs)
     if landmarks == "mediapipe" and jobs:
-        log.info(
-            "SynthAU: MediaPipe found no face in %d of %d clip frames kept (true landmarks used)",
-            missed,
-            len(jobs) * -(-VIDEO_CLIP_FRAMES // VIDEO_STRIDE),
-        )
+        _log_fallbacks(missed, len(jobs) * per_clip, "video frames")
     rows = []
     for k in range(clips):
         labels = np.load(folder / f"clip{k:05d}.npy")
@@ -186,7 +178,19 @@ def _video_crops(
     return rows
 
 
-def _crop(frame: Any, truth_landmarks: Any, backend: Any) -> tuple[Any, bool]:
+def _log_fallbacks(missed: int, total: int, what: str) -> None:
+    """Log how many crops fell back to the true landmarks; a warning above 5%."""
+    level = logging.WARNING if missed > 0.05 * total else logging.INFO
+    log.log(
+        level,
+        "SynthAU: MediaPipe found no face in %d of %d %s (aligned with the true landmarks)",
+        missed,
+        total,
+        what,
+    )
+
+
+def aligned_synth_crop(frame: Any, truth_landmarks: Any, backend: Any) -> tuple[Any, bool]:
     """``frame``'s 256 px aligned crop, and whether it fell back to the truth.
 
     From MediaPipe's landmarks when ``backend`` is given and finds a face, else
@@ -205,7 +209,7 @@ def _crop(frame: Any, truth_landmarks: Any, backend: Any) -> tuple[Any, bool]:
     return aligned_crop_of(frame, truth_landmarks), backend is not None
 
 
-def _backend(landmarks: str, *, static: bool) -> Any:
+def landmark_backend(landmarks: str, *, static: bool) -> Any:
     """A one-face MediaPipe FaceMesh backend for ``landmarks="mediapipe"``, else None."""
     if landmarks != "mediapipe":
         return None
@@ -233,7 +237,7 @@ def _render_video_clip(job: tuple[Path, int, float, int, int, str]) -> int:
     video = folder / f".clip{k:05d}.mp4"
     truth = render_clip(video, identity=identity, n_frames=VIDEO_CLIP_FRAMES, seed=seed * 100_003 + k)
     cap = cv2.VideoCapture(str(video))
-    backend = _backend(landmarks, static=False)
+    backend = landmark_backend(landmarks, static=False)
     kept, missed = [], 0
     try:
         for i in range(VIDEO_CLIP_FRAMES):
@@ -241,7 +245,7 @@ def _render_video_clip(job: tuple[Path, int, float, int, int, str]) -> int:
             if not ok:
                 raise RuntimeError(f"{video}: decoded {i} of {VIDEO_CLIP_FRAMES} frames")
             if i % VIDEO_STRIDE == 0 or backend is not None:  # tracking needs every frame
-                crop, fell_back = _crop(frame, truth.landmarks[i], backend)
+                crop, fell_back = aligned_synth_crop(frame, truth.landmarks[i], backend)
             if i % VIDEO_STRIDE == 0:
                 missed += fell_back
                 j = len(kept)
@@ -275,14 +279,14 @@ def _render_crops(job: tuple[Path, int, float, int, dict, list[int], str]) -> in
 
     crops_dir, seed, noise, identities, kw, indices, landmarks = job
     gen = SynthAU(seed=seed, split="train", noise=noise, num_identities=identities, **kw)
-    backend = _backend(landmarks, static=True)
+    backend = landmark_backend(landmarks, static=True)
     missed = 0
     try:
         for i in indices:
             path = crops_dir / f"{i:05d}.png"
             tmp = path.with_name(f".tmp.{path.name}")
             sample = gen.render_sample(i)
-            crop, fell_back = _crop(sample.image, sample.landmarks, backend)
+            crop, fell_back = aligned_synth_crop(sample.image, sample.landmarks, backend)
             cv2.imwrite(str(tmp), crop)
             os.replace(tmp, path)
             missed += fell_back
