@@ -72,3 +72,8 @@ def main() -> None:
 
 
 from cli import commands  # noqa: E402,F401  (each command module registers itself on `app`)
+
+if __name__ == "__main__":  # `python -m cli.main`: run the app its commands registered on (cli.main's)
+    from cli.main import main as _main
+
+    _main()

@@ -44,7 +44,7 @@ from aunce_rt.errors import InputError, ModelError, OutputError
 from training.config import ExperimentConfig, load_config, save_config, to_dict
 from training.data.dataset import AUDataset
 from training.data.protocol import Protocol, Split, holdout_subjects
-from training.distributed import DistContext, amp_dtype, init_distributed
+from training.distributed import DistContext, amp_dtype, cleanup, init_distributed
 
 logger = logging.getLogger(__name__)
 
@@ -659,12 +659,33 @@ def run_experiment(
         progress: rich progress bars on stderr.
         after_checkpoint: test hook, called after each pretraining checkpoint.
         stages: the stages to run (see :func:`run_unit`); the report needs "linear".
+
+    Under torchrun the process group this call creates is destroyed when it returns
+    or fails (one made by the caller is left alone).
     """
+    owns_group = not (torch.distributed.is_available() and torch.distributed.is_initialized())
+    ctx = init_distributed(cfg.device)
+    try:
+        return _run_units(cfg, out, ctx, resume, progress, after_checkpoint, stages)
+    finally:
+        if owns_group and ctx.distributed:
+            cleanup()  # before exit: gloo/NCCL threads must not outlive the interpreter
+
+
+def _run_units(
+    cfg: ExperimentConfig,
+    out: str | Path | None,
+    ctx: DistContext,
+    resume: bool,
+    progress: bool,
+    after_checkpoint: Callable[[int], None] | None,
+    stages: tuple[str, ...],
+) -> RunResult:
+    """:func:`run_experiment`'s body, in an initialised process context."""
     from training.data.benchmarks import build_splits
     from training.pretrain import seed_everything
     from training.report import write_report
 
-    ctx = init_distributed(cfg.device)
     amp_dtype(ctx.device, cfg.amp)  # a precision this device cannot run fails before any folder is made
     path = Path(out) if out is not None else Path(cfg.out_dir) / cfg.name
     run = RunDir(path, cfg, resume=resume, write=ctx.is_main)
