@@ -73,6 +73,14 @@ class LandmarkBackend(Protocol):
         ...
 
 
+def most_confident_face(
+    backend: LandmarkBackend, image_bgr: np.ndarray, timestamp_ms: int = 0
+) -> FaceLandmarks | None:
+    """The most confident face ``backend`` finds in a BGR frame, or None when it finds none."""
+    faces = backend.process(np.ascontiguousarray(image_bgr[:, :, ::-1]), timestamp_ms)
+    return max(faces, key=lambda f: f.confidence) if faces else None
+
+
 def box_of(points: np.ndarray) -> np.ndarray:
     """Bounding box (4,) float32 ``x1, y1, x2, y2`` of points (L, 2)."""
     return np.concatenate([points.min(axis=0), points.max(axis=0)]).astype(np.float32)

@@ -118,14 +118,12 @@ _BACKEND = None
 def _mediapipe_points(image_bgr: np.ndarray) -> np.ndarray | None:
     """478 MediaPipe landmarks of the most confident face, or None (one backend per process)."""
     global _BACKEND
-    from aunce_rt.landmarks import create_backend
+    from aunce_rt.landmarks import create_backend, most_confident_face
 
     if _BACKEND is None:
         _BACKEND = create_backend("facemesh", static=True, max_faces=1)
-    faces = _BACKEND.process(np.ascontiguousarray(image_bgr[:, :, ::-1]), 0)
-    if not faces:
-        return None
-    return max(faces, key=lambda f: f.confidence).points
+    face = most_confident_face(_BACKEND, image_bgr)
+    return None if face is None else face.points
 
 
 def _write_atomic(path: Path, image: np.ndarray) -> None:

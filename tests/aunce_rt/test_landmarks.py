@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from aunce_rt.errors import InputError, ModelError
-from aunce_rt.landmarks import FaceLandmarks, box_iou, box_of, create_backend
+from aunce_rt.landmarks import FaceLandmarks, box_iou, box_of, create_backend, most_confident_face
 
 
 def _rgb(path: Path) -> np.ndarray:
@@ -143,3 +143,28 @@ def test_tasks_backend_blendshapes(landmarker_task, shared_data):
         assert len(image_backend.process(frames[0], 0)) == 1
     finally:
         image_backend.close()
+
+
+def test_most_confident_face_of_a_bgr_frame():
+    def face(conf: float) -> FaceLandmarks:
+        pts = np.full((478, 2), conf, np.float32)
+        return FaceLandmarks(pts, np.zeros(478, np.float32), conf, np.zeros(4, np.float32))
+
+    class Fake:
+        def __init__(self, faces):
+            self.faces, self.seen = faces, []
+
+        def process(self, rgb, timestamp_ms=0):
+            self.seen.append((rgb.copy(), timestamp_ms))
+            return self.faces
+
+        def close(self):
+            pass
+
+    bgr = np.zeros((4, 4, 3), np.uint8)
+    bgr[..., 0] = 255  # blue in BGR
+    backend = Fake([face(0.3), face(0.9), face(0.5)])
+    assert most_confident_face(backend, bgr, 40).confidence == 0.9
+    rgb, ts = backend.seen[0]
+    assert ts == 40 and rgb[..., 2].min() == 255 and rgb[..., 0].max() == 0  # handed over as RGB
+    assert most_confident_face(Fake([]), bgr) is None

@@ -196,15 +196,14 @@ def aligned_synth_crop(frame: Any, truth_landmarks: Any, backend: Any) -> tuple[
     From MediaPipe's landmarks when ``backend`` is given and finds a face, else
     from the true landmarks.
     """
-    import numpy as np
-
     from aunce_rt.align import align_face
+    from aunce_rt.landmarks import most_confident_face
     from training.data.synthau._dataset import aligned_crop_of
 
     if backend is not None:
-        faces = backend.process(np.ascontiguousarray(frame[:, :, ::-1]), 0)
-        if faces:
-            crop, _ = align_face(frame, max(faces, key=lambda f: f.confidence).points, layout="mediapipe")
+        face = most_confident_face(backend, frame)
+        if face is not None:
+            crop, _ = align_face(frame, face.points, layout="mediapipe")
             return crop, False
     return aligned_crop_of(frame, truth_landmarks), backend is not None
 
