@@ -17,7 +17,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from models import AUModel, AUProbe, create_encoder
+from aunce_rt.models import AUModel, AUProbe, create_encoder
 
 DEFAULT_BACKBONES = [
     "mobilenetv3_small_100",

@@ -31,11 +31,11 @@ from rich.console import Console
 from rich.table import Table
 
 from aunce_rt.aus import BENCHMARK_AUS
-from export import export_onnx
-from export._crops import random_crops
-from export._int8 import quantize_int8, quantize_int8_dynamic
-from export._wrapper import ExportWrapper
-from models import AUModel, AUProbe, create_encoder, save_model
+from aunce_rt.export import export_onnx
+from aunce_rt.export._crops import random_crops
+from aunce_rt.export._int8 import quantize_int8, quantize_int8_dynamic
+from aunce_rt.export._wrapper import ExportWrapper
+from aunce_rt.models import AUModel, AUProbe, create_encoder, save_model
 
 LIGHT = ("mobilenetv3_large_100", "efficientnet_b0")
 FULL = (*LIGHT, "resnet50", "swin_base_patch4_window7_224")

@@ -39,11 +39,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_synthau_train import encoder, end_to_end_f1, render, train  # noqa: E402
 
 from aunce_rt.aus import BENCHMARK_AUS  # noqa: E402
-from export import export_onnx  # noqa: E402
-from export._int8 import quantize_int8, quantize_int8_dynamic  # noqa: E402
-from export._verify import ms_per_face, run_probs, session  # noqa: E402
-from models import save_model  # noqa: E402
-from training.metrics import au_metrics  # noqa: E402
+from aunce_rt.evaluation.metrics import au_metrics  # noqa: E402
+from aunce_rt.export import export_onnx  # noqa: E402
+from aunce_rt.export._int8 import quantize_int8, quantize_int8_dynamic  # noqa: E402
+from aunce_rt.export._verify import ms_per_face, run_probs, session  # noqa: E402
+from aunce_rt.models import save_model  # noqa: E402
 
 log = logging.getLogger("bench_int8_accuracy")
 

@@ -6,7 +6,7 @@ Measures, on one 640x480 single-face video:
   * peak RSS of the full pipeline on a 1,000-frame and a 10,000-frame video (frames
     looped into temporary files), each in a fresh process: memory must stay flat.
 
-The video is a SynthAU clip when ``training.data.synthau`` is importable, else the
+The video is a SynthAU clip when ``aunce_rt.synthau`` is importable, else the
 frames of ../shared/data/video/openface_default.wmv resized to 640x480.
 
 Usage:
@@ -36,14 +36,14 @@ SIZE = (640, 480)
 def _base_frames(n: int, workdir: Path) -> list[np.ndarray]:
     """Up to ``n`` distinct 640x480 BGR frames of one face (SynthAU clip or the OpenFace sample)."""
     try:
-        from training.data.synthau import render_clip
+        from aunce_rt.synthau import render_clip
 
         clip = workdir / "synthau.mp4"
         render_clip(clip, identity=0, n_frames=min(n, 300), fps=30, seed=0, size=SIZE)
         path, source = clip, "SynthAU clip"
     except ImportError:
         if not SHARED_VIDEO.is_file():
-            sys.exit(f"need training.data.synthau or {SHARED_VIDEO} to make a benchmark video")
+            sys.exit(f"need aunce_rt.synthau or {SHARED_VIDEO} to make a benchmark video")
         path, source = SHARED_VIDEO, SHARED_VIDEO.name
     cap = cv2.VideoCapture(str(path))
     frames = []

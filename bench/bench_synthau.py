@@ -20,13 +20,13 @@ import cv2  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from training.data.synthau import SynthAU  # noqa: E402
+from aunce_rt.synthau import SynthAU  # noqa: E402
 
 
 def _clear_caches() -> None:
     """Forget every person built so far (random access means a new person almost every frame)."""
-    from training.data.synthau._identity import make_identity
-    from training.data.synthau._render import _head_grid
+    from aunce_rt.synthau._identity import make_identity
+    from aunce_rt.synthau._render import _head_grid
 
     make_identity.cache_clear()
     _head_grid.cache_clear()

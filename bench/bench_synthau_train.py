@@ -64,13 +64,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from aunce_rt.aus import BENCHMARK_AUS  # noqa: E402
-from models import create_encoder  # noqa: E402
-from training.data.synthau import SynthAU  # noqa: E402
-from training.distributed import amp_dtype, cpu_has_native_bf16  # noqa: E402
-from training.features import FeatureSet, extract_features  # noqa: E402
-from training.linear_eval import LinearEvalResult, linear_eval, split_by_subject  # noqa: E402
-from training.metrics import au_metrics, best_thresholds  # noqa: E402
-from training.pretrain import PretrainResult, pretrain  # noqa: E402
+from aunce_rt.evaluation.metrics import au_metrics, best_thresholds  # noqa: E402
+from aunce_rt.models import create_encoder  # noqa: E402
+from aunce_rt.synthau import SynthAU  # noqa: E402
+from aunce_rt.training.distributed import amp_dtype, cpu_has_native_bf16  # noqa: E402
+from aunce_rt.training.features import FeatureSet, extract_features  # noqa: E402
+from aunce_rt.training.linear_eval import LinearEvalResult, linear_eval, split_by_subject  # noqa: E402
+from aunce_rt.training.pretrain import PretrainResult, pretrain  # noqa: E402
 
 log = logging.getLogger("bench_synthau_train")
 

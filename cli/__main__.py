@@ -1,5 +1,5 @@
-"""``python -m cli ...`` runs the ``aunce-rt`` command (e.g. under ``torchrun -m cli train pretrain ...``)."""
+"""``python -m aunce_rt.cli ...`` runs the ``aunce-rt`` command (e.g. under ``torchrun -m aunce_rt.cli train pretrain ...``)."""
 
-from cli.main import main
+from aunce_rt.cli.main import main
 
 main()

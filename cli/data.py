@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from cli.main import app
+from aunce_rt.cli.main import app
 
 data_app = typer.Typer(help="Generate synthetic AU data (SynthAU).", no_args_is_help=True)
 app.add_typer(data_app, name="data")
@@ -35,7 +35,7 @@ def synth(
     balanced: bool = typer.Option(False, "--balanced", help="Draw every AU with rate 0.5."),
 ) -> None:
     """Write aligned 256x256 SynthAU crops with their labels (images.txt / labels.txt / manifest.csv)."""
-    from training.data.synthau import write_dataset
+    from aunce_rt.synthau import write_dataset
 
     procs = workers or max(1, min(os.cpu_count() or 1, 8))
     columns = (TextColumn("[bold]synth"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
@@ -63,7 +63,7 @@ def clip(
     height: int = typer.Option(480, "--height", min=64),
 ) -> None:
     """Write a clip of one person changing expression, plus <name>.truth.csv (per-frame AU truth)."""
-    from training.data.synthau import render_clip
+    from aunce_rt.synthau import render_clip
 
     with console.status(f"rendering {frames} frames"):
         truth = render_clip(out, identity, frames, fps, seed, (width, height))

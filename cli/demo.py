@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.main import app, err_console
+from aunce_rt.cli.main import app, err_console
 
 
 @app.command("demo")
@@ -27,8 +27,8 @@ def demo(
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from aunce_rt.detector import default_model_path
+    from aunce_rt.evaluation.runtime_eval import evaluate_clip, make_dir, render_people_clip
     from aunce_rt.session import AUModelSession
-    from training.runtime_eval import evaluate_clip, make_dir, render_people_clip
 
     # Validate the inputs before spending seconds on rendering.
     AUModelSession(model if model is not None else default_model_path(), providers="cpu")
@@ -51,7 +51,7 @@ def demo(
     m = report.metrics
     console = Console()
     console.print(f1_table(m, clip.labels, clip.au_codes))
-    from training.metrics import au_metrics
+    from aunce_rt.evaluation.metrics import au_metrics
 
     trivial = au_metrics(np.ones_like(clip.labels, dtype=np.float32), clip.labels).f1_macro
     console.print(

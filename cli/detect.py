@@ -34,9 +34,9 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from aunce_rt.cli.main import app, err_console
 from aunce_rt.errors import AunceError
 from aunce_rt.results import STAGES
-from cli.main import app, err_console
 
 logger = logging.getLogger(__name__)
 out_console = Console()

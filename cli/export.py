@@ -8,8 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from aunce_rt.cli.main import app
 from aunce_rt.errors import InputError
-from cli.main import app
 
 console = Console(stderr=True)
 
@@ -70,11 +70,11 @@ def export_command(
         raise InputError(f"checkpoint not found: {checkpoint}; pass the .pt file written by training")
     precision = "fp16" if fp16 else "int8" if int8 else "fp32"
 
-    from export import export_onnx  # imports torch
+    from aunce_rt.export import export_onnx  # imports torch
 
     source: object = checkpoint
     if from_megraph is not None:
-        from export._megraph import load_megraph_checkpoint
+        from aunce_rt.export._megraph import load_megraph_checkpoint
 
         source = load_megraph_checkpoint(checkpoint, from_megraph, benchmark=benchmark)
     with console.status(f"exporting {checkpoint.name} ({precision})..."):

@@ -71,9 +71,9 @@ def main() -> None:
     app()
 
 
-from cli import commands  # noqa: E402,F401  (each command module registers itself on `app`)
+from aunce_rt.cli import commands  # noqa: E402,F401  (each command module registers itself on `app`)
 
-if __name__ == "__main__":  # `python -m cli.main`: run the app its commands registered on (cli.main's)
-    from cli.main import main as _main
+if __name__ == "__main__":  # `python -m aunce_rt.cli.main`: run the app its commands registered on (cli.main's)
+    from aunce_rt.cli.main import main as _main
 
     _main()

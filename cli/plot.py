@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from cli.main import app, err_console
+from aunce_rt.cli.main import app, err_console
 
 
 @app.command("plot")

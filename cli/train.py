@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.main import app
+from aunce_rt.cli.main import app
 
 train_app = typer.Typer(
     help="Train and evaluate AU encoders (AUNCE, WCE, WFL) on the benchmarks.", no_args_is_help=True
@@ -26,7 +26,7 @@ SET_HELP = "Override a config key: --set loss.temperature=0.3 (dotted keys, YAML
 
 
 def _config(config: str, overrides: list[str] | None):  # type: ignore[no-untyped-def]
-    from training.config import load_config
+    from aunce_rt.training.config import load_config
 
     return load_config(config, overrides or [])
 
@@ -70,7 +70,7 @@ def prepare_cmd(
     """Align every annotated frame into 256x256 crops (resumable; no-face frames listed)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from training.prepare import prepare
+    from aunce_rt.datasets.prepare import prepare
 
     with Progress(
         TextColumn("aligning"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err_console
@@ -103,7 +103,7 @@ def prepare_cmd(
 def _run(
     config: str, overrides: list[str] | None, out: Path | None, resume: bool, stages: tuple[str, ...]
 ) -> None:
-    from training.run import run_experiment
+    from aunce_rt.training.run import run_experiment
 
     cfg = _config(config, overrides)
     result = run_experiment(cfg, out, resume=resume, stages=stages)
@@ -134,8 +134,8 @@ def linear_cmd(
     overrides: list[str] | None = typer.Option(None, "--set", help=SET_HELP),
 ) -> None:
     """Linear evaluation (frozen encoder, one probe per AU) of a pretrained run."""
-    from training.config import load_config
-    from training.run import _read_yaml, run_experiment
+    from aunce_rt.training.config import load_config
+    from aunce_rt.training.run import _read_yaml, run_experiment
 
     cfg = load_config(data=_read_yaml(run_dir / "config.yaml"), overrides=overrides or [])
     result = run_experiment(cfg, run_dir, resume=True, stages=("linear",))
@@ -149,7 +149,7 @@ def eval_cmd(
     overrides: list[str] | None = typer.Option(None, "--set", help=SET_HELP),
 ) -> None:
     """Evaluate a trained model on the test split(s) of a config, at the model's thresholds."""
-    from training.run import evaluate_model
+    from aunce_rt.training.run import evaluate_model
 
     cfg = _config(config, overrides)
     results = evaluate_model(model, cfg)
@@ -171,7 +171,7 @@ def report_cmd(
     run_dir: Path = typer.Argument(..., exists=True, file_okay=False, help="A run folder."),
 ) -> None:
     """Re-aggregate a run's finished splits into report.md / report.json and print it."""
-    from training.report import report_from_run
+    from aunce_rt.evaluation.report import report_from_run
 
     report = report_from_run(run_dir)
     _print_report(report, f"{report['name']} ({report['protocol']})")
@@ -190,7 +190,7 @@ def experiment_cmd(
     resume: bool = typer.Option(False, "--resume", help="Continue unfinished variants."),
 ) -> None:
     """Run a paper table's grid of variants and print the table (also out/<grid>/table.md)."""
-    from training.experiments import format_table, load_grid, run_grid
+    from aunce_rt.training.experiments import format_table, load_grid, run_grid
 
     g = load_grid(grid)
     rows = run_grid(
@@ -214,7 +214,7 @@ def tsne_cmd(
 ) -> None:
     """Paper Fig. 5: exact t-SNE of one AU's features from several models, side by side."""
     from aunce_rt.errors import InputError
-    from training.experiments import tsne_figure
+    from aunce_rt.training.experiments import tsne_figure
 
     pairs = {}
     for item in models:
@@ -234,7 +234,7 @@ def recipe_cmd(
     install: bool = typer.Option(True, "--install/--no-install", help="Copy the model into aunce_rt/assets."),
 ) -> None:
     """Train, export, verify and install a bundled model from its recipe (resumable)."""
-    from training.recipe import run_recipe
+    from aunce_rt.pipelines.recipe import run_recipe
 
     res = run_recipe(name, out, overrides=tuple(overrides or ()), install=install)
     table = Table(title=f"recipe {name}: variants on the SynthAU test crops")

@@ -7,9 +7,14 @@ Example:
 
 from __future__ import annotations
 
-from export._export import PRECISIONS, ExportResult, export_onnx
-from export._tensorrt import TENSORRT_ONNX_OPS, build_engine, check_tensorrt_compatible, tensorrt_problems
-from export._verify import Agreement
+from aunce_rt.export._export import PRECISIONS, ExportResult, export_onnx
+from aunce_rt.export._tensorrt import (
+    TENSORRT_ONNX_OPS,
+    build_engine,
+    check_tensorrt_compatible,
+    tensorrt_problems,
+)
+from aunce_rt.export._verify import Agreement
 
 __all__ = [
     "PRECISIONS",

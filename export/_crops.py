@@ -117,7 +117,7 @@ def labelled_crops(
             "(one row of 0/1 per image, in the model's AU order)"
         )
     try:
-        from training.data.formats import read_list
+        from aunce_rt.datasets.formats import read_list
     except ImportError as exc:
         raise ModelError(f"reading a labelled folder needs the training package ({exc})") from None
     index = read_list(images_file, labels_file, au_codes, root=folder)
@@ -128,7 +128,7 @@ def labelled_crops(
 def synthau_crops(n: int, seed: int = 0, size: int = INPUT_SIZE) -> np.ndarray:
     """SynthAU aligned crops (n, size, size, 3) uint8 RGB, for calibration when no folder is given."""
     try:
-        from training.data.synthau import SynthAU, aligned_crop
+        from aunce_rt.synthau import SynthAU, aligned_crop
     except ImportError as exc:
         raise ModelError(
             f"no calibration crops: --calib was not given and SynthAU is unavailable ({exc}); "

@@ -31,10 +31,9 @@ import torch
 
 from aunce_rt.align import INPUT_SIZE
 from aunce_rt.errors import InputError, ModelError, OutputError
-from aunce_rt.metadata import ModelMetadata
-from export._crops import as_crops, folder_crops, labelled_crops, random_crops, synthau_crops
-from export._fp16 import convert_to_fp16
-from export._graph import (
+from aunce_rt.export._crops import as_crops, folder_crops, labelled_crops, random_crops, synthau_crops
+from aunce_rt.export._fp16 import convert_to_fp16
+from aunce_rt.export._graph import (
     FEATURES_NAME,
     INPUT_NAME,
     PROBS_NAME,
@@ -44,14 +43,15 @@ from export._graph import (
     set_metadata,
     set_static_output_shapes,
 )
-from export._int8 import SCHEMES, quantize_int8, quantize_int8_dynamic
-from export._metadata import build_metadata
-from export._tensorrt import build_engine, require_tensorrt
-from export._verify import FP32_TOLERANCE, Agreement, check_parity, ms_per_face, run_probs, session
-from export._wrapper import ExportWrapper
+from aunce_rt.export._int8 import SCHEMES, quantize_int8, quantize_int8_dynamic
+from aunce_rt.export._metadata import build_metadata
+from aunce_rt.export._tensorrt import build_engine, require_tensorrt
+from aunce_rt.export._verify import FP32_TOLERANCE, Agreement, check_parity, ms_per_face, run_probs, session
+from aunce_rt.export._wrapper import ExportWrapper
+from aunce_rt.metadata import ModelMetadata
 
 if TYPE_CHECKING:
-    from models.checkpoint import LoadedModel
+    from aunce_rt.models.checkpoint import LoadedModel
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def export_onnx(
     """Export a trained model to one ONNX graph from aligned uint8 crops to AU probabilities.
 
     Args:
-        source: a checkpoint path (``models.checkpoint.save_model`` or a training-run
+        source: a checkpoint path (``aunce_rt.models.checkpoint.save_model`` or a training-run
             checkpoint) or a ``LoadedModel``.
         out: the .onnx file to write (its folder must exist).
         precision: "fp32", "fp16" (float16 inside, uint8 in / float32 out) or "int8"
@@ -127,7 +127,7 @@ def export_onnx(
         calib_size: how many calibration crops to use.
         int8_scheme: "static" (calibrated QDQ), "dynamic" (int8 MatMul/Gemm weights,
             no calibration) or "auto": both, timed on this machine, the faster kept
-            (``export._int8``); TensorRT engines always use static QDQ.
+            (``aunce_rt.export._int8``); TensorRT engines always use static QDQ.
 
     Returns:
         ExportResult with the path, metadata and verification figures.
@@ -308,7 +308,7 @@ def _check_out(out: str | Path) -> Path:
 def _load(source: str | Path | LoadedModel) -> LoadedModel:
     if not isinstance(source, (str, Path)):
         return source
-    from models.checkpoint import load_model
+    from aunce_rt.models.checkpoint import load_model
 
     return load_model(source, map_location="cpu")
 
@@ -362,7 +362,7 @@ def _torch_probs(wrapper: ExportWrapper, batch_size: int = 8) -> Any:
 
 def _f1_macro(probs: np.ndarray, labels: np.ndarray, thresholds: tuple[float, ...]) -> float:
     try:
-        from training.metrics import au_metrics
+        from aunce_rt.evaluation.metrics import au_metrics
     except ImportError as exc:
-        raise ModelError(f"F1 on a labelled folder needs training.metrics ({exc})") from None
+        raise ModelError(f"F1 on a labelled folder needs aunce_rt.evaluation.metrics ({exc})") from None
     return float(au_metrics(probs, labels, thresholds=np.asarray(thresholds)).f1_macro)

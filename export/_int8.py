@@ -34,16 +34,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import onnx
-
-_SYS_PATH = list(sys.path)
-from onnxruntime.quantization import (  # noqa: E402
+from onnxruntime.quantization import (
     CalibrationDataReader,
     CalibrationMethod,
     QuantFormat,
@@ -53,13 +50,8 @@ from onnxruntime.quantization import (  # noqa: E402
     quantize_static,
 )
 
-# onnxruntime.transformers (imported by the quantiser) appends its own folder to
-# sys.path; its `models/` sub-folder would then shadow this project's `models`
-# package (an editable install resolves after sys.path). Undo that side effect.
-sys.path[:] = _SYS_PATH
-
-from aunce_rt.errors import ModelError  # noqa: E402
-from export._graph import INPUT_NAME  # noqa: E402
+from aunce_rt.errors import ModelError
+from aunce_rt.export._graph import INPUT_NAME
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Read a ME-GraphAU stage-1 ("MEFARG") checkpoint as a :class:`~models.checkpoint.LoadedModel`.
 
-The key mapping itself is ``models.convert.from_megraph_state_dict``; this module
+The key mapping itself is ``aunce_rt.models.convert.from_megraph_state_dict``; this module
 reads the file safely (``torch.load(weights_only=True)``), counts the AUs, picks the
 benchmark's AU codes and graph K, and sets the thresholds to the probability that
 reproduces ME-GraphAU's own decision (cosine >= 0.5).
@@ -20,8 +20,8 @@ import torch
 
 from aunce_rt.aus import BENCHMARK_AUS
 from aunce_rt.errors import ModelError
-from models.checkpoint import LoadedModel
-from models.convert import MEGRAPH_PROBABILITY_THRESHOLD, from_megraph_state_dict
+from aunce_rt.models.checkpoint import LoadedModel
+from aunce_rt.models.convert import MEGRAPH_PROBABILITY_THRESHOLD, from_megraph_state_dict
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import onnx
 
 from aunce_rt.errors import ModelError
-from export._graph import infer_shapes, tensor_dims
+from aunce_rt.export._graph import infer_shapes, tensor_dims
 
 logger = logging.getLogger(__name__)
 

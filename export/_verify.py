@@ -15,7 +15,7 @@ import numpy as np
 import onnxruntime as ort
 
 from aunce_rt.errors import ModelError
-from export._graph import INPUT_NAME, PROBS_NAME
+from aunce_rt.export._graph import INPUT_NAME, PROBS_NAME
 
 logger = logging.getLogger(__name__)
 

@@ -14,14 +14,14 @@ from pathlib import Path
 import torch
 
 from aunce_rt.aus import BENCHMARK_AUS
-from export._export import ExportResult, export_onnx
+from aunce_rt.export._export import ExportResult, export_onnx
 
 TINY_BACKBONES = ("mobilenetv3_small_100", "resnet18")
 
 
 def tiny_model_checkpoint(tmp_dir: str | Path, seed: int = 0) -> Path:
     """Save a randomly initialised small model (12 BP4D AUs) as ``tmp_dir/tiny.pt``."""
-    from models import AUModel, AUProbe, create_encoder, list_backbones, save_model
+    from aunce_rt.models import AUModel, AUProbe, create_encoder, list_backbones, save_model
 
     available = list_backbones()
     backbone = next((b for b in TINY_BACKBONES if b in available), available[0])

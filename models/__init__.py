@@ -8,11 +8,11 @@ Example:
 
 from __future__ import annotations
 
-from models._backbones import list_backbones
-from models.checkpoint import LoadedModel, load_model, save_model
-from models.convert import from_megraph_state_dict
-from models.encoder import AUEncoder, create_encoder
-from models.probe import AUModel, AUProbe, PooledClassifier
+from aunce_rt.models._backbones import list_backbones
+from aunce_rt.models.checkpoint import LoadedModel, load_model, save_model
+from aunce_rt.models.convert import from_megraph_state_dict
+from aunce_rt.models.encoder import AUEncoder, create_encoder
+from aunce_rt.models.probe import AUModel, AUProbe, PooledClassifier
 
 __all__ = [
     "AUEncoder",

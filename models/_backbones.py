@@ -108,7 +108,7 @@ def build_backbone(name: str) -> tuple[nn.Module, BackboneSpec]:
     """Create a randomly initialised timm backbone without its classifier.
 
     Never downloads anything (``pretrained=False``); load local weights with
-    ``models._weights.load_backbone_weights``.
+    ``aunce_rt.models._weights.load_backbone_weights``.
 
     Args:
         name: a registered name (``list_backbones()``) or ``"timm:<model name>"``.

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from aunce_rt.errors import ModelError
-from models._backbones import BackboneSpec, checkpoint_filter
+from aunce_rt.models._backbones import BackboneSpec, checkpoint_filter
 
 __all__ = ["STRIP_PREFIXES", "load_backbone_weights", "read_state_dict", "strip_prefixes"]
 

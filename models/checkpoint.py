@@ -28,8 +28,8 @@ import torch
 
 from aunce_rt._version import __version__
 from aunce_rt.errors import ModelError, OutputError
-from models.encoder import create_encoder
-from models.probe import AUModel, AUProbe
+from aunce_rt.models.encoder import create_encoder
+from aunce_rt.models.probe import AUModel, AUProbe
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "LoadedModel", "load_model", "save_model"]
 

@@ -36,9 +36,9 @@ import torch
 import torch.nn.functional as F
 
 from aunce_rt.errors import ModelError
-from models._weights import load_backbone_weights
-from models.encoder import create_encoder
-from models.probe import AUModel, AUProbe
+from aunce_rt.models._weights import load_backbone_weights
+from aunce_rt.models.encoder import create_encoder
+from aunce_rt.models.probe import AUModel, AUProbe
 
 __all__ = ["MEGRAPH_BACKBONES", "MEGRAPH_PROBABILITY_THRESHOLD", "from_megraph_state_dict"]
 

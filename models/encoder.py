@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models._backbones import BackboneSpec, build_backbone, to_tokens
-from models._layers import GraphLayer, LinearBlock, PerAULinearBlock
-from models._weights import load_backbone_weights, read_state_dict
+from aunce_rt.models._backbones import BackboneSpec, build_backbone, to_tokens
+from aunce_rt.models._layers import GraphLayer, LinearBlock, PerAULinearBlock
+from aunce_rt.models._weights import load_backbone_weights, read_state_dict
 
 __all__ = ["INPUT_NORMS", "AUEncoder", "create_encoder", "standardise_images"]
 

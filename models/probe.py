@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.encoder import AUEncoder
+from aunce_rt.models.encoder import AUEncoder
 
 __all__ = ["AUModel", "AUProbe", "PooledClassifier"]
 

@@ -136,7 +136,7 @@ class TransformedDataset(Dataset):
     on the same image, the positive pair of contrastive pretraining.
 
     Args:
-        base: the dataset (e.g. ``training.data.dataset.AUDataset`` without transform).
+        base: the dataset (e.g. ``aunce_rt.training.data.dataset.AUDataset`` without transform).
         transform: a view transform from this module.
         views: 1 or 2.
     """

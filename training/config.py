@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aunce_rt.datasets.synth_source import SYNTH_LANDMARKS
 from aunce_rt.errors import InputError
-from training.data.synth_source import SYNTH_LANDMARKS
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
@@ -45,7 +45,7 @@ class DataConfig:
     its default 0.15; up to 0.25, the presence threshold, adds the near-threshold
     faces that video onsets and offsets show).
     ``synth_video_frames``: extra SynthAU crops taken from rendered, mp4-compressed
-    video clips of the same people (``training.data.synth_source``); 0: none.
+    video clips of the same people (``aunce_rt.datasets.synth_source``); 0: none.
     ``synth_landmarks``: landmarks SynthAU crops are aligned with: "truth" (the
     renderer's iBUG-68 points) or "mediapipe" (MediaPipe FaceMesh run on each
     rendered frame, as the runtime does; the truth where it finds no face).
@@ -80,7 +80,7 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Encoder settings (``models.create_encoder``); ``node_dim: null`` = half the backbone width.
+    """Encoder settings (``aunce_rt.models.create_encoder``); ``node_dim: null`` = half the backbone width.
 
     ``input_norm``: "none" (paper) or "image" (per-image standardisation inside the
     encoder, for training from random init).

@@ -1,6 +1,6 @@
 """Multi-process training helpers: process group setup, gathering with gradient, DDP wrapping.
 
-Launch with ``torchrun --nproc_per_node=G -m cli train pretrain CONFIG`` (or the
+Launch with ``torchrun --nproc_per_node=G -m aunce_rt.cli train pretrain CONFIG`` (or the
 ``aunce-rt`` script): ``init_distributed`` reads torchrun's environment, picks NCCL
 on GPUs and gloo on CPU, and binds each process to its GPU.
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from aunce_rt.errors import InputError
-from training.config import CONFIG_DIR, ExperimentConfig, load_config
+from aunce_rt.training.config import CONFIG_DIR, ExperimentConfig, load_config
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ def run_grid(
     progress: bool = True,
 ) -> list[GridRow]:
     """Run every variant (or those in ``only``) into ``out/<variant>``; write ``out/table.md``/``.json``."""
-    from training.run import run_experiment
+    from aunce_rt.training.run import run_experiment
 
     out = Path(out)
     rows = []
@@ -224,11 +224,11 @@ def tsne_figure(
         au_code: the AU to show (default: the protocol's first AU).
         max_points: frames drawn (exact t-SNE is O(S^2)).
     """
-    from models import load_model
-    from training.data.benchmarks import build_splits
-    from training.data.dataset import AUDataset
-    from training.features import extract_features
-    from training.report import plot_tsne
+    from aunce_rt.evaluation.report import plot_tsne
+    from aunce_rt.models import load_model
+    from aunce_rt.training.data.benchmarks import build_splits
+    from aunce_rt.training.data.dataset import AUDataset
+    from aunce_rt.training.features import extract_features
 
     protocol, splits = build_splits(
         cfg.data, cache_dir=cache_dir or Path(out).parent / "cache", seed=cfg.seed

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from aunce_rt.align import INPUT_SIZE
 from aunce_rt.errors import InputError
-from training.augment import TransformedDataset, eval_transform
+from aunce_rt.training.augment import TransformedDataset, eval_transform
 
 
 @dataclass(frozen=True)

@@ -31,11 +31,11 @@ from torch.utils.data import Dataset, Subset
 
 from aunce_rt.align import INPUT_SIZE
 from aunce_rt.errors import InputError
-from models import AUModel, AUProbe
-from training.features import FeatureSet, extract_features
-from training.losses import WCELoss, au_class_weights
-from training.metrics import AUMetrics, au_metrics
-from training.pretrain import epoch_progress, seed_everything
+from aunce_rt.evaluation.metrics import AUMetrics, au_metrics
+from aunce_rt.models import AUModel, AUProbe
+from aunce_rt.training.features import FeatureSet, extract_features
+from aunce_rt.training.losses import WCELoss, au_class_weights
+from aunce_rt.training.pretrain import epoch_progress, seed_everything
 
 log = logging.getLogger(__name__)
 

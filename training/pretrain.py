@@ -6,7 +6,7 @@ through :class:`TrainState` and :func:`train_one_epoch`:
 
 - ``loss="aunce"`` (paper Sec. 3, Eqs. 2-4, 8-10): two SimCLR views per image, the
   encoder's per-AU features z1, z2 (B, N, C) and the labels (B, N) go to
-  ``training.losses.AUNCELoss`` with the training split's occurrence rates r_i and
+  ``aunce_rt.training.losses.AUNCELoss`` with the training split's occurrence rates r_i and
   class weights w_i (Eq. 1). The probe is not trained here; use ``linear_eval``.
 - ``loss="wce"`` / ``"wfl"``: one view per image, encoder + linear probe trained
   end to end with weighted cross-entropy / weighted focal loss (Table 8 baselines).
@@ -50,9 +50,9 @@ from torch.utils.data import DataLoader, Dataset
 
 from aunce_rt.align import INPUT_SIZE
 from aunce_rt.errors import InputError
-from models import AUModel, AUProbe, PooledClassifier
-from training.augment import TransformedDataset, dataset_labels, train_transform
-from training.losses import AUNCELoss, WCELoss, WFLoss, au_class_weights, occurrence_rates
+from aunce_rt.models import AUModel, AUProbe, PooledClassifier
+from aunce_rt.training.augment import TransformedDataset, dataset_labels, train_transform
+from aunce_rt.training.losses import AUNCELoss, WCELoss, WFLoss, au_class_weights, occurrence_rates
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ class PretrainResult:
     Attributes:
         encoder: the trained encoder (in eval mode).
         model: encoder + trained probe for "wce"/"wfl"; None for "aunce" (fit a probe
-            with ``training.linear_eval.linear_eval``).
+            with ``aunce_rt.training.linear_eval.linear_eval``).
         loss_name: the objective that was optimised.
         history: mean training loss per epoch, (epochs,).
         seconds: wall time of the training loop.
@@ -257,7 +257,7 @@ def make_train_state(
     """Build the model, optimiser, loss and RNGs of a run (seed the globals first).
 
     Args:
-        encoder: an ``AUEncoder`` (``models.create_encoder``).
+        encoder: an ``AUEncoder`` (``aunce_rt.models.create_encoder``).
         loss: "aunce", "wce" or "wfl".
         head: for "wce"/"wfl": "probe" (the per-AU probe on the encoder's features) or
             "pooled" (a linear layer on the backbone's pooled tokens: the warm-up).
@@ -524,7 +524,7 @@ def pretrain(
     """Pretrain ``encoder`` with AUNCE, or train it end to end with WCE/WFL.
 
     Args:
-        encoder: an ``AUEncoder`` from ``models.create_encoder`` (trained in place).
+        encoder: an ``AUEncoder`` from ``aunce_rt.models.create_encoder`` (trained in place).
         data: a dataset of ``(image BGR ndarray | (3,H,W) uint8 RGB tensor, labels (N,))``
             (views are made here), or a ready ``DataLoader`` of views.
         loss: "aunce" (contrastive, two views), "wce" or "wfl" (end to end, one view).

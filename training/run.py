@@ -40,11 +40,11 @@ import numpy as np
 import torch
 
 from aunce_rt._version import __version__
+from aunce_rt.datasets.protocol import Protocol, Split, holdout_subjects
 from aunce_rt.errors import InputError, ModelError, OutputError
-from training.config import ExperimentConfig, load_config, save_config, to_dict
-from training.data.dataset import AUDataset
-from training.data.protocol import Protocol, Split, holdout_subjects
-from training.distributed import DistContext, amp_dtype, cleanup, init_distributed
+from aunce_rt.training.config import ExperimentConfig, load_config, save_config, to_dict
+from aunce_rt.training.data.dataset import AUDataset
+from aunce_rt.training.distributed import DistContext, amp_dtype, cleanup, init_distributed
 
 logger = logging.getLogger(__name__)
 
@@ -238,7 +238,7 @@ def loss_kwargs(cfg: ExperimentConfig, protocol: Protocol | None = None) -> dict
 
 def make_encoder(cfg: ExperimentConfig, num_aus: int) -> torch.nn.Module:
     """The encoder of the config (random init unless ``model.init_weights``)."""
-    from models import create_encoder
+    from aunce_rt.models import create_encoder
 
     m = cfg.model
     return create_encoder(
@@ -253,8 +253,8 @@ def make_encoder(cfg: ExperimentConfig, num_aus: int) -> torch.nn.Module:
 
 
 def _checkpoint_payload(state: Any, cfg: ExperimentConfig, au_codes: tuple[int, ...], extra: dict) -> dict:
-    """models.save_model's format plus the TrainState's optimizer/epoch/RNG (one file)."""
-    from models.checkpoint import FORMAT, FORMAT_VERSION
+    """aunce_rt.models.save_model's format plus the TrainState's optimizer/epoch/RNG (one file)."""
+    from aunce_rt.models.checkpoint import FORMAT, FORMAT_VERSION
 
     ts = state.state_dict()
     if any(k.startswith("module.") for k in ts["model"]):  # DDP-wrapped: store the bare module's keys
@@ -302,17 +302,17 @@ def pretrain_distributed(
     schedule: str = "constant",
     amp: torch.dtype | None = None,
 ) -> Any:
-    """``training.pretrain.pretrain`` across torchrun processes: DDP, a DistributedSampler, gathered negatives.
+    """``aunce_rt.training.pretrain.pretrain`` across torchrun processes: DDP, a DistributedSampler, gathered negatives.
 
     ``batch_size`` is the GLOBAL batch: each of the W processes takes batch_size / W
     images, and AUNCE sees the gathered global batch (``TrainState.gather``). The
-    training step itself is ``training.pretrain.train_one_epoch``.
+    training step itself is ``aunce_rt.training.pretrain.train_one_epoch``.
     """
     from torch.utils.data import DataLoader, DistributedSampler
 
-    from training.augment import TransformedDataset, train_transform
-    from training.distributed import wrap_ddp
-    from training.pretrain import PretrainResult, seed_everything, start_train_state, train_one_epoch
+    from aunce_rt.training.augment import TransformedDataset, train_transform
+    from aunce_rt.training.distributed import wrap_ddp
+    from aunce_rt.training.pretrain import PretrainResult, seed_everything, start_train_state, train_one_epoch
 
     if batch_size % ctx.world_size:
         raise InputError(
@@ -377,8 +377,8 @@ def run_unit(
         stages: ("pretrain",) stops after pretraining (returns None); ("linear",)
             needs a finished pretraining checkpoint; both by default.
     """
-    from training.linear_eval import linear_eval
-    from training.pretrain import pretrain
+    from aunce_rt.training.linear_eval import linear_eval
+    from aunce_rt.training.pretrain import pretrain
 
     unit = f"{split.name}-seed{seed}"
     result_file = run.result_file(unit)
@@ -542,7 +542,7 @@ def run_unit(
         **_test_by_kind(split, test_ds, lin.test_probs, protocol.au_codes),
     }
     if ctx.is_main:
-        from models import save_model
+        from aunce_rt.models import save_model
 
         save_model(
             run.unit_dir(unit) / "model.pt",
@@ -565,8 +565,8 @@ def _test_by_kind(
     beside the static samples; ``test`` scores both together, these keys each.
     Empty for a split without video frames.
     """
-    from training.data.synth_source import is_video_crop
-    from training.metrics import au_metrics
+    from aunce_rt.datasets.synth_source import is_video_crop
+    from aunce_rt.evaluation.metrics import au_metrics
 
     video = np.array([is_video_crop(p) for p in split.test.paths], dtype=bool)
     if probs is None or not video.any() or video.all():
@@ -600,7 +600,7 @@ def warm_up_backbone(
     ImageNet weights, see ``ExperimentConfig``; the per-AU blocks and graph layer are
     left at their initialisation for the pretraining stage.
     """
-    from training.pretrain import pretrain
+    from aunce_rt.training.pretrain import pretrain
 
     resume = None
     if ckpt.is_file():
@@ -682,9 +682,9 @@ def _run_units(
     stages: tuple[str, ...],
 ) -> RunResult:
     """:func:`run_experiment`'s body, in an initialised process context."""
-    from training.data.benchmarks import build_splits
-    from training.pretrain import seed_everything
-    from training.report import write_report
+    from aunce_rt.evaluation.report import write_report
+    from aunce_rt.training.data.benchmarks import build_splits
+    from aunce_rt.training.pretrain import seed_everything
 
     amp_dtype(ctx.device, cfg.amp)  # a precision this device cannot run fails before any folder is made
     path = Path(out) if out is not None else Path(cfg.out_dir) / cfg.name
@@ -724,10 +724,10 @@ def evaluate_model(model_path: str | Path, cfg: ExperimentConfig) -> dict[str, d
     Returns:
         split name -> ``AUMetrics.to_dict`` of the model's AUs (those of the protocol, in model order).
     """
-    from models import load_model
-    from training.data.benchmarks import build_splits
-    from training.features import extract_features
-    from training.metrics import au_metrics
+    from aunce_rt.evaluation.metrics import au_metrics
+    from aunce_rt.models import load_model
+    from aunce_rt.training.data.benchmarks import build_splits
+    from aunce_rt.training.features import extract_features
 
     loaded = load_model(model_path)
     protocol, splits = build_splits(cfg.data, cache_dir=Path(model_path).parent / "cache", seed=cfg.seed)

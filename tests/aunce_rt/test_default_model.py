@@ -36,10 +36,10 @@ def test_bundled_model_reproduces_its_recorded_crop_f1(session):
     The crops are aligned as the model's training crops were (its config's
     ``data.synth_landmarks``: the renderer's landmarks or MediaPipe's).
     """
-    from export._crops import to_input_crop
-    from training.data.synth_source import aligned_synth_crop, landmark_backend
-    from training.data.synthau import SynthAU
-    from training.metrics import au_metrics
+    from aunce_rt.datasets.synth_source import aligned_synth_crop, landmark_backend
+    from aunce_rt.evaluation.metrics import au_metrics
+    from aunce_rt.export._crops import to_input_crop
+    from aunce_rt.synthau import SynthAU
 
     meta = session.metadata
     landmarks = meta.training["config"]["data"].get("synth_landmarks", "truth")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from aunce_rt.cli.main import app
 from tests.tiny_onnx import TINY_AUS, write_tiny_model
 
 runner = CliRunner()
@@ -185,7 +185,7 @@ def test_webcam_without_display(model, monkeypatch):
 
 
 def test_webcam_without_camera(model, monkeypatch):
-    import cli.detect as detect_mod
+    import aunce_rt.cli.detect as detect_mod
 
     monkeypatch.setattr(detect_mod, "_require_display", lambda: None)
     result = runner.invoke(app, ["webcam", "--camera", "7", "--model", str(model), "--providers", "cpu"])

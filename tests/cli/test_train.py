@@ -6,8 +6,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from cli.main import app
-from training.recipe import RecipeResult, Variant
+from aunce_rt.cli.main import app
+from aunce_rt.pipelines.recipe import RecipeResult, Variant
 
 runner = CliRunner()
 
@@ -28,7 +28,7 @@ def test_recipe_prints_runtime_same_frames_and_static_crops_f1(monkeypatch, tmp_
         calls.append((name, out, kw))
         return result
 
-    monkeypatch.setattr("training.recipe.run_recipe", fake_run_recipe)
+    monkeypatch.setattr("aunce_rt.pipelines.recipe.run_recipe", fake_run_recipe)
     res = runner.invoke(app, ["train", "recipe", "default", "--out", str(tmp_path / "run"), "--no-install"])
     assert res.exit_code == 0, res.output
     assert calls == [("default", Path(tmp_path / "run"), {"overrides": (), "install": False})]

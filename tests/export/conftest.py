@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from export import ExportResult
-from export.testing import tiny_export
+from aunce_rt.export import ExportResult
+from aunce_rt.export.testing import tiny_export
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -12,11 +12,11 @@ import torch
 from typer.testing import CliRunner
 
 from aunce_rt.aus import BENCHMARK_AUS
-from cli.main import app
-from export._crops import random_crops
-from export._graph import read_metadata
-from export._verify import run_probs, session
-from models.convert import MEGRAPH_PROBABILITY_THRESHOLD
+from aunce_rt.cli.main import app
+from aunce_rt.export._crops import random_crops
+from aunce_rt.export._graph import read_metadata
+from aunce_rt.export._verify import run_probs, session
+from aunce_rt.models.convert import MEGRAPH_PROBABILITY_THRESHOLD
 from tests.models.megraph_reference import RefMEFARG, randomize_batchnorm
 
 runner = CliRunner()

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from aunce_rt.errors import InputError
-from export._crops import as_crops, folder_crops, list_images, random_crops, to_input_crop
-from export._metadata import git_revision, licence_note, training_info
+from aunce_rt.export._crops import as_crops, folder_crops, list_images, random_crops, to_input_crop
+from aunce_rt.export._metadata import git_revision, licence_note, training_info
 
 
 def test_input_crop_sizes_and_colour_order() -> None:

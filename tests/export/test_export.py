@@ -13,14 +13,14 @@ import torch
 
 from aunce_rt.aus import BENCHMARK_AUS
 from aunce_rt.errors import InputError, ModelError, OutputError
+from aunce_rt.export import ExportResult, export_onnx
+from aunce_rt.export._crops import folder_crops, random_crops
+from aunce_rt.export._graph import read_metadata
+from aunce_rt.export._metadata import git_revision
+from aunce_rt.export._verify import run_probs, session
+from aunce_rt.export._wrapper import ExportWrapper
 from aunce_rt.metadata import METADATA_KEY, ModelMetadata
-from export import ExportResult, export_onnx
-from export._crops import folder_crops, random_crops
-from export._graph import read_metadata
-from export._metadata import git_revision
-from export._verify import run_probs, session
-from export._wrapper import ExportWrapper
-from models import load_model
+from aunce_rt.models import load_model
 
 
 def _torch_probs(checkpoint: Path, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -126,7 +126,7 @@ def test_bad_outputs_and_inputs(tiny_checkpoint: Path, tmp_path: Path) -> None:
 
 
 def test_failed_parity_raises(tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import export._export as ex
+    import aunce_rt.export._export as ex
 
     monkeypatch.setattr(ex, "FP32_TOLERANCE", -1.0)  # any difference (even 0) now fails
     with pytest.raises(ModelError, match="does not reproduce the model"):

@@ -9,7 +9,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from aunce_rt.errors import ModelError
-from export._fp16 import convert_to_fp16
+from aunce_rt.export._fp16 import convert_to_fp16
 
 
 def _graph(scale: float) -> onnx.ModelProto:

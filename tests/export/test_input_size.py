@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from aunce_rt.align import template, transform_points
+from aunce_rt.export import export_onnx
+from aunce_rt.export.testing import tiny_model_checkpoint
 from aunce_rt.session import AUModelSession
-from export import export_onnx
-from export.testing import tiny_model_checkpoint
 
 
 def test_112px_model_exports_with_its_size_and_runs_in_the_runtime(tmp_path):

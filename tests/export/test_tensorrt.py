@@ -11,7 +11,13 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from aunce_rt.errors import ModelError
-from export import TENSORRT_ONNX_OPS, ExportResult, build_engine, check_tensorrt_compatible, tensorrt_problems
+from aunce_rt.export import (
+    TENSORRT_ONNX_OPS,
+    ExportResult,
+    build_engine,
+    check_tensorrt_compatible,
+    tensorrt_problems,
+)
 
 
 def _model(nodes: list, inputs: list, outputs: list, inits: list = ()) -> onnx.ModelProto:  # type: ignore[assignment]

@@ -11,10 +11,10 @@ import onnx
 import pytest
 
 from aunce_rt.errors import ModelError
-from export import ExportResult, export_onnx, tensorrt_problems
-from export._crops import folder_crops, random_crops
-from export._graph import read_metadata
-from export._verify import compare, run_probs, session
+from aunce_rt.export import ExportResult, export_onnx, tensorrt_problems
+from aunce_rt.export._crops import folder_crops, random_crops
+from aunce_rt.export._graph import read_metadata
+from aunce_rt.export._verify import compare, run_probs, session
 
 
 def _boundary_types(path: Path) -> tuple[int, list[int]]:
@@ -71,16 +71,16 @@ def test_int8_variant_with_calibration_folder(
 def test_int8_without_calibration_data_or_synthau_fails_clearly(
     tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "training.data.synthau", None)  # import now raises ImportError
+    monkeypatch.setitem(sys.modules, "aunce_rt.synthau", None)  # import now raises ImportError
     with pytest.raises(ModelError, match="--calib"):
         export_onnx(tiny_checkpoint, tmp_path / "m8.onnx", precision="int8")
     assert not (tmp_path / "m8.onnx").exists()
 
 
 def test_int8_calibrates_on_synthau_by_default(tiny_checkpoint: Path, tmp_path: Path) -> None:
-    synthau = pytest.importorskip("training.data.synthau")
+    synthau = pytest.importorskip("aunce_rt.synthau")
     if not hasattr(synthau, "SynthAU") or not hasattr(synthau, "aligned_crop"):
-        pytest.skip("training.data.synthau does not provide SynthAU / aligned_crop")
+        pytest.skip("aunce_rt.synthau does not provide SynthAU / aligned_crop")
     result = export_onnx(tiny_checkpoint, tmp_path / "m8.onnx", precision="int8", calib_size=8)
     calibration = next(a for a in result.variant_agreement if a.name == "calibration")
     print(f"int8 (SynthAU calibration) vs fp32: {calibration}")
@@ -90,7 +90,7 @@ def test_int8_calibrates_on_synthau_by_default(tiny_checkpoint: Path, tmp_path: 
 def test_labelled_folder_f1(
     tiny: ExportResult, tiny_checkpoint: Path, face_crops: Path, tmp_path: Path
 ) -> None:
-    pytest.importorskip("training.metrics")
+    pytest.importorskip("aunce_rt.evaluation.metrics")
     images = sorted(face_crops.glob("*.png"))
     labelled = tmp_path / "labelled"
     labelled.mkdir()
@@ -125,8 +125,8 @@ def _fused_ops(path: Path, tmp_path: Path) -> dict[str, int]:
 def test_int8_activation_flavours(activations: str, tmp_path: Path) -> None:
     import torch
 
-    from export._int8 import quantize_int8
-    from models import AUModel, AUProbe, create_encoder, save_model
+    from aunce_rt.export._int8 import quantize_int8
+    from aunce_rt.models import AUModel, AUProbe, create_encoder, save_model
 
     torch.manual_seed(0)
     enc = create_encoder(
@@ -154,7 +154,7 @@ def test_int8_activation_flavours(activations: str, tmp_path: Path) -> None:
 def test_auto_int8_keeps_the_faster_scheme(
     tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import export._export as ex
+    import aunce_rt.export._export as ex
 
     timed: list[list[str]] = []
     for faster in ("static", "dynamic"):
@@ -172,7 +172,7 @@ def test_auto_int8_keeps_the_faster_scheme(
 
 
 def test_ms_per_face_times_each_model(tiny: ExportResult) -> None:
-    from export._verify import ms_per_face
+    from aunce_rt.export._verify import ms_per_face
 
     times = ms_per_face([tiny.path, tiny.path], tiny.metadata.input_size, rounds=2, repeats=3)
     assert len(times) == 2 and all(t > 0 for t in times)

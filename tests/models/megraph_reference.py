@@ -3,7 +3,7 @@
 Written with the reference's module names, loops and formulas (one LinearBlock
 per AU in a Python loop, ``normalize_digraph`` with explicit degree matrices,
 cosine head with ``relu(sc)``) so that tests can check our vectorised encoder
-and the key mapping of ``models.convert`` against it.
+and the key mapping of ``aunce_rt.models.convert`` against it.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import pytest
 import timm
 import torch
 
-from models._backbones import BACKBONES, build_backbone, list_backbones, to_tokens
+from aunce_rt.models._backbones import BACKBONES, build_backbone, list_backbones, to_tokens
 
 REQUIRED = [
     "swin_base_patch4_window7_224",

@@ -7,7 +7,7 @@ import torch
 
 from aunce_rt._version import __version__
 from aunce_rt.errors import ModelError, OutputError
-from models import AUModel, AUProbe, LoadedModel, create_encoder, load_model, save_model
+from aunce_rt.models import AUModel, AUProbe, LoadedModel, create_encoder, load_model, save_model
 
 CODES = [1, 2, 4]
 

@@ -9,7 +9,7 @@ import timm
 import torch
 
 from aunce_rt.errors import ModelError
-from models.convert import MEGRAPH_PROBABILITY_THRESHOLD, from_megraph_state_dict
+from aunce_rt.models.convert import MEGRAPH_PROBABILITY_THRESHOLD, from_megraph_state_dict
 from tests.models.megraph_reference import RefMEFARG, randomize_batchnorm
 
 NUM_AUS = 5

@@ -7,8 +7,8 @@ import torch
 from safetensors.torch import save_file
 
 from aunce_rt.errors import ModelError
-from models import AUModel, AUProbe, create_encoder, list_backbones
-from models._backbones import BACKBONES
+from aunce_rt.models import AUModel, AUProbe, create_encoder, list_backbones
+from aunce_rt.models._backbones import BACKBONES
 
 CNNS = [
     pytest.param(n, marks=pytest.mark.slow) if n == "resnet101" else n

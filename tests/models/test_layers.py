@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models._layers import GraphLayer, LinearBlock, PerAULinearBlock, normalize_digraph
+from aunce_rt.models._layers import GraphLayer, LinearBlock, PerAULinearBlock, normalize_digraph
 from tests.models.megraph_reference import RefGNN, RefLinearBlock, randomize_batchnorm, ref_normalize_digraph
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models import AUModel, AUProbe, create_encoder
+from aunce_rt.models import AUModel, AUProbe, create_encoder
 
 
 def test_probe_is_one_linear_classifier_per_au():
@@ -52,7 +52,7 @@ def test_au_model_rejects_a_probe_of_another_size():
 
 
 def test_pooled_classifier_trains_the_backbone_only():
-    from models import PooledClassifier
+    from aunce_rt.models import PooledClassifier
 
     torch.manual_seed(0)
     clf = PooledClassifier(create_encoder("resnet10t", 4, node_dim=8))

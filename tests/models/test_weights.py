@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from models import AUModel, AUProbe, create_encoder, save_model
-from models._weights import read_state_dict, strip_prefixes
+from aunce_rt.models import AUModel, AUProbe, create_encoder, save_model
+from aunce_rt.models._weights import read_state_dict, strip_prefixes
 
 
 def test_strip_prefixes_removes_wrappers_repeatedly():

@@ -9,7 +9,7 @@ from torch.utils.data import Subset
 
 from aunce_rt.errors import InputError
 from aunce_rt.metadata import IMAGENET_MEAN, IMAGENET_STD
-from training.augment import (
+from aunce_rt.training.augment import (
     TransformedDataset,
     dataset_labels,
     eval_transform,
@@ -118,7 +118,7 @@ def test_light_augmentation_and_unknown_strength():
     import torch
 
     from aunce_rt.errors import InputError
-    from training.augment import train_transform
+    from aunce_rt.training.augment import train_transform
 
     img = torch.randint(0, 256, (3, 128, 128), dtype=torch.uint8)
     out = train_transform(112, strength="light")(img)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from aunce_rt.datasets.protocol import load_protocol
 from aunce_rt.errors import InputError
-from training.config import list_configs, load_config, save_config, to_dict
-from training.data.protocol import load_protocol
+from aunce_rt.training.config import list_configs, load_config, save_config, to_dict
 
 PAPER_M = {"bp4d": 12, "bp4d_plus": 12, "affwild2": 12, "gft": 10, "disfa": 8}
 

@@ -13,8 +13,8 @@ import torch.multiprocessing as mp
 import torch.nn.functional as F
 from torch import nn
 
-from training.distributed import DistContext, all_gather_with_grad, amp_dtype, resolve_device
-from training.losses import AUNCELoss
+from aunce_rt.training.distributed import DistContext, all_gather_with_grad, amp_dtype, resolve_device
+from aunce_rt.training.losses import AUNCELoss
 
 WORLD = 2
 B, N, D, C = 6, 3, 10, 8  # images per process, AUs, input dim, feature dim
@@ -102,7 +102,7 @@ def test_device_and_amp_choices_on_cpu() -> None:
 
 
 def test_torchrun_runs_the_cli_in_two_processes_to_a_report(tmp_path: Path) -> None:
-    """The documented launch, ``torchrun --nproc_per_node=2 -m cli train pretrain ...``, on CPU (gloo)."""
+    """The documented launch, ``torchrun --nproc_per_node=2 -m aunce_rt.cli train pretrain ...``, on CPU (gloo)."""
     import subprocess
     import sys
 
@@ -115,7 +115,7 @@ def test_torchrun_runs_the_cli_in_two_processes_to_a_report(tmp_path: Path) -> N
         "--nproc_per_node=2",
         f"--master_port={_free_port()}",
     ]
-    cmd += ["-m", "cli", "-v", "train", "pretrain", "synthau_test", "--out", str(out)]
+    cmd += ["-m", "aunce_rt.cli", "-v", "train", "pretrain", "synthau_test", "--out", str(out)]
     for item in overrides:
         cmd += ["--set", item]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

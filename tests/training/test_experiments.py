@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from aunce_rt.datasets.synth_source import synthau_manifest
 from aunce_rt.errors import InputError
-from training.config import load_config
-from training.data.synth_source import synthau_manifest
-from training.experiments import list_grids, load_grid, run_grid, tsne_figure, variant_config
-from training.report import tsne
+from aunce_rt.evaluation.report import tsne
+from aunce_rt.training.config import load_config
+from aunce_rt.training.experiments import list_grids, load_grid, run_grid, tsne_figure, variant_config
 
 PAPER_PROBS = (0.15, 0.15, 0.7, 0.0)
 

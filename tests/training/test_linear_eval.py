@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from aunce_rt.errors import InputError
-from models import AUModel, create_encoder
-from training.features import FeatureSet, extract_features
-from training.linear_eval import linear_eval, select_epoch, split_by_subject
+from aunce_rt.models import AUModel, create_encoder
+from aunce_rt.training.features import FeatureSet, extract_features
+from aunce_rt.training.linear_eval import linear_eval, select_epoch, split_by_subject
 
 NUM_AUS = 3
 SIDE = 72

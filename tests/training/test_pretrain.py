@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from aunce_rt.errors import InputError
-from models import AUModel, create_encoder
-from training.pretrain import (
+from aunce_rt.models import AUModel, create_encoder
+from aunce_rt.training.pretrain import (
     TrainState,
     compute_loss,
     label_statistics,

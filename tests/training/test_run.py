@@ -15,11 +15,11 @@ import pytest
 import torch
 import yaml
 
+from aunce_rt.datasets.synth_source import synthau_manifest
 from aunce_rt.errors import InputError, ModelError, OutputError
-from training.config import load_config
-from training.data.synth_source import synthau_manifest
-from training.report import aggregate
-from training.run import atomic_save, read_checkpoint, run_experiment
+from aunce_rt.evaluation.report import aggregate
+from aunce_rt.training.config import load_config
+from aunce_rt.training.run import atomic_save, read_checkpoint, run_experiment
 
 CLI = Path(sys.executable).parent / "aunce-rt"
 TINY = [
@@ -93,7 +93,7 @@ def test_run_folder_checkpoint_and_report(tmp_path: Path, manifest: Path) -> Non
     payload = torch.load(run / "checkpoints" / "fold1-seed3407" / "pretrain.pt", weights_only=True)
     assert payload["format"] == "aunce-rt-model" and payload["epoch"] == 1
     assert payload["au_codes"] == list(cfg_codes(cfg)) and "rng" in payload and "optimizer" in payload
-    from models import load_model
+    from aunce_rt.models import load_model
 
     loaded = load_model(run / "checkpoints" / "fold2-seed3407" / "model.pt")
     assert loaded.au_codes == cfg_codes(cfg) and loaded.extra["split"] == "fold2"
@@ -122,9 +122,9 @@ def test_run_folder_checkpoint_and_report(tmp_path: Path, manifest: Path) -> Non
 def test_test_metrics_of_static_samples_and_video_frames_apart() -> None:
     from types import SimpleNamespace
 
-    from training.metrics import au_metrics
-    from training.report import format_markdown
-    from training.run import _test_by_kind
+    from aunce_rt.evaluation.metrics import au_metrics
+    from aunce_rt.evaluation.report import format_markdown
+    from aunce_rt.training.run import _test_by_kind
 
     paths = ["c/s/0001.png", "c/video/0002.png", "c/s/0003.png", "c/video/0004.png", "c/s/0005.png"]
     labels = np.array([[1, 0], [1, 1], [0, 1], [0, 0], [1, 1]])
@@ -157,7 +157,7 @@ def test_test_metrics_of_static_samples_and_video_frames_apart() -> None:
 
 
 def cfg_codes(cfg) -> tuple[int, ...]:  # type: ignore[no-untyped-def]
-    from training.data.protocol import load_protocol
+    from aunce_rt.datasets.protocol import load_protocol
 
     return load_protocol(cfg.data.protocol).au_codes
 
@@ -229,7 +229,7 @@ def test_warmup_stage_runs_first_and_resumes_from_its_checkpoint(tmp_path: Path,
     assert pre["extra"]["stage"] == "pretrain"
     key = next(k for k in warm["state_dict"] if k.startswith("encoder.backbone.") and k.endswith("weight"))
     fresh = load_config("synthau_test", [*TINY, *extra, "warmup.epochs=0"])
-    from training.run import make_encoder
+    from aunce_rt.training.run import make_encoder
 
     assert not torch.equal(
         make_encoder(fresh, 12).state_dict()[key.removeprefix("encoder.")], warm["state_dict"][key]
@@ -248,7 +248,7 @@ def test_warmup_stage_runs_first_and_resumes_from_its_checkpoint(tmp_path: Path,
 def test_cpu_bf16_autocast_covers_warmup_and_pretraining(
     tmp_path: Path, manifest: Path, amp: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import training.pretrain as pretrain_mod
+    import aunce_rt.training.pretrain as pretrain_mod
 
     seen: list[tuple[str, bool, torch.dtype]] = []
     real = pretrain_mod.compute_loss

@@ -1,7 +1,7 @@
 """Index builders: from a ``DataConfig`` to the protocol's train/test splits.
 
 One small builder per source kind: the benchmark's raw layout (BP4D, BP4D+,
-DISFA, Aff-Wild2; via ``training.data.raw``), the ME-GraphAU list format, a CSV
+DISFA, Aff-Wild2; via ``aunce_rt.datasets.raw``), the ME-GraphAU list format, a CSV
 manifest (what ``aunce-rt train prepare`` writes), and SynthAU rendered on the
 fly. Every builder returns an ``AUIndex``; ``build_splits`` hands it to the
 protocol, which cuts the folds or the official train/test split.
@@ -17,12 +17,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from aunce_rt.datasets.formats import read_list, read_manifest
+from aunce_rt.datasets.index import AUIndex
+from aunce_rt.datasets.protocol import Protocol, Split, load_protocol, read_subject_list
+from aunce_rt.datasets.raw import read_raw
 from aunce_rt.errors import InputError
-from training.config import DataConfig
-from training.data.formats import read_list, read_manifest
-from training.data.index import AUIndex
-from training.data.protocol import Protocol, Split, load_protocol, read_subject_list
-from training.data.raw import read_raw
+from aunce_rt.training.config import DataConfig
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def _source_index(data: DataConfig, protocol: Protocol, which: str, *, cache_dir
     root_arg = root or None
     if data.format == "synthau":
         # Rendered into the cache once; subjects are SynthAU identities, so folds are identity-exclusive.
-        from training.data.synth_source import synthau_manifest
+        from aunce_rt.datasets.synth_source import synthau_manifest
 
         return read_manifest(
             synthau_manifest(

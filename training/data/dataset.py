@@ -3,7 +3,7 @@
 Items are ``(image, labels)``: the crop as OpenCV reads it, (H, W, 3) uint8 BGR,
 resized to ``crop_size`` when it is stored at another size, and its labels (N,)
 int8 in {-1, 0, 1}. Views (SimCLR augmentation, eval crop) are applied by
-``training.augment.TransformedDataset``; ``labels`` and ``subjects`` are exposed
+``aunce_rt.training.augment.TransformedDataset``; ``labels`` and ``subjects`` are exposed
 for the training loops (occurrence rates, subject-exclusive validation).
 
 Example:
@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 from torch.utils.data import Dataset
 
+from aunce_rt.datasets.index import AUIndex
 from aunce_rt.errors import InputError
-from training.data.index import AUIndex
 
 
 class AUDataset(Dataset):

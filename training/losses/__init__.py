@@ -8,9 +8,9 @@ Example:
 
 from __future__ import annotations
 
-from training.losses.aunce import AUNCELoss
-from training.losses.wce import WCELoss
-from training.losses.weights import au_class_weights, occurrence_rates, weights_from_rates
-from training.losses.wfl import WFLoss
+from aunce_rt.training.losses.aunce import AUNCELoss
+from aunce_rt.training.losses.wce import WCELoss
+from aunce_rt.training.losses.weights import au_class_weights, occurrence_rates, weights_from_rates
+from aunce_rt.training.losses.wfl import WFLoss
 
 __all__ = ["AUNCELoss", "WCELoss", "WFLoss", "au_class_weights", "occurrence_rates", "weights_from_rates"]

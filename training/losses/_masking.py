@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from training.losses.weights import occurrence_rates, weights_from_rates
+from aunce_rt.training.losses.weights import occurrence_rates, weights_from_rates
 
 
 def check_logits_labels(logits: torch.Tensor, labels: torch.Tensor) -> None:

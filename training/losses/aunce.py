@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from training.losses.weights import occurrence_rates, weights_from_rates
+from aunce_rt.training.losses.weights import occurrence_rates, weights_from_rates
 
 # Positive types, in the order of ``probs``.
 POS_MAX, POS_VIEW, POS_CENTROID, POS_MIN = 0, 1, 2, 3

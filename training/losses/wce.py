@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from training.losses._masking import check_logits_labels, masked_weighted_mean, resolve_weights
+from aunce_rt.training.losses._masking import check_logits_labels, masked_weighted_mean, resolve_weights
 
 
 class WCELoss(nn.Module):

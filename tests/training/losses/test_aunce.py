@@ -8,8 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from training.losses import AUNCELoss
-from training.losses.aunce import anchor_losses
+from aunce_rt.training.losses import AUNCELoss
+from aunce_rt.training.losses.aunce import anchor_losses
 
 ONE_HOT = {1: (1.0, 0.0, 0.0, 0.0), 2: (0.0, 1.0, 0.0, 0.0), 3: (0.0, 0.0, 1.0, 0.0), 4: (0.0, 0.0, 0.0, 1.0)}
 

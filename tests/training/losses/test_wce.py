@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from training.losses import WCELoss, au_class_weights
+from aunce_rt.training.losses import WCELoss, au_class_weights
 
 
 def hand_wce(logits: list[list[float]], labels: list[list[int]], weights: list[float]) -> float:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from training.losses import au_class_weights, occurrence_rates, weights_from_rates
-from training.losses.weights import RATE_EPS, UNKNOWN_RATE
+from aunce_rt.training.losses import au_class_weights, occurrence_rates, weights_from_rates
+from aunce_rt.training.losses.weights import RATE_EPS, UNKNOWN_RATE
 
 
 def test_occurrence_rates_ignore_masked_entries() -> None:

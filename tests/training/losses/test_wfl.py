@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from training.losses import WCELoss, WFLoss
+from aunce_rt.training.losses import WCELoss, WFLoss
 
 
 def hand_wfl(logits: list[list[float]], labels: list[list[int]], weights: list[float], gamma: float) -> float:

@@ -1,0 +1,1 @@
+"""Dataset indices, benchmark protocols and readers (torch-free)."""

@@ -1,0 +1,1 @@
+"""Evaluation: metrics, training reports and runtime evaluation (torch-free)."""

@@ -1,0 +1,1 @@
+"""Pipelines above training and export: train -> export -> choose -> evaluate."""
