@@ -73,7 +73,9 @@ def main() -> None:
 
 from aunce_rt.cli import commands  # noqa: E402,F401  (each command module registers itself on `app`)
 
-if __name__ == "__main__":  # `python -m aunce_rt.cli.main`: run the app its commands registered on (cli.main's)
+if (
+    __name__ == "__main__"
+):  # `python -m aunce_rt.cli.main`: run the app its commands registered on (cli.main's)
     from aunce_rt.cli.main import main as _main
 
     _main()

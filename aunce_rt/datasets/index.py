@@ -130,22 +130,3 @@ class AUIndex:
         count = known.sum(0)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(count > 0, (self.labels == 1).sum(0) / np.maximum(count, 1), np.nan)
-
-
-def concat(indices: Sequence[AUIndex]) -> AUIndex:
-    """Concatenate indices with the same AU codes."""
-    if not indices:
-        raise InputError("nothing to concatenate: no index was given")
-    codes = indices[0].au_codes
-    for idx in indices[1:]:
-        if idx.au_codes != codes:
-            raise InputError(f"cannot concatenate AU sets {codes} and {idx.au_codes}")
-    groups = indices[0].groups and all(i.groups for i in indices)
-    return AUIndex(
-        paths=tuple(p for i in indices for p in i.paths),
-        labels=np.concatenate([i.labels for i in indices]) if indices else np.zeros((0, len(codes))),
-        subjects=tuple(s for i in indices for s in i.subjects),
-        au_codes=codes,
-        source="+".join(dict.fromkeys(i.source for i in indices)),
-        groups=tuple(g for i in indices for g in i.groups) if groups else (),
-    )

@@ -248,13 +248,6 @@ def _head(canvas: np.ndarray, identity: Identity, expr: Expression, scene: Scene
     roi += layer  # colours were splatted premultiplied by the (binary) mask
 
 
-def _skin_at(canvas: np.ndarray, pt: np.ndarray) -> np.ndarray:
-    h, w = canvas.shape[:2]
-    x = int(np.clip(pt[0], 0, w - 1))
-    y = int(np.clip(pt[1], 0, h - 1))
-    return canvas[y, x].copy()
-
-
 def _eyes(
     painter: Painter, identity: Identity, expr: Expression, scene: Scene, proj: _Projector, lm2: np.ndarray
 ) -> None:

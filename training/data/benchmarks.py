@@ -27,26 +27,6 @@ from aunce_rt.training.config import DataConfig
 logger = logging.getLogger(__name__)
 
 
-def bp4d_index(raw_dir: str | Path) -> AUIndex:
-    """BP4D frames from its raw layout (AUCoding/AU_OCC CSVs + frame images)."""
-    return read_raw(raw_dir, load_protocol("bp4d"))
-
-
-def bp4d_plus_index(raw_dir: str | Path) -> AUIndex:
-    """BP4D+ frames from its raw layout (same AU_OCC CSVs as BP4D)."""
-    return read_raw(raw_dir, load_protocol("bp4d_plus"))
-
-
-def disfa_index(raw_dir: str | Path) -> AUIndex:
-    """DISFA left-camera frames from its per-AU intensity files (intensity >= 2 -> 1)."""
-    return read_raw(raw_dir, load_protocol("disfa"))
-
-
-def affwild2_index(raw_dir: str | Path) -> AUIndex:
-    """Aff-Wild2 frames from its per-video AU txt files; groups = train / test (validation)."""
-    return read_raw(raw_dir, load_protocol("affwild2"))
-
-
 def _source_index(data: DataConfig, protocol: Protocol, which: str, *, cache_dir: Path, seed: int) -> AUIndex:
     path = data.train if which == "train" else data.test
     labels = data.train_labels if which == "train" else data.test_labels
