@@ -289,3 +289,68 @@ def best_thresholds(
         scores = [au_metrics(p[known, i : i + 1], y[known, i : i + 1], float(t)).f1[0] for t in cands[order]]
         out[i] = float(cands[order][int(np.argmax(scores))])
     return out
+
+
+def roc_auc(probs: Any, labels: Any) -> np.ndarray:
+    """Area under the ROC curve per AU (threshold-free), -1 labels ignored.
+
+    The Mann-Whitney form: the probability that a random positive scores above a
+    random negative, ties counting one half (average ranks), as
+    ``sklearn.metrics.roc_auc_score``.
+
+    Args:
+        probs: (S, N) scores.
+        labels: (S, N) labels in {-1, 0, 1}.
+
+    Returns:
+        (N,) AUC per AU; NaN where an AU has no labelled positive or no labelled negative.
+    """
+    c = _confusion(probs, labels, 0.5)  # validates shapes and label values
+    p = _to_numpy(probs).astype(np.float64)
+    out = np.full(p.shape[1], np.nan)
+    for i in range(p.shape[1]):
+        known = c.valid[:, i]
+        scores, pos = p[known, i], c.positive[known, i]
+        n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+        if n_pos == 0 or n_neg == 0:
+            continue
+        order = np.argsort(scores, kind="mergesort")
+        ranks = np.empty(scores.size)
+        ranks[order] = np.arange(1, scores.size + 1)
+        _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+        sums = np.bincount(inverse, weights=ranks)
+        ranks = (sums / counts)[inverse]  # average rank of tied scores
+        out[i] = (ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    return out
+
+
+def best_f1(probs: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Per-AU F1 at the threshold that maximises it on these very samples (an optimistic oracle).
+
+    Reports how separable each AU is at its best operating point; never use it to
+    choose a shipped model's thresholds on an evaluation set (``best_thresholds`` on a
+    validation split is for that).
+
+    Returns:
+        (f1, thresholds), each (N,): the best F1 and the score threshold reaching it
+        (predicted present when ``prob >= threshold``); (0, NaN) without a labelled positive.
+    """
+    c = _confusion(probs, labels, 0.5)
+    p = _to_numpy(probs).astype(np.float64)
+    f1 = np.zeros(p.shape[1])
+    thr = np.full(p.shape[1], np.nan)
+    for i in range(p.shape[1]):
+        known = c.valid[:, i]
+        scores, pos = p[known, i], c.positive[known, i]
+        n_pos = int(pos.sum())
+        if n_pos == 0:
+            continue
+        order = np.argsort(-scores, kind="mergesort")
+        s, y = scores[order], pos[order]
+        last = np.r_[np.flatnonzero(s[1:] != s[:-1]), s.size - 1]  # end of each run of tied scores
+        tp = np.cumsum(y)[last]
+        fp = (last + 1) - tp
+        scores_f1 = 2 * tp / (2 * tp + fp + (n_pos - tp))
+        best = int(np.argmax(scores_f1))
+        f1[i], thr[i] = scores_f1[best], s[last[best]]
+    return f1, thr

@@ -146,3 +146,41 @@ def test_f1_at_rates_reweights_positives_to_the_reference_rate():
     assert f1_at_rates(np.ones((3, 1)), np.ones((3, 1), int), [0.5])[0] == 0.0
     with pytest.raises(ValueError, match="rates"):
         f1_at_rates(p, y, [1.0])
+
+
+def _pairwise_auc(scores: np.ndarray, positive: np.ndarray) -> float:
+    pos, neg = scores[positive], scores[~positive]
+    wins = (pos[:, None] > neg[None]).sum() + 0.5 * (pos[:, None] == neg[None]).sum()
+    return wins / (pos.size * neg.size)
+
+
+def test_roc_auc_matches_the_pairwise_definition_with_ties_and_unlabelled_entries() -> None:
+    from aunce_rt.evaluation.metrics import roc_auc
+
+    rng = np.random.default_rng(0)
+    probs = np.round(rng.random((200, 3)), 1)  # many ties
+    labels = (rng.random((200, 3)) < probs).astype(int)
+    labels[::7, 1] = -1
+    labels[:, 2] = 0  # no positive: undefined
+    auc = roc_auc(probs, labels)
+    for i in range(2):
+        known = labels[:, i] >= 0
+        assert auc[i] == pytest.approx(_pairwise_auc(probs[known, i], labels[known, i] == 1))
+    assert 0.6 < auc[0] < 1.0 and np.isnan(auc[2])
+    assert roc_auc(np.array([[0.1], [0.9]]), np.array([[0], [1]]))[0] == 1.0
+    assert roc_auc(np.array([[0.9], [0.1]]), np.array([[0], [1]]))[0] == 0.0
+
+
+def test_best_f1_finds_the_best_cut_among_all_scores() -> None:
+    from aunce_rt.evaluation.metrics import au_metrics, best_f1
+
+    rng = np.random.default_rng(1)
+    probs = rng.random((120, 2))
+    labels = (rng.random((120, 2)) < 0.3).astype(int)
+    f1, thr = best_f1(probs, labels)
+    for i in range(2):
+        brute = max(au_metrics(probs[:, i : i + 1], labels[:, i : i + 1], t).f1[0] for t in probs[:, i])
+        assert f1[i] == pytest.approx(brute)
+        assert au_metrics(probs[:, i : i + 1], labels[:, i : i + 1], thr[i]).f1[0] == pytest.approx(f1[i])
+    f1, thr = best_f1(np.array([[0.2], [0.8], [0.5]]), np.array([[0], [1], [0]]))
+    assert f1[0] == 1.0 and thr[0] == 0.8

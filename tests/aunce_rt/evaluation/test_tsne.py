@@ -7,8 +7,8 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from aunce_rt.errors import InputError  # noqa: E402
-from aunce_rt.evaluation.tsne import tsne  # noqa: E402
+from aunce_rt.errors import InputError
+from aunce_rt.evaluation.tsne import tsne
 
 
 def test_tsne_keeps_clusters_apart() -> None:
