@@ -18,8 +18,8 @@ import venv
 from pathlib import Path
 
 import pytest
-import tomllib
 
+tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
