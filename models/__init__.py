@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 from aunce_rt.models._backbones import list_backbones
+from aunce_rt.models._tflite import convert_tflite_mobilenetv2, read_tflite_mobilenetv2
 from aunce_rt.models.checkpoint import LoadedModel, load_model, save_model
 from aunce_rt.models.convert import from_megraph_state_dict
 from aunce_rt.models.encoder import AUEncoder, create_encoder
@@ -20,9 +21,11 @@ __all__ = [
     "AUProbe",
     "LoadedModel",
     "PooledClassifier",
+    "convert_tflite_mobilenetv2",
     "create_encoder",
     "from_megraph_state_dict",
     "list_backbones",
     "load_model",
+    "read_tflite_mobilenetv2",
     "save_model",
 ]

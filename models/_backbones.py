@@ -38,6 +38,8 @@ class BackboneSpec:
             never calls; they are replaced by ``nn.Identity``.
         head_keys: state dict key prefixes of the classifier / unused modules,
             ignored when loading weights.
+        timm_kwargs: extra ``timm.create_model`` keyword arguments, as (name, value) pairs
+            (e.g. ``(("pad_type", "same"),)`` for TensorFlow's "SAME" padding).
     """
 
     timm_name: str
@@ -46,6 +48,7 @@ class BackboneSpec:
     input_size: int = 224
     unused_modules: tuple[str, ...] = ()
     head_keys: tuple[str, ...] = ()
+    timm_kwargs: tuple[tuple[str, object], ...] = ()
 
 
 def _cnn(name: str, width: int, classifier: str = "fc", unused: tuple[str, ...] = ()) -> BackboneSpec:
@@ -73,6 +76,15 @@ BACKBONES: dict[str, BackboneSpec] = {
     # ResNet-10-T (timm's tiered-stem ResNet-10): the fastest CNN here to train from
     # random init on a CPU; the bundled default model's backbone.
     "resnet10t": _cnn("resnet10t", 512),
+    # MobileNetV2: ImageNet weights come from Google's TFLite model (models/_tflite.py,
+    # init_weights=<.tflite>). TensorFlow pads stride-2 convolutions "SAME" (0 before,
+    # 1 after); the "_tfsame" entry builds timm's pad_type="same" so that those weights
+    # see the pixels they were trained on (9/9 top-1 agreement with TFLite on our test
+    # photos against 3/9 with PyTorch's symmetric padding; tests/models/test_tflite.py).
+    "mobilenetv2_100": _cnn("mobilenetv2_100", 1280, "classifier"),
+    "mobilenetv2_100_tfsame": BackboneSpec(
+        "mobilenetv2_100", "NCHW", 1280, 224, (), ("classifier",), (("pad_type", "same"),)
+    ),
 }
 
 
@@ -130,7 +142,7 @@ def build_backbone(name: str) -> tuple[nn.Module, BackboneSpec]:
     if name not in BACKBONES:
         raise _unknown(name)
     spec = BACKBONES[name]
-    model = timm.create_model(spec.timm_name, pretrained=False, num_classes=0)
+    model = timm.create_model(spec.timm_name, pretrained=False, num_classes=0, **dict(spec.timm_kwargs))
     for module in spec.unused_modules:
         setattr(model, module, nn.Identity())
     return model, spec

@@ -24,7 +24,7 @@ from torch import nn
 
 from aunce_rt.models._backbones import BackboneSpec, build_backbone, to_tokens
 from aunce_rt.models._layers import GraphLayer, LinearBlock, PerAULinearBlock
-from aunce_rt.models._weights import load_backbone_weights, read_state_dict
+from aunce_rt.models._weights import load_backbone_weights
 
 __all__ = ["INPUT_NORMS", "AUEncoder", "create_encoder", "standardise_images"]
 
@@ -161,7 +161,8 @@ def create_encoder(
             uses the full width.
         top_k: K neighbours per AU node (4 for BP4D, 3 for DISFA).
         init_weights: a local timm/torchvision state dict (.pth/.pt/.safetensors) loaded
-            into the backbone only.
+            into the backbone only; for "mobilenetv2_100(_tfsame)" also Google's ImageNet
+            ``mobilenet_v2_1.0_224_quant.tflite`` (see ``convert_tflite_mobilenetv2``).
         dropout: dropout before each linear block.
         input_norm: "none" (the caller's ImageNet normalisation only, as the paper) or
             "image" (also standardise each image by its own statistics; for training
@@ -191,7 +192,7 @@ def create_encoder(
         raise ValueError(f"input_norm must be one of {', '.join(INPUT_NORMS)}; got {input_norm!r}")
     module, spec = build_backbone(backbone)
     if init_weights is not None:
-        load_backbone_weights(module, spec, read_state_dict(init_weights), source=str(init_weights))
+        load_backbone_weights(module, spec, init_weights)
     return AUEncoder(
         module,
         spec,

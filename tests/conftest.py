@@ -1,4 +1,4 @@
-"""Shared fixtures: paths to ../shared test media (skipped when absent)."""
+"""Shared fixtures: paths to ../shared test media and models (skipped when absent)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 SHARED_DATA = SHARED / "data"
+SHARED_MODELS = SHARED / "models"
 
 
 @pytest.fixture(scope="session")
@@ -17,3 +18,11 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"../shared/data not found at {SHARED_DATA} (only CI and developers have it)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def shared_models() -> Path:
+    """../shared/models (third-party model files, never copied into the repo), or skip."""
+    if not SHARED_MODELS.is_dir():
+        pytest.skip(f"../shared/models not found at {SHARED_MODELS} (only CI and developers have it)")
+    return SHARED_MODELS
