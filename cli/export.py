@@ -8,9 +8,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from aunce_rt.cli.main import app
 from aunce_rt.errors import InputError
 
+app = typer.Typer()  # joined to the root in aunce_rt.cli.main
 console = Console(stderr=True)
 
 

@@ -56,6 +56,7 @@ def open_video(path: Path, stride: int, **opts: Any) -> FrameSource:
         fps=fps,
         frame_count=strided_count(count, stride) if count > 0 else None,
         release=cap.release,
+        stride=stride,
         **opts,
     )
 
@@ -73,7 +74,14 @@ def open_camera(index: int, stride: int, **opts: Any) -> FrameSource:
     _check_size(first, name, cap)
     frames = _video_frames(cap, first, stride, name=name, fps=_fps(cap), live=True, expected=0)
     return FrameSource(
-        frames, kind="camera", name=name, fps=_fps(cap), frame_count=None, release=cap.release, **opts
+        frames,
+        kind="camera",
+        name=name,
+        fps=_fps(cap),
+        frame_count=None,
+        release=cap.release,
+        stride=stride,
+        **opts,
     )
 
 
@@ -96,7 +104,14 @@ def open_stream(url: str, stride: int, **opts: Any) -> FrameSource:
     _check_size(first, name, cap)
     frames = _video_frames(cap, first, stride, name=name, fps=_fps(cap), live=True, expected=0)
     return FrameSource(
-        frames, kind="stream", name=name, fps=_fps(cap), frame_count=None, release=cap.release, **opts
+        frames,
+        kind="stream",
+        name=name,
+        fps=_fps(cap),
+        frame_count=None,
+        release=cap.release,
+        stride=stride,
+        **opts,
     )
 
 

@@ -96,6 +96,7 @@ def open_arrays(
         name=name,
         fps=None,
         frame_count=strided_count(len(items), 1 if single else stride),
+        stride=stride,
         **opts,
     )
 

@@ -128,6 +128,7 @@ class FrameSource:
         frame_count: number of frames the iteration is expected to yield (after
             ``stride``; from the container for videos, so an estimate), None for
             live sources.
+        stride: every ``stride``-th frame of the input is yielded (1: all).
         is_live: True for cameras and streams (frames are dropped, never queued up).
         dropped: frames dropped so far because the consumer was slower (live only).
     """
@@ -143,8 +144,10 @@ class FrameSource:
         prefetch: int = 8,
         release: Callable[[], None] | None = None,
         drop_frames: bool | None = None,
+        stride: int = 1,
     ) -> None:
         self._kind = kind
+        self._stride = int(stride)
         self._name = name
         self._fps = fps
         self._frame_count = frame_count
@@ -173,6 +176,11 @@ class FrameSource:
     def frame_count(self) -> int | None:
         """Frames the iteration should yield (after stride); None for live sources."""
         return self._frame_count
+
+    @property
+    def stride(self) -> int:
+        """Every ``stride``-th frame of the input is yielded (1: all)."""
+        return self._stride
 
     @property
     def is_live(self) -> bool:
