@@ -67,6 +67,8 @@ def process(
 ) -> Iterator[FrameResult]:
     """Run ``detector`` on every frame of ``source``, writing sinks and an annotated video.
 
+    A generator: nothing is opened or run until the first result is requested.
+
     Args:
         source: anything `aunce_rt.sources.open_source` takes, or an opened
             `FrameSource` (then its ``name``, ``fps`` and ``frame_count`` can be
@@ -92,11 +94,13 @@ def process(
             contradicts an opened source.
         OutputError: the video cannot be written.
     """
-    opened = source if isinstance(source, FrameSource) else None
+    opened: FrameSource | None = None
     writer: VideoSink | None = None
     try:
-        if opened is None:
-            opened = open_source(source, stride=1 if stride is None else stride)  # type: ignore[arg-type]
+        if isinstance(source, FrameSource):
+            opened = source
+        else:
+            opened = open_source(source, stride=1 if stride is None else stride)
         if isinstance(video, VideoSink):
             writer = video
         elif video is not None:
