@@ -9,6 +9,8 @@ Example:
     >>> for result in detector.stream("video.mp4"):          # doctest: +SKIP
     ...     for face in result.faces:
     ...         print(result.index, face.face_id, face.au(12))
+
+    The frame loop with outputs: ``process(source, detector, [CSVSink(...)], video=...)``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from aunce_rt.results import FaceResult, FrameResult
 
 if TYPE_CHECKING:
     from aunce_rt.detector import AUDetector
+    from aunce_rt.frame_loop import process
     from aunce_rt.metadata import ModelMetadata
     from aunce_rt.sinks import CSVSink, JSONLSink
     from aunce_rt.sources import Frame, open_source
@@ -34,6 +37,7 @@ _LAZY = {
     "JSONLSink": "aunce_rt.sinks",
     "Frame": "aunce_rt.sources",
     "open_source": "aunce_rt.sources",
+    "process": "aunce_rt.frame_loop",
 }
 
 __all__ = [
@@ -50,6 +54,7 @@ __all__ = [
     "OutputError",
     "__version__",
     "open_source",
+    "process",
 ]
 
 

@@ -179,12 +179,16 @@ class AUDetector:
         pending.crops = pending.crops[order]
         return self._finish_window([pending], tracker=None, smoother=None)[0]
 
-    def stream(self, source: Any, stride: int = 1, batch_frames: int | None = None) -> Iterator[FrameResult]:
+    def stream(
+        self, source: Any, stride: int | None = None, batch_frames: int | None = None
+    ) -> Iterator[FrameResult]:
         """Results for every decoded frame of any source, as a generator.
 
         Args:
             source: anything ``aunce_rt.sources.open_source`` takes, or a ``FrameSource``.
-            stride: analyse every ``stride``-th frame.
+            stride: analyse every ``stride``-th frame (None: every frame of a path,
+                the opening stride of a ``FrameSource``). A ``FrameSource`` opened
+                with another stride raises ``InputError``.
             batch_frames: frames per inference call for files (default: the
                 detector's ``batch_frames``); live sources always use 1.
 
@@ -195,10 +199,26 @@ class AUDetector:
             yield result
 
     def stream_frames(
-        self, source: Any, stride: int = 1, batch_frames: int | None = None
+        self, source: Any, stride: int | None = None, batch_frames: int | None = None
     ) -> Iterator[tuple[Frame, FrameResult]]:
-        """Like ``stream``, yielding ``(Frame, FrameResult)`` pairs (for overlays)."""
-        src = source if isinstance(source, FrameSource) else open_source(source, stride=stride)
+        """Like ``stream``, yielding ``(Frame, FrameResult)`` pairs (for overlays).
+
+        Raises:
+            InputError: ``source`` is an already opened ``FrameSource`` and ``stride``
+                differs from the stride it was opened with (a stride is applied
+                while decoding, so it cannot change afterwards).
+        """
+        if isinstance(source, FrameSource):
+            src = source
+        else:
+            src = open_source(source, stride=1 if stride is None else stride)
+        if stride is not None and src.stride != stride:
+            src.close()
+            raise InputError(
+                f"stride={stride} was given for {src.name!r}, which is already open with stride "
+                f"{src.stride}; open it with open_source(source, stride={stride}) or pass the path "
+                "instead of the opened source"
+            )
         backend: LandmarkBackend | None = None
         try:
             tracking = src.kind in TRACKING_KINDS

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aunce_rt.boxes import box_area, box_iou
 from aunce_rt.errors import InputError
 
 
@@ -89,7 +90,7 @@ class FaceTracker:
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4) if np.size(boxes) else np.zeros((0, 4))
         f = len(boxes)
         ids = [-1] * f
-        areas = _areas(boxes)
+        areas = box_area(boxes)
         kept = sorted(np.argsort(-areas, kind="stable")[: self.max_faces].tolist())
         det_boxes = boxes[kept]
         det_free = set(range(len(kept)))
@@ -97,14 +98,14 @@ class FaceTracker:
         pairs: list[tuple[int, int]] = []
         if self._tracks and kept:
             track_boxes = np.stack([t.box for t in self._tracks])
-            iou = _iou(det_boxes, track_boxes)  # (D, T)
+            iou = box_iou(det_boxes, track_boxes)  # (D, T)
             for d, t in _greedy(-iou, iou >= self.iou_threshold):
                 pairs.append((d, t))
                 det_free.discard(d)
                 track_free.discard(t)
             if det_free and track_free:
                 dist = _centre_distance(det_boxes, track_boxes)  # (D, T), in track face sizes
-                ratio = _areas(det_boxes)[:, None] / np.maximum(_areas(track_boxes)[None, :], 1e-9)
+                ratio = box_area(det_boxes)[:, None] / np.maximum(box_area(track_boxes)[None, :], 1e-9)
                 ok = (dist <= self.max_centre_distance) & (ratio >= 1 / 3) & (ratio <= 3)
                 mask = np.zeros_like(ok)
                 rows, cols = sorted(det_free), sorted(track_free)
@@ -145,25 +146,9 @@ def _greedy(cost: np.ndarray, allowed: np.ndarray) -> list[tuple[int, int]]:
     return out
 
 
-def _areas(boxes: np.ndarray) -> np.ndarray:
-    """(N, 4) -> (N,) box areas (0 for degenerate boxes)."""
-    return np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(A, 4), (B, 4) -> (A, B) intersection over union."""
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    union = _areas(a)[:, None] + _areas(b)[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
-
-
 def _centre_distance(dets: np.ndarray, tracks: np.ndarray) -> np.ndarray:
     """(D, 4), (T, 4) -> (D, T) centre distance divided by the track's face size."""
     cd = (dets[:, None, :2] + dets[:, None, 2:]) / 2
     ct = (tracks[None, :, :2] + tracks[None, :, 2:]) / 2
-    size = np.sqrt(np.maximum(_areas(tracks), 1e-9))[None, :]
+    size = np.sqrt(np.maximum(box_area(tracks), 1e-9))[None, :]
     return np.linalg.norm(cd - ct, axis=-1) / size

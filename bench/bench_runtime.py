@@ -3,6 +3,8 @@
 Measures, on one 640x480 single-face video:
   * frames/s of decoding alone, of decoding + MediaPipe landmarks, and of the
     full AUDetector pipeline with a model, and the ratio full / (decode + landmarks);
+  * frames/s of the library frame loop ``aunce_rt.process`` writing a CSV (what
+    ``aunce-rt detect`` runs), i.e. the cost of the sink on top of the pipeline;
   * peak RSS of the full pipeline on a 1,000-frame and a 10,000-frame video (frames
     looped into temporary files), each in a fresh process: memory must stay flat.
 
@@ -78,7 +80,9 @@ def bench_throughput(video: Path, model: Path, threads: int | None) -> None:
     from rich.table import Table
 
     from aunce_rt.detector import AUDetector
+    from aunce_rt.frame_loop import process
     from aunce_rt.landmarks import create_backend
+    from aunce_rt.sinks import CSVSink
     from aunce_rt.sources import open_source
 
     n_dec, t_dec = _timed(open_source(video))
@@ -95,8 +99,15 @@ def bench_throughput(video: Path, model: Path, threads: int | None) -> None:
     n_lm, t_lm = _timed(with_landmarks())
     with AUDetector(model, providers="auto", max_faces=1, num_threads=threads) as det:
         n_full, t_full = _timed(det.stream(video))
+        with tempfile.TemporaryDirectory() as tmp:
+            n_loop, t_loop = _timed(process(video, det, [CSVSink(Path(tmp) / "aus.csv", det.au_codes)]))
         model_line = det.describe()
-    runs = {"decode": (n_dec, t_dec), "decode + landmarks": (n_lm, t_lm), "full pipeline": (n_full, t_full)}
+    runs = {
+        "decode": (n_dec, t_dec),
+        "decode + landmarks": (n_lm, t_lm),
+        "full pipeline": (n_full, t_full),
+        "process + CSV sink": (n_loop, t_loop),
+    }
     fps = {name: n / t for name, (n, t) in runs.items()}
     table = Table("stage", "frames", "frames/s", "ms/frame", title=f"runtime throughput ({video.name})")
     for name, value in fps.items():

@@ -10,10 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from aunce_rt.cli.main import app
-
 data_app = typer.Typer(help="Generate synthetic AU data (SynthAU).", no_args_is_help=True)
-app.add_typer(data_app, name="data")
 console = Console(stderr=True)
 
 

@@ -11,7 +11,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from aunce_rt.cli.main import app, err_console
+from aunce_rt.cli._choices import ProviderChoice
+from aunce_rt.cli._console import err_console
+
+app = typer.Typer()  # joined to the root in aunce_rt.cli.main
 
 
 @app.command("demo")
@@ -21,7 +24,7 @@ def demo(
     people: int = typer.Option(3, "--people", min=1, help="How many unseen people in the clip."),
     frames: int = typer.Option(120, "--frames", min=10, help="Frames per person."),
     seed: int = typer.Option(0, "--seed", help="Seed of the clip."),
-    providers: str = typer.Option("auto", "--providers", help="auto, cpu, cuda or tensorrt."),
+    providers: ProviderChoice = typer.Option(ProviderChoice.auto, "--providers", help="Execution providers."),
 ) -> None:
     """Render a clip of unseen SynthAU people, detect AUs, write CSV/video/PNG and print F1 per AU."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -45,7 +48,11 @@ def demo(
     ) as bar:
         task = bar.add_task("detect", total=total)
         report = evaluate_clip(
-            clip, out, model=model, providers=providers, on_frame=lambda n: bar.update(task, completed=n)
+            clip,
+            out,
+            model=model,
+            providers=providers.value,
+            on_frame=lambda n: bar.update(task, completed=n),
         )
 
     m = report.metrics

@@ -17,12 +17,11 @@ import os
 import re
 import sys
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -34,25 +33,14 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from aunce_rt.cli.main import app, err_console
+from aunce_rt.cli._choices import OutputFormat, ProviderChoice
+from aunce_rt.cli._console import err_console, out_console
 from aunce_rt.errors import AunceError
 from aunce_rt.results import STAGES
 
 logger = logging.getLogger(__name__)
-out_console = Console()
+app = typer.Typer()  # its commands join the root in aunce_rt.cli.main
 WINDOW = "aunce-rt"
-
-
-class OutputFormat(str, Enum):
-    csv = "csv"
-    jsonl = "jsonl"
-
-
-class ProviderChoice(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-    tensorrt = "tensorrt"
 
 
 @dataclass
@@ -191,32 +179,30 @@ def _run_source(
     stats: _Stats,
 ) -> None:
     """Stream one source into its sink (and annotated video); KeyboardInterrupt propagates."""
-    from aunce_rt.overlay import draw_overlay
-    from aunce_rt.sinks import VideoSink, open_sink
+    from aunce_rt.frame_loop import process
+    from aunce_rt.sinks import open_sink
     from aunce_rt.sources import open_source
 
     src = open_source(source, stride=stride)
-    video = None
+    sink = None
     start = time.perf_counter()
     try:
-        with open_sink(out_path, fmt.value if fmt else None, detector.au_codes) as sink:
-            if video_path is not None:
-                video = VideoSink(video_path, fps=(src.fps / stride) if src.fps else None)
-            columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _FPSColumn()]
-            with Progress(*columns, TimeRemainingColumn(), console=err_console, transient=True) as progress:
-                task = progress.add_task(src.name[-40:], total=src.frame_count)
-                for frame, result in detector.stream_frames(src, stride=stride):
-                    sink.write(result)
+        sink = open_sink(out_path, fmt.value if fmt else None, detector.au_codes)
+        columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _FPSColumn()]
+        with Progress(*columns, TimeRemainingColumn(), console=err_console, transient=True) as progress:
+            task = progress.add_task(src.name[-40:], total=src.frame_count)
+            loop = process(
+                src, detector, [sink], video=video_path, stride=stride, show_landmarks=show_landmarks
+            )
+            with closing(loop) as results:
+                for result in results:
                     stats.add(result)
-                    if video is not None:
-                        fps = 1000.0 / result.timings["total"] if result.timings.get("total") else None
-                        video.write(draw_overlay(frame.image, result, fps=fps, show_landmarks=show_landmarks))
                     progress.advance(task)
     finally:
         stats.wall_s = time.perf_counter() - start
         src.close()
-        if video is not None:
-            video.close()
+        if sink is not None:
+            sink.close()
 
 
 def _require_display() -> None:
@@ -255,6 +241,7 @@ def webcam(
     import cv2
 
     from aunce_rt.detector import AUDetector
+    from aunce_rt.frame_loop import process
     from aunce_rt.overlay import draw_overlay
     from aunce_rt.sinks import open_sink
     from aunce_rt.sources import open_source
@@ -262,26 +249,30 @@ def webcam(
     _require_display()
     try:
         detector = AUDetector(model, providers=providers.value, max_faces=max_faces, smoothing=smooth)
-        sink = open_sink(out, None, detector.au_codes) if out is not None else None
-        src = open_source(camera)
-        err_console.print(f"{detector.describe()}; press q in the window to quit")
         frames, start = 0, time.perf_counter()
+
+        def show(frame, result) -> None:  # (Frame, FrameResult)
+            fps = (frames + 1) / max(time.perf_counter() - start, 1e-6)
+            cv2.imshow(WINDOW, draw_overlay(frame.image, result, fps=fps, show_landmarks=show_landmarks))
+
         try:
-            for frame, result in detector.stream_frames(src):
-                frames += 1
-                if sink is not None:
-                    sink.write(result)
-                fps = frames / max(time.perf_counter() - start, 1e-6)
-                cv2.imshow(WINDOW, draw_overlay(frame.image, result, fps=fps, show_landmarks=show_landmarks))
-                if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
-                    break
-                if cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:
-                    break
+            src = open_source(camera)
+            try:
+                sinks = [open_sink(out, None, detector.au_codes)] if out is not None else []
+            except BaseException:
+                src.close()
+                raise
+            err_console.print(f"{detector.describe()}; press q in the window to quit")
+            start = time.perf_counter()
+            with closing(process(src, detector, sinks, on_frame=show)) as results:
+                for _ in results:
+                    frames += 1
+                    if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
+                        break
+                    if cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:
+                        break
         finally:
-            src.close()
             detector.close()
-            if sink is not None:
-                sink.close()
         err_console.print(
             f"{frames} frames at {frames / max(time.perf_counter() - start, 1e-6):.1f} frames/s"
         )

@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from aunce_rt.cli.main import app
 from aunce_rt.errors import InputError
 
+app = typer.Typer()  # joined to the root in aunce_rt.cli.main
 console = Console(stderr=True)
+
+
+class Int8Scheme(str, Enum):
+    """How an int8 graph is quantised (``aunce_rt.export``)."""
+
+    auto = "auto"
+    static = "static"
+    dynamic = "dynamic"
 
 
 @app.command("export")
 def export_command(
     checkpoint: Path = typer.Argument(
-        ..., help="Checkpoint (.pt from training) or, with --from-megraph, a ME-GraphAU .pth."
+        ...,
+        exists=True,
+        dir_okay=False,
+        help="Checkpoint (.pt from training) or, with --from-megraph, a ME-GraphAU .pth.",
     ),
     out: Path = typer.Option(
         Path("model.onnx"), "--out", "-o", help="ONNX file to write (its folder must exist)."
@@ -26,8 +38,8 @@ def export_command(
     int8: bool = typer.Option(
         False, "--int8", help="int8 graph (static: calibrated on --calib or SynthAU; see --int8-scheme)."
     ),
-    int8_scheme: str = typer.Option(
-        "auto",
+    int8_scheme: Int8Scheme = typer.Option(
+        Int8Scheme.auto,
         "--int8-scheme",
         help="static (calibrated QDQ), dynamic (int8 MatMul/Gemm weights, no calibration) or "
         "auto (build both, keep the faster on this machine; --tensorrt: static).",
@@ -60,14 +72,10 @@ def export_command(
     """Export CHECKPOINT to an ONNX graph from aligned uint8 face crops to per-AU probabilities."""
     if fp16 and int8:
         raise InputError("--fp16 and --int8 are exclusive; export one variant per file")
-    if int8_scheme not in ("auto", "static", "dynamic"):
-        raise InputError(f"--int8-scheme must be auto, static or dynamic; got {int8_scheme!r}")
-    if int8_scheme != "auto" and not int8:
+    if int8_scheme is not Int8Scheme.auto and not int8:
         raise InputError("--int8-scheme is only used with --int8; add --int8 or drop --int8-scheme")
     if calib is not None and not int8:
         raise InputError("--calib is only used with --int8; add --int8 or drop --calib")
-    if not checkpoint.is_file():
-        raise InputError(f"checkpoint not found: {checkpoint}; pass the .pt file written by training")
     precision = "fp16" if fp16 else "int8" if int8 else "fp32"
 
     from aunce_rt.export import export_onnx  # imports torch
@@ -89,7 +97,7 @@ def export_command(
             real_crops=real_crops,
             labelled=labelled,
             tensorrt=tensorrt,
-            int8_scheme=int8_scheme,
+            int8_scheme=int8_scheme.value,
         )
     _summary(result)
 

@@ -1,8 +1,11 @@
 """The `aunce-rt` command: a thin layer over the library.
 
-Each command group lives in its own module and is joined here. Commands import
-torch (training, export) only inside their own bodies, so `aunce-rt detect`
-starts without it.
+Each command module defines its own ``typer.Typer()``; this module imports them
+and joins them with ``add_typer`` (no registration by import side effect).
+Groups get a name (``aunce-rt data ...``, ``aunce-rt train ...``); modules of
+single commands are joined without one, so their commands sit on the root
+(``aunce-rt detect``). Commands import torch (training, export) only inside their
+own bodies, so ``aunce-rt detect`` and ``aunce-rt demo`` start without it.
 """
 
 from __future__ import annotations
@@ -10,13 +13,14 @@ from __future__ import annotations
 import logging
 
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
 
 from aunce_rt._version import __version__
+from aunce_rt.cli import data, demo, detect, export, plot, train
+from aunce_rt.cli._console import err_console
 from aunce_rt.errors import AunceError
 
-err_console = Console(stderr=True)
+__all__ = ["app", "err_console", "main"]
 
 
 class _Group(typer.core.TyperGroup):
@@ -66,16 +70,18 @@ def _root(
     )
 
 
+app.add_typer(detect.app)  # detect, webcam, info
+app.add_typer(plot.app)  # plot
+app.add_typer(demo.app)  # demo
+app.add_typer(export.app)  # export
+app.add_typer(data.data_app, name="data")
+app.add_typer(train.train_app, name="train")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
 
 
-from aunce_rt.cli import commands  # noqa: E402,F401  (each command module registers itself on `app`)
-
-if (
-    __name__ == "__main__"
-):  # `python -m aunce_rt.cli.main`: run the app its commands registered on (cli.main's)
-    from aunce_rt.cli.main import main as _main
-
-    _main()
+if __name__ == "__main__":  # `python -m aunce_rt.cli.main`
+    main()

@@ -6,12 +6,20 @@ from pathlib import Path
 
 import typer
 
-from aunce_rt.cli.main import app, err_console
+from aunce_rt.cli._console import err_console
+
+app = typer.Typer()  # joined to the root in aunce_rt.cli.main
 
 
 @app.command("plot")
 def plot(
-    csv: list[Path] = typer.Argument(..., help="CSV files from `aunce-rt detect` or OpenFace 2.x."),
+    csv: list[Path] = typer.Argument(
+        ...,
+        exists=True,
+        dir_okay=False,
+        readable=True,
+        help="CSV files from `aunce-rt detect` or OpenFace 2.x.",
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="PNG to write."),
     aus: str | None = typer.Option(None, "--aus", help="AUs to show, e.g. '1,2,12' (default: all)."),
     title: str | None = typer.Option(None, "--title", help="Figure title."),

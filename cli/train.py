@@ -12,12 +12,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from aunce_rt.cli.main import app
-
 train_app = typer.Typer(
     help="Train and evaluate AU encoders (AUNCE, WCE, WFL) on the benchmarks.", no_args_is_help=True
 )
-app.add_typer(train_app, name="train")
 
 out_console = Console()
 err_console = Console(stderr=True)

@@ -172,8 +172,8 @@ def evaluate_clip(
     ``smoothing``: the detector's causal EMA factor (None: off, the default runtime).
     """
     from aunce_rt.detector import AUDetector
-    from aunce_rt.overlay import draw_overlay
-    from aunce_rt.sinks import CSVSink, VideoSink
+    from aunce_rt.frame_loop import process
+    from aunce_rt.sinks import CSVSink
 
     out_dir = make_dir(Path(out_dir))
     csv_path = out_dir / "aus.csv"
@@ -191,19 +191,15 @@ def evaluate_clip(
     thresholds = np.asarray(detector.thresholds, np.float32)[cols]
     n = 0
     start = time.perf_counter()
-    vsink = VideoSink(video_path, fps=clip.fps) if video_path else None
     try:
-        with CSVSink(csv_path, meta.au_codes) as sink:
-            for frame, result in detector.stream_frames(clip.video):
-                sink.write(result)
-                if vsink is not None:
-                    vsink.write(draw_overlay(frame.image, result))
-                if result.faces and result.index < len(probs):
-                    probs[result.index] = result.faces[0].probabilities[cols]
-                    found[result.index] = True
-                n += 1
-                if on_frame is not None:
-                    on_frame(n)
+        sink = CSVSink(csv_path, meta.au_codes)
+        for result in process(clip.video, detector, [sink], video=video_path, show_fps=False):
+            if result.faces and result.index < len(probs):
+                probs[result.index] = result.faces[0].probabilities[cols]
+                found[result.index] = True
+            n += 1
+            if on_frame is not None:
+                on_frame(n)
         seconds = time.perf_counter() - start  # the runtime alone: the truth-aligned pass is not timed
         truth_aligned = None
         if clip.landmarks is not None and n == len(clip.labels):
@@ -213,8 +209,6 @@ def evaluate_clip(
             )[:, cols]
             truth_aligned = au_metrics(truth_probs, clip.labels, thresholds=thresholds)
     finally:
-        if vsink is not None:
-            vsink.close()
         detector.close()
     if n != len(clip.labels):
         log.warning("decoded %d frames of %s, truth has %d", n, clip.video, len(clip.labels))

@@ -149,3 +149,20 @@ def test_tasks_landmarks_add_blendshapes(tiny_model, landmarker_task, shared_dat
     with AUDetector(tiny_model, providers="cpu", landmarks=landmarker_task) as det:
         face = det.detect(image).faces[0]
     assert face.blendshapes is not None and len(face.blendshapes) == 52
+
+
+def test_stride_applies_to_paths_and_is_checked_on_opened_sources(detector, shared_data):
+    from aunce_rt.sources import open_source
+
+    sequence = shared_data / "image_sequence"
+    assert [r.index for r in detector.stream(sequence, stride=10)] == [0, 10, 20]
+    opened = open_source(sequence, stride=10)
+    assert opened.stride == 10
+    assert [r.index for r in detector.stream(opened, stride=10)] == [0, 10, 20]  # the same stride: fine
+    assert [r.index for r in detector.stream(open_source(sequence, stride=15))] == [
+        0,
+        15,
+    ]  # None: the source's
+    opened = open_source(sequence)
+    with pytest.raises(InputError, match=r"stride=5 was given for 'image_sequence'.*stride 1"):
+        next(detector.stream(opened, stride=5))  # was silently ignored: every frame analysed

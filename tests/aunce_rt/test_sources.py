@@ -397,3 +397,12 @@ def test_live_source_drops_oldest_frames_when_consumer_is_slow() -> None:
     assert received == sorted(set(received))
     assert source.dropped == 50 - len(received) > 0
     assert rec.released == 1
+
+
+def test_a_source_knows_its_stride(shared_data):
+    video = shared_data / "video" / "single_face.mp4"
+    with open_source(video) as whole, open_source(video, stride=4) as strided:
+        assert (whole.stride, strided.stride) == (1, 4)
+        assert strided.frame_count == 18
+    with open_source(shared_data / "image_sequence", stride=7) as images:
+        assert images.stride == 7 and [f.index for f in images] == [0, 7, 14, 21, 28]

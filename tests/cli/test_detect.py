@@ -219,3 +219,34 @@ def test_multiple_sources_unique_names(model, shared_data, tmp_path):
     result = _detect(model, str(tmp_path / "a.jpg"), str(tmp_path / "a.jpg"), "--out", str(out))
     assert result.exit_code == 0, result.output
     assert (tmp_path / "aus_00_a.csv").is_file() and (tmp_path / "aus_01_a.csv").is_file()
+
+
+def test_webcam_loop_writes_rows_and_stops_on_q(model, shared_data, tmp_path, monkeypatch):
+    import aunce_rt.cli.detect as detect_mod
+    import aunce_rt.sources
+
+    real_open = aunce_rt.sources.open_source
+    opened = []
+
+    def fake_camera(source, **kwargs):  # the camera is a video file here
+        assert source == 0
+        opened.append(real_open(shared_data / "video" / "single_face.mp4", **kwargs))
+        return opened[-1]
+
+    keys = iter([-1, -1, -1, -1, ord("q")])
+    shown = []
+    monkeypatch.setattr(detect_mod, "_require_display", lambda: None)
+    monkeypatch.setattr(aunce_rt.sources, "open_source", fake_camera)
+    monkeypatch.setattr(cv2, "imshow", lambda name, image: shown.append(image.shape))
+    monkeypatch.setattr(cv2, "waitKey", lambda delay: next(keys))
+    monkeypatch.setattr(cv2, "getWindowProperty", lambda name, prop: 1.0)
+    monkeypatch.setattr(cv2, "destroyAllWindows", lambda: None)
+    out = tmp_path / "live.csv"
+    result = runner.invoke(
+        app, ["webcam", "--model", str(model), "--providers", "cpu", "--out", str(out), "--smooth", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    assert len(shown) == 5 and "5 frames at" in result.output
+    assert [int(r["frame"]) for r in _rows(out)] == [1, 2, 3, 4, 5]
+    with pytest.raises(StopIteration):  # the camera was released
+        next(opened[0])

@@ -1,0 +1,45 @@
+"""Face landmarks from MediaPipe, behind one small interface.
+
+Two backends return the same ``FaceLandmarks`` (478 points, pixels):
+
+* ``FaceMeshBackend`` (default, "facemesh"): MediaPipe's legacy FaceMesh, whose
+  models ship inside the mediapipe wheel. For video/camera/streams it runs the
+  FaceMesh graph in tracking mode (landmarks of frame t seed frame t+1). For
+  still images it runs MediaPipe's full-range face detector and then FaceMesh on
+  a crop around each detection: the stock graph merges the enlarged boxes of
+  neighbouring faces and loses small ones, so group photos would lose faces.
+* ``TasksBackend`` (a ``.task`` file): MediaPipe Tasks ``FaceLandmarker``, which
+  adds the 52 blendshape scores.
+
+Confidence (MediaPipe's legacy graph exposes no per-face landmark score):
+FaceMesh's confidence is the score of the BlazeFace detection that found the
+face (matched by box overlap; in tracking mode, when no detection ran on this
+frame, the last matched score of the same face is carried over). A face with no
+detection score yet gets the tracking threshold, the lower bound its landmark
+presence score passed. The Tasks API exposes no score either: its faces get the
+presence threshold they passed (``min_face_presence_confidence``).
+
+Example:
+    >>> backend = create_backend("facemesh", static=True, max_faces=2)  # doctest: +SKIP
+    >>> faces = backend.process(rgb, timestamp_ms=0)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from aunce_rt.boxes import box_iou, box_of
+from aunce_rt.landmarks._face import NUM_LANDMARKS, FaceLandmarks, LandmarkBackend, most_confident_face
+from aunce_rt.landmarks._facemesh import FaceMeshBackend
+from aunce_rt.landmarks._factory import create_backend
+from aunce_rt.landmarks._tasks import TasksBackend
+
+__all__ = [
+    "NUM_LANDMARKS",
+    "FaceLandmarks",
+    "FaceMeshBackend",
+    "LandmarkBackend",
+    "TasksBackend",
+    "box_iou",
+    "box_of",
+    "create_backend",
+    "most_confident_face",
+]

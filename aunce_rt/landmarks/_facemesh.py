@@ -1,0 +1,138 @@
+"""`FaceMeshBackend`: MediaPipe's legacy FaceMesh (bundled in the mediapipe wheel).
+
+Video, camera and streams run the FaceMesh graph in tracking mode; still images
+run the full-range face detector and then FaceMesh on a crop around each
+detection (see the package docstring for why, and for the confidence).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from aunce_rt.boxes import box_iou
+from aunce_rt.errors import InputError
+from aunce_rt.landmarks._face import FaceLandmarks, check_rgb, to_face
+
+_DET_PARAM = "facedetectionshortrangecpu__facedetectionshortrange__facedetection__TensorsToDetectionsCalculator.min_score_thresh"
+_TRACK_PARAM = "facelandmarkcpu__ThresholdingCalculator.threshold"
+
+
+def _detection_boxes(detections: Any, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """MediaPipe detections -> boxes (D, 4) pixels and scores (D,)."""
+    boxes, scores = [], []
+    for det in detections or []:
+        rb = det.location_data.relative_bounding_box
+        x1, y1 = rb.xmin * width, rb.ymin * height
+        boxes.append([x1, y1, x1 + rb.width * width, y1 + rb.height * height])
+        scores.append(det.score[0] if len(det.score) else 0.0)
+    return np.array(boxes, np.float32).reshape(-1, 4), np.array(scores, np.float32)
+
+
+class FaceMeshBackend:
+    """MediaPipe legacy FaceMesh (478 points, refine_landmarks=True).
+
+    Args:
+        static: True for unrelated still images (detector + FaceMesh per face),
+            False for video (FaceMesh graph in tracking mode).
+        max_faces: most faces returned per frame.
+        min_detection_confidence: face detector score threshold.
+        min_tracking_confidence: landmark presence threshold (tracking mode).
+    """
+
+    def __init__(
+        self,
+        *,
+        static: bool,
+        max_faces: int = 4,
+        min_detection_confidence: float = 0.5,
+        min_tracking_confidence: float = 0.5,
+    ) -> None:
+        if max_faces < 1:
+            raise InputError(f"max_faces must be >= 1; got {max_faces}")
+        from mediapipe.python.solution_base import SolutionBase
+        from mediapipe.python.solutions import face_detection, face_mesh
+
+        self.static = static
+        self.max_faces = int(max_faces)
+        self.min_tracking_confidence = float(min_tracking_confidence)
+        self._prev: list[FaceLandmarks] = []
+        if static:
+            self._detector = face_detection.FaceDetection(
+                model_selection=1, min_detection_confidence=min_detection_confidence
+            )
+            self._mesh = face_mesh.FaceMesh(
+                static_image_mode=True, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.3
+            )
+        else:
+            self._detector = None
+            # The stock FaceMesh class outputs landmarks only; the same graph also
+            # outputs its detections, whose scores give an honest confidence.
+            self._mesh = SolutionBase(
+                binary_graph_path=face_mesh._BINARYPB_FILE_PATH,
+                side_inputs={"num_faces": self.max_faces, "with_attention": True, "use_prev_landmarks": True},
+                calculator_params={
+                    _DET_PARAM: min_detection_confidence,
+                    _TRACK_PARAM: min_tracking_confidence,
+                },
+                outputs=["multi_face_landmarks", "face_detections"],
+            )
+
+    def process(self, rgb: np.ndarray, timestamp_ms: int = 0) -> list[FaceLandmarks]:
+        """Faces in an RGB frame, at most ``max_faces``, largest first in static mode."""
+        rgb = check_rgb(rgb)
+        return self._process_static(rgb) if self.static else self._process_tracking(rgb)
+
+    def _process_tracking(self, rgb: np.ndarray) -> list[FaceLandmarks]:
+        h, w = rgb.shape[:2]
+        out = self._mesh.process({"image": rgb})
+        faces = [to_face(lm.landmark, w, h, 0.0) for lm in out.multi_face_landmarks or []]
+        det_boxes, det_scores = _detection_boxes(out.face_detections, w, h)
+        result = []
+        for face in faces:
+            conf = self.min_tracking_confidence
+            if len(det_boxes):
+                iou = box_iou(face.box[None], det_boxes)[0]
+                if iou.max() > 0.2:
+                    conf = float(det_scores[iou.argmax()])
+            elif self._prev:
+                iou = box_iou(face.box[None], np.stack([p.box for p in self._prev]))[0]
+                if iou.max() > 0.2:
+                    conf = self._prev[int(iou.argmax())].confidence
+            result.append(FaceLandmarks(face.points, face.z, conf, face.box))
+        self._prev = result
+        return result
+
+    def _process_static(self, rgb: np.ndarray) -> list[FaceLandmarks]:
+        h, w = rgb.shape[:2]
+        boxes, scores = _detection_boxes(self._detector.process(rgb).detections, w, h)
+        order = np.argsort(-scores)[: self.max_faces]
+        faces = []
+        for i in order:
+            x1, y1, x2, y2 = boxes[i]
+            cx, cy, side = (x1 + x2) / 2, (y1 + y2) / 2, max(x2 - x1, y2 - y1) * 2.0
+            ox, oy = int(max(cx - side / 2, 0)), int(max(cy - side / 2, 0))
+            ex, ey = int(min(cx + side / 2, w)), int(min(cy + side / 2, h))
+            if ex - ox < 8 or ey - oy < 8:
+                continue
+            crop = np.ascontiguousarray(rgb[oy:ey, ox:ex])
+            found = self._mesh.process(crop).multi_face_landmarks
+            if found:
+                faces.append(to_face(found[0].landmark, ex - ox, ey - oy, scores[i], (ox, oy)))
+        return _dedupe(faces)
+
+    def close(self) -> None:
+        for graph in (self._mesh, self._detector):
+            if graph is not None:
+                graph.close()
+        self._mesh = self._detector = None
+
+
+def _dedupe(faces: list[FaceLandmarks], iou_threshold: float = 0.5) -> list[FaceLandmarks]:
+    """Drop faces whose landmark box overlaps a more confident one (two detections, one face)."""
+    kept: list[FaceLandmarks] = []
+    for face in sorted(faces, key=lambda f: -f.confidence):
+        if not kept or box_iou(face.box[None], np.stack([k.box for k in kept])).max() < iou_threshold:
+            kept.append(face)
+    return kept

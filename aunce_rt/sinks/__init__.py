@@ -1,0 +1,43 @@
+"""Sinks: write `FrameResult`s to CSV (OpenFace 2.x style) or JSON Lines, frames to video.
+
+The CSV has OpenFace 2.x's column names and order, so tools that read OpenFace
+output read ours::
+
+    frame, face_id, timestamp, confidence, success, x_min, y_min, x_max, y_max,
+    AU01_p, AU02_p, ..., AU01_c, AU02_c, ...
+
+``frame`` is 1-based (``FrameResult.index + 1``), ``timestamp`` is in seconds with 3
+decimals, ``AUxx_p`` is the probability (4 decimals) and ``AUxx_c`` the occurrence
+(0/1). There is one row per face; a frame without a face gives one row with
+``face_id`` 0, ``confidence`` 0, ``success`` 0 and empty box and AU fields.
+
+Every ``write`` sends the whole frame's rows to the operating system in one
+unbuffered write, so the file is valid CSV at every moment and a killed process
+keeps every row written before it died (``close`` also ``fsync``s to disk).
+
+The output folder is checked when a sink is opened, before any work: a missing or
+read-only folder raises `OutputError` naming it and the fix.
+
+Example:
+    >>> with CSVSink("out.csv", au_codes=(1, 2, 12)) as sink:  # doctest: +SKIP
+    ...     for result in detector.stream("video.mp4"):
+    ...         sink.write(result)
+"""
+
+from __future__ import annotations
+
+from aunce_rt.sinks._csv_reader import read_au_csv
+from aunce_rt.sinks._paths import check_output_path
+from aunce_rt.sinks._text import CSV_BASE_COLUMNS, SINK_FORMATS, CSVSink, JSONLSink, open_sink
+from aunce_rt.sinks._video import VideoSink
+
+__all__ = [
+    "CSV_BASE_COLUMNS",
+    "SINK_FORMATS",
+    "CSVSink",
+    "JSONLSink",
+    "VideoSink",
+    "check_output_path",
+    "open_sink",
+    "read_au_csv",
+]

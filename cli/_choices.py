@@ -1,0 +1,21 @@
+"""Choices shared by several commands, as Enums so that Typer validates them."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class ProviderChoice(str, Enum):
+    """ONNX Runtime execution providers (``aunce_rt.providers``); auto falls back to CPU."""
+
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+    tensorrt = "tensorrt"
+
+
+class OutputFormat(str, Enum):
+    """Result file formats (``aunce_rt.sinks``)."""
+
+    csv = "csv"
+    jsonl = "jsonl"
