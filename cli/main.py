@@ -16,7 +16,7 @@ import typer
 from rich.logging import RichHandler
 
 from aunce_rt._version import __version__
-from aunce_rt.cli import data, demo, detect, export, plot, train
+from aunce_rt.cli import data, demo, detect, evaluate, export, plot, train
 from aunce_rt.cli._console import err_console
 from aunce_rt.errors import AunceError
 
@@ -76,6 +76,7 @@ app.add_typer(demo.app)  # demo
 app.add_typer(export.app)  # export
 app.add_typer(data.data_app, name="data")
 app.add_typer(train.train_app, name="train")
+app.add_typer(evaluate.eval_app, name="eval")
 
 
 def main() -> None:

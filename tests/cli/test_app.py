@@ -15,6 +15,7 @@ COMMANDS = ("detect", "webcam", "info", "plot", "demo", "export")
 GROUPS = {
     "data": ("synth", "clip"),
     "train": ("prepare", "pretrain", "linear", "eval", "report", "experiment", "tsne", "recipe"),
+    "eval": ("images",),
 }
 
 
