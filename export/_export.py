@@ -219,7 +219,9 @@ def _int8(
     elif calib_dir is not None:
         logger.warning("dynamic int8 needs no calibration: %s is not used", calib_dir)
     # TensorRT reads only symmetric int8 Q/DQ; ONNX Runtime on a CPU is fastest with uint8.
-    choice = choose_int8_scheme(fp32_path, out, calib, schemes=schemes, activations="s8" if tensorrt else "u8")
+    choice = choose_int8_scheme(
+        fp32_path, out, calib, schemes=schemes, activations="s8" if tensorrt else "u8"
+    )
     return choice.scheme, calib
 
 

@@ -57,7 +57,9 @@ def export_and_evaluate(
     if labelled is None:
         return EvaluatedExport(export_onnx(source, out, **options))
     loaded = load_source(source)
-    size = int({**dict(loaded.extra), **dict(options.get("metadata_extra") or {})}.get("input_size", INPUT_SIZE))
+    size = int(
+        {**dict(loaded.extra), **dict(options.get("metadata_extra") or {})}.get("input_size", INPUT_SIZE)
+    )
     crops, labels = labelled_crops(labelled, loaded.au_codes, size)
     with tempfile.TemporaryDirectory(prefix="aunce-eval-") as tmp:
         precision = options.get("precision", "fp32")

@@ -93,7 +93,14 @@ def measure_variants(
         m = au_metrics(probs[precision], labels, np.asarray(session.metadata.thresholds))
         diff = float(np.abs(probs[precision] - probs["fp32"]).max()) if len(crops) else 0.0
         variants.append(
-            Variant(precision, Path(paths[precision]), float("nan"), float(m.f1_macro), tuple(map(float, m.f1)), diff)
+            Variant(
+                precision,
+                Path(paths[precision]),
+                float("nan"),
+                float(m.f1_macro),
+                tuple(map(float, m.f1)),
+                diff,
+            )
         )
     by_precision = {v.precision: v for v in variants}
     ordered = [by_precision[p] for p in paths]

@@ -49,7 +49,13 @@ def test_recipe_installs_into_the_package_only_when_asked(monkeypatch, tmp_path)
         calls.append(kw)
         installed = tmp_path / "assets" / "default.onnx" if kw["install_default"] else kw["install_to"]
         return RecipeResult(
-            tmp_path, tmp_path / "model.pt", (fp32,), fp32, runtime, {"f1_macro": 0.914}, installed,
+            tmp_path,
+            tmp_path / "model.pt",
+            (fp32,),
+            fp32,
+            runtime,
+            {"f1_macro": 0.914},
+            installed,
             model=tmp_path / "run" / "default.onnx",
         )
 

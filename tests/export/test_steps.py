@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import numpy as np
 import onnx
 import pytest
 
@@ -39,9 +38,9 @@ def test_trace_writes_a_self_describing_graph(traced: Path, tiny: ExportResult) 
     assert meta.au_codes == tiny.metadata.au_codes and meta.backbone == tiny.metadata.backbone
     dims = [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
     assert dims == ["batch", 112, 112, 3]
-    assert [[d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim] for o in model.graph.output] == [
-        ["batch", 12]
-    ]
+    assert [
+        [d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim] for o in model.graph.output
+    ] == [["batch", 12]]
 
 
 def test_check_parity_against_pytorch_and_a_reference_graph(traced: Path, tiny_checkpoint: Path) -> None:
@@ -89,11 +88,16 @@ def test_choose_int8_scheme_keeps_the_faster(
     calib = random_crops(8, seed=5, size=112)
     for faster in ("static", "dynamic"):
         monkeypatch.setattr(
-            scheme, "ms_per_face", lambda paths, size, f=faster: [1.0 if f in Path(p).stem else 3.0 for p in paths]
+            scheme,
+            "ms_per_face",
+            lambda paths, size, f=faster: [1.0 if f in Path(p).stem else 3.0 for p in paths],
         )
         choice = choose_int8_scheme(traced, tmp_path / f"{faster}.onnx", calib)
         ops = {n.op_type for n in onnx.load(str(choice.path)).graph.node}
-        assert choice.scheme == faster and dict(choice.ms_per_face) == {faster: 1.0, ({"static", "dynamic"} - {faster}).pop(): 3.0}
+        assert choice.scheme == faster and dict(choice.ms_per_face) == {
+            faster: 1.0,
+            ({"static", "dynamic"} - {faster}).pop(): 3.0,
+        }
         assert ("QuantizeLinear" in ops) == (faster == "static")
         assert read_metadata(choice.path).precision == "int8"
     single = choose_int8_scheme(traced, tmp_path / "only.onnx", schemes=("dynamic",))
