@@ -74,7 +74,7 @@ def export_command(
 
     source: object = checkpoint
     if from_megraph is not None:
-        from aunce_rt.export._megraph import load_megraph_checkpoint
+        from aunce_rt.export import load_megraph_checkpoint
 
         source = load_megraph_checkpoint(checkpoint, from_megraph, benchmark=benchmark)
     with console.status(f"exporting {checkpoint.name} ({precision})..."):

@@ -22,6 +22,7 @@ from aunce_rt.export._export import PRECISIONS, ExportResult, export_onnx
 from aunce_rt.export._fp16 import convert_to_fp16, to_fp16
 from aunce_rt.export._graph import read_metadata, update_metadata
 from aunce_rt.export._int8 import quantize_int8
+from aunce_rt.export._megraph import load_megraph_checkpoint
 from aunce_rt.export._parity import check_parity
 from aunce_rt.export._scheme import SchemeChoice, choose_int8_scheme
 from aunce_rt.export._tensorrt import (
@@ -47,6 +48,7 @@ __all__ = [
     "export_onnx",
     "folder_crops",
     "labelled_crops",
+    "load_megraph_checkpoint",
     "load_source",
     "ms_per_face",
     "quantize_int8",
