@@ -15,10 +15,14 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aunce_rt.align import INPUT_SIZE
 from aunce_rt.pipelines._variants import measure_variants
+
+if TYPE_CHECKING:  # torch-free at import time
+    from aunce_rt.export import ExportResult
+    from aunce_rt.models.checkpoint import LoadedModel
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +37,12 @@ class EvaluatedExport:
             thresholds on the labelled folder; empty without one.
     """
 
-    export: Any
+    export: ExportResult
     f1_macro: Mapping[str, float] = field(default_factory=dict)
 
 
 def export_and_evaluate(
-    source: Any, out: str | Path, *, labelled: str | Path | None = None, **options: Any
+    source: str | Path | LoadedModel, out: str | Path, *, labelled: str | Path | None = None, **options: Any
 ) -> EvaluatedExport:
     """``export_onnx(source, out, **options)``, then F1-macro of fp32 and the variant on ``labelled``.
 
