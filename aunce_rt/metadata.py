@@ -14,7 +14,9 @@ Example:
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from aunce_rt._version import __version__
@@ -113,6 +115,30 @@ class ModelMetadata:
             )
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in raw.items() if k in known})
+
+
+def metadata_from_props(props: Mapping[str, str], source: str | Path = "model") -> ModelMetadata:
+    """The ``ModelMetadata`` in an ONNX model's metadata entries; ModelError if absent or malformed.
+
+    The one parser of the metadata: callers pass the key -> value entries of their
+    object (an ``onnxruntime`` session's ``custom_metadata_map``, an ``onnx.ModelProto``'s
+    ``metadata_props``).
+
+    Args:
+        props: the model's metadata entries, key -> string value.
+        source: what the entries came from (a path), named in the error.
+
+    Example:
+        >>> meta = ModelMetadata(au_codes=(1, 2), thresholds=(0.5, 0.5))
+        >>> metadata_from_props({METADATA_KEY: meta.to_json()}).au_codes
+        (1, 2)
+    """
+    if METADATA_KEY not in props:
+        raise ModelError(
+            f"{source} has no aunce-rt metadata (ONNX metadata key {METADATA_KEY!r}), so its AUs, "
+            f"input size and normalisation are unknown; {REEXPORT_HINT}"
+        )
+    return ModelMetadata.from_json(props[METADATA_KEY])
 
 
 def _safe_name(code: int) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from aunce_rt.errors import InputError, ModelError
-from aunce_rt.metadata import METADATA_KEY, REEXPORT_HINT, ModelMetadata
+from aunce_rt.metadata import REEXPORT_HINT, ModelMetadata, metadata_from_props
 from aunce_rt.providers import TENSORRT, ProviderSpec, provider_names, select_providers
 
 logger = logging.getLogger(__name__)
@@ -55,13 +55,7 @@ def _open_session(path: Path, providers: list, num_threads: int | None):  # -> I
 
 def read_metadata(session, path: Path | str = "model") -> ModelMetadata:  # session: InferenceSession
     """The ``ModelMetadata`` stored in a session's model; ModelError if absent or malformed."""
-    props = session.get_modelmeta().custom_metadata_map
-    if METADATA_KEY not in props:
-        raise ModelError(
-            f"{path} has no aunce-rt metadata (ONNX metadata key {METADATA_KEY!r}), so its AUs, "
-            f"input size and normalisation are unknown; {REEXPORT_HINT}"
-        )
-    return ModelMetadata.from_json(props[METADATA_KEY])
+    return metadata_from_props(session.get_modelmeta().custom_metadata_map, path)
 
 
 class AUModelSession:

@@ -31,9 +31,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aunce_rt.aus import BENCHMARK_AUS
-from aunce_rt.export import export_onnx
-from aunce_rt.export._crops import random_crops
-from aunce_rt.export._int8 import quantize_int8, quantize_int8_dynamic
+from aunce_rt.export import export_onnx, quantize_int8, random_crops
 from aunce_rt.export._wrapper import ExportWrapper
 from aunce_rt.models import AUModel, AUProbe, create_encoder, save_model
 
@@ -69,7 +67,7 @@ def bench_backbone(name: str, work: Path, reps: int, calib: int) -> dict[str, fl
     ckpt = save_model(work / f"{name}.pt", model, au_codes=BENCHMARK_AUS["bp4d"])
     fp32 = export_onnx(ckpt, work / f"{name}_fp32.onnx", verify=False).path
     int8 = quantize_int8(fp32, work / f"{name}_int8.onnx", random_crops(calib, seed=1))
-    dyn8 = quantize_int8_dynamic(fp32, work / f"{name}_dyn8.onnx")
+    dyn8 = quantize_int8(fp32, work / f"{name}_dyn8.onnx", scheme="dynamic")
     wrapper = ExportWrapper(model).eval()
     sessions = {"fp32": _session(fp32), "int8": _session(int8), "dyn8": _session(dyn8)}
     out: dict[str, float] = {}

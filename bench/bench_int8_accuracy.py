@@ -40,9 +40,8 @@ from bench_synthau_train import encoder, end_to_end_f1, render, train  # noqa: E
 
 from aunce_rt.aus import BENCHMARK_AUS  # noqa: E402
 from aunce_rt.evaluation.metrics import au_metrics  # noqa: E402
-from aunce_rt.export import export_onnx  # noqa: E402
-from aunce_rt.export._int8 import quantize_int8, quantize_int8_dynamic  # noqa: E402
-from aunce_rt.export._verify import ms_per_face, run_probs, session  # noqa: E402
+from aunce_rt.export import export_onnx, ms_per_face, quantize_int8  # noqa: E402
+from aunce_rt.export._verify import run_probs, session  # noqa: E402
 from aunce_rt.models import save_model  # noqa: E402
 
 log = logging.getLogger("bench_int8_accuracy")
@@ -109,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         ckpt = save_model(Path(tmp) / "m.pt", model.eval(), au_codes=BENCHMARK_AUS["synthau"])
         fp32 = export_onnx(ckpt, Path(tmp) / "fp32.onnx", metadata_extra={"input_size": args.input}).path
         static = quantize_int8(fp32, Path(tmp) / "static.onnx", x_calib)
-        dynamic = quantize_int8_dynamic(fp32, Path(tmp) / "dynamic.onnx")
+        dynamic = quantize_int8(fp32, Path(tmp) / "dynamic.onnx", scheme="dynamic")
         variants = (("ORT fp32", fp32), ("ORT int8 static", static), ("ORT int8 dynamic", dynamic))
         speeds = ms_per_face([path for _, path in variants], args.input, batch=8, repeats=args.reps)
         p32 = run_probs(session(fp32), x_test)

@@ -78,31 +78,31 @@ def export_command(
         raise InputError("--calib is only used with --int8; add --int8 or drop --calib")
     precision = "fp16" if fp16 else "int8" if int8 else "fp32"
 
-    from aunce_rt.export import export_onnx  # imports torch
+    from aunce_rt.pipelines import export_and_evaluate  # imports torch when it runs
 
     source: object = checkpoint
     if from_megraph is not None:
-        from aunce_rt.export._megraph import load_megraph_checkpoint
+        from aunce_rt.export import load_megraph_checkpoint
 
         source = load_megraph_checkpoint(checkpoint, from_megraph, benchmark=benchmark)
     with console.status(f"exporting {checkpoint.name} ({precision})..."):
-        result = export_onnx(
-            source,  # type: ignore[arg-type]
+        done = export_and_evaluate(
+            source,
             out,
+            labelled=labelled,
             precision=precision,
             calib_dir=calib,
             with_features=features,
             opset=opset,
             verify=verify,
             real_crops=real_crops,
-            labelled=labelled,
             tensorrt=tensorrt,
             int8_scheme=int8_scheme.value,
         )
-    _summary(result)
+    _summary(done.export, done.f1_macro)
 
 
-def _summary(result) -> None:  # type: ignore[no-untyped-def]  (ExportResult; torch-free signature)
+def _summary(result, f1_macro) -> None:  # type: ignore[no-untyped-def]  (ExportResult; torch-free signature)
     meta = result.metadata
     table = Table(title=f"exported {result.path}", show_header=True, header_style="bold")
     table.add_column("check")
@@ -119,7 +119,7 @@ def _summary(result) -> None:  # type: ignore[no-untyped-def]  (ExportResult; to
         table.add_row("ORT fp32 vs PyTorch", str(agreement))
     for agreement in result.variant_agreement:
         table.add_row(f"{result.precision} vs fp32", str(agreement))
-    for precision, f1 in result.f1_macro.items():
+    for precision, f1 in f1_macro.items():
         table.add_row(f"F1-macro {precision}", f"{100 * f1:.1f}%")
     if result.engine_path is not None:
         table.add_row("TensorRT engine", str(result.engine_path))

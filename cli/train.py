@@ -228,12 +228,21 @@ def recipe_cmd(
     name: str = typer.Argument("default", help="Recipe name (training/configs/recipes/) or a YAML path."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Run folder (default runs/recipe-NAME)."),
     overrides: list[str] | None = typer.Option(None, "--set", help=SET_HELP),
-    install: bool = typer.Option(True, "--install/--no-install", help="Copy the model into aunce_rt/assets."),
+    install_default: bool = typer.Option(
+        False,
+        "--install-default/--no-install",
+        help="Also copy the model into the package (aunce_rt/assets/NAME.onnx), the default model.",
+    ),
+    install_to: Path | None = typer.Option(
+        None, "--install-to", help="Also copy the model to this file (or folder, as NAME.onnx)."
+    ),
 ) -> None:
-    """Train, export, verify and install a bundled model from its recipe (resumable)."""
+    """Train, export, verify and describe a model from its recipe into its run folder (resumable)."""
     from aunce_rt.pipelines.recipe import run_recipe
 
-    res = run_recipe(name, out, overrides=tuple(overrides or ()), install=install)
+    res = run_recipe(
+        name, out, overrides=tuple(overrides or ()), install_default=install_default, install_to=install_to
+    )
     table = Table(title=f"recipe {name}: variants on the SynthAU test crops")
     for col in ("precision", "ms / face (ORT, CPU)", "F1-macro (%)", "max |dp| vs fp32", "chosen"):
         table.add_column(col, justify="right")
@@ -256,5 +265,8 @@ def recipe_cmd(
         f"F1-macro {100 * rt['f1_macro']:.1f}%, face found in {100 * rt['detection_rate']:.1f}% of frames; "
         f"{same_frames}static test crops of other unseen people: {100 * res.crops['f1_macro']:.1f}%"
     )
+    if res.model is not None:
+        out_console.print(f"model: {res.model}")
     if res.installed:
-        out_console.print(f"installed {res.installed}; `aunce-rt demo` now uses it")
+        uses = "; `aunce-rt demo` now uses it" if install_default else ""
+        out_console.print(f"installed {res.installed}{uses}")

@@ -1,13 +1,12 @@
-"""``export_onnx``: a checkpoint -> one self-describing ONNX graph (fp32, fp16 or int8).
+"""``export_onnx``: a checkpoint -> one self-describing ONNX graph (fp32, fp16 or int8), verified.
 
-Exporter choice: torch 2.14's default ``torch.onnx.export(dynamo=True)`` traces
-with ``torch.export`` and converts via onnxscript. On our encoder it takes ~20x
-longer, emits opset 18 (its down-conversion to 17 fails on the Reduce ops'
-``axes`` inputs) and writes the weights as external data by default. The
-TorchScript exporter (``dynamo=False``, still shipped, deprecated) produces a
-single-file opset-17 graph with a symbolic batch axis and static everything else
-(the graph layer's ``topk`` K is a Python int, so it is a constant), which is what
-ONNX Runtime and TensorRT want; we use it and silence its deprecation warning.
+A thin composition of the export steps, for ``aunce-rt export``:
+:func:`~aunce_rt.export.trace_onnx` -> :func:`~aunce_rt.export.check_parity` (ONNX
+Runtime vs PyTorch) -> :func:`~aunce_rt.export.to_fp16` or
+:func:`~aunce_rt.export.quantize_int8` / :func:`~aunce_rt.export.choose_int8_scheme`
+-> the variant vs fp32 -> :func:`~aunce_rt.export.build_engine`. Evaluating a
+variant on labelled data and choosing between variants are not export's jobs:
+they live in ``aunce_rt.pipelines``.
 
 Example:
     >>> # result = export_onnx("run/best.pt", "model.onnx", precision="int8", calib_dir="crops/")
@@ -16,38 +15,27 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import shutil
 import tempfile
-import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from aunce_rt.align import INPUT_SIZE
-from aunce_rt.errors import InputError, ModelError, OutputError
-from aunce_rt.export._crops import as_crops, folder_crops, labelled_crops, random_crops, synthau_crops
-from aunce_rt.export._fp16 import convert_to_fp16
-from aunce_rt.export._graph import (
-    FEATURES_NAME,
-    INPUT_NAME,
-    PROBS_NAME,
-    check_model,
-    load_model_proto,
-    save_model_proto,
-    set_metadata,
-    set_static_output_shapes,
-)
-from aunce_rt.export._int8 import SCHEMES, quantize_int8, quantize_int8_dynamic
-from aunce_rt.export._metadata import build_metadata
+from aunce_rt.errors import InputError, OutputError
+from aunce_rt.export._crops import as_crops, folder_crops, random_crops, synthau_crops
+from aunce_rt.export._fp16 import to_fp16
+from aunce_rt.export._graph import read_metadata
+from aunce_rt.export._int8 import SCHEMES
+from aunce_rt.export._parity import check_parity
+from aunce_rt.export._scheme import choose_int8_scheme
 from aunce_rt.export._tensorrt import build_engine, require_tensorrt
-from aunce_rt.export._verify import FP32_TOLERANCE, Agreement, check_parity, ms_per_face, run_probs, session
-from aunce_rt.export._wrapper import ExportWrapper
+from aunce_rt.export._trace import DEFAULT_OPSET, load_source, trace_onnx
+from aunce_rt.export._verify import FP32_TOLERANCE, Agreement
 from aunce_rt.metadata import ModelMetadata
 
 if TYPE_CHECKING:
@@ -56,7 +44,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PRECISIONS = ("fp32", "fp16", "int8")
-DEFAULT_OPSET = 17
 N_RANDOM = 8
 MAX_REAL = 64
 CALIB_SIZE = 256
@@ -75,9 +62,9 @@ class ExportResult:
         metadata: the metadata stored in the graph.
         parity: ONNX Runtime fp32 vs PyTorch, per crop set (empty when verify=False).
         variant_agreement: the fp16/int8 graph vs the fp32 graph, per crop set.
-        f1_macro: F1-macro at the model's thresholds on the labelled folder, by precision.
         engine_path: the TensorRT engine, when one was built.
         int8_scheme: "static" or "dynamic" for int8 exports ("" otherwise).
+        fp32_path: the verified float32 graph, when ``fp32_out`` asked to keep it.
     """
 
     path: Path
@@ -85,9 +72,9 @@ class ExportResult:
     metadata: ModelMetadata
     parity: tuple[Agreement, ...] = ()
     variant_agreement: tuple[Agreement, ...] = ()
-    f1_macro: Mapping[str, float] = field(default_factory=dict)
     engine_path: Path | None = None
     int8_scheme: str = ""
+    fp32_path: Path | None = None
 
 
 def export_onnx(
@@ -101,10 +88,10 @@ def export_onnx(
     verify: bool = True,
     real_crops: np.ndarray | str | Path | None = None,
     metadata_extra: Mapping[str, Any] | None = None,
-    labelled: str | Path | None = None,
     tensorrt: bool = False,
     calib_size: int = CALIB_SIZE,
     int8_scheme: str = "auto",
+    fp32_out: str | Path | None = None,
 ) -> ExportResult:
     """Export a trained model to one ONNX graph from aligned uint8 crops to AU probabilities.
 
@@ -113,7 +100,7 @@ def export_onnx(
             checkpoint) or a ``LoadedModel``.
         out: the .onnx file to write (its folder must exist).
         precision: "fp32", "fp16" (float16 inside, uint8 in / float32 out) or "int8"
-            (QDQ static quantisation calibrated on ``calib_dir`` or SynthAU).
+            (calibrated on ``calib_dir`` or SynthAU, see ``int8_scheme``).
         calib_dir: folder of aligned crops for int8 calibration.
         with_features: add the "features" (N, K, C) output.
         opset: ONNX opset (17 suits ONNX Runtime and TensorRT 8.6+/10).
@@ -122,12 +109,12 @@ def export_onnx(
         real_crops: aligned crops (N, 224, 224, 3) uint8 RGB, or a folder of them,
             verified on besides random crops.
         metadata_extra: keys overriding the checkpoint's ``extra`` (dataset, metrics, ...).
-        labelled: folder with images.txt + labels.txt: F1-macro of fp32 and the variant.
         tensorrt: also build a TensorRT engine next to ``out`` (needs tensorrt and a GPU).
         calib_size: how many calibration crops to use.
         int8_scheme: "static" (calibrated QDQ), "dynamic" (int8 MatMul/Gemm weights,
             no calibration) or "auto": both, timed on this machine, the faster kept
-            (``aunce_rt.export._int8``); TensorRT engines always use static QDQ.
+            (:func:`~aunce_rt.export.choose_int8_scheme`); TensorRT engines always use static QDQ.
+        fp32_out: also keep the verified float32 graph there (for a variant export).
 
     Returns:
         ExportResult with the path, metadata and verification figures.
@@ -135,7 +122,7 @@ def export_onnx(
     Raises:
         ModelError: unreadable checkpoint, failed verification, TensorRT missing.
         OutputError: the output folder is missing.
-        InputError: unreadable crops or labelled folder.
+        InputError: unreadable crops, unknown precision or scheme.
     """
     if precision not in PRECISIONS:
         raise InputError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
@@ -147,81 +134,44 @@ def export_onnx(
             "use int8_scheme='static' (--int8-scheme static) with --tensorrt"
         )
     out = _check_out(out)
+    keep_fp32 = _check_out(fp32_out) if fp32_out is not None else None
     if tensorrt:
         require_tensorrt()  # fail before spending minutes on export and calibration
-    loaded = _load(source)
-    wrapper = ExportWrapper(loaded.model.eval(), with_features).eval()
-    extra = {**dict(loaded.extra), **dict(metadata_extra or {})}
+    loaded = load_source(source)
     # A model trained on smaller inputs (e.g. 112 px for CPU speed) records its side.
-    size = int(extra.get("input_size", INPUT_SIZE))
+    size = int({**dict(loaded.extra), **dict(metadata_extra or {})}.get("input_size", INPUT_SIZE))
     real = as_crops(real_crops, MAX_REAL, size) if real_crops is not None else None
+    crop_sets = [("random", random_crops(N_RANDOM, seed=0, size=size))] + (
+        [("real", real)] if real is not None else []
+    )
 
     with tempfile.TemporaryDirectory(prefix="aunce-export-") as tmp:
-        fp32_path = Path(tmp) / "fp32.onnx"
-        k, c = _torch_export(wrapper, fp32_path, opset, size)
-        if k != len(loaded.au_codes):
-            raise ModelError(
-                f"the model outputs {k} AUs but its checkpoint lists {len(loaded.au_codes)} AU codes; "
-                "the checkpoint is inconsistent, re-save it with models.checkpoint.save_model"
-            )
-        node_dim = int(getattr(getattr(loaded.model, "encoder", None), "node_dim", c))
-
-        meta32 = build_metadata(
-            au_codes=loaded.au_codes,
-            thresholds=loaded.thresholds,
-            encoder_config=loaded.encoder_config,
-            node_dim=node_dim,
-            extra=extra,
-            precision="fp32",
-            has_features=with_features,
+        fp32_path = trace_onnx(
+            loaded,
+            Path(tmp) / "fp32.onnx",
             input_size=size,
+            opset=opset,
+            with_features=with_features,
+            metadata_extra=metadata_extra,
         )
-
-        proto = load_model_proto(fp32_path)
-        shapes = {PROBS_NAME: (k,), FEATURES_NAME: (k, c)}
-        set_static_output_shapes(proto, shapes)
-        set_metadata(proto, meta32)
-        check_model(proto)
-        save_model_proto(proto, fp32_path)
-
-        crop_sets = [("random", random_crops(N_RANDOM, seed=0, size=size))] + (
-            [("real", real)] if real is not None else []
-        )
-        sess32 = session(fp32_path)
-        parity: list[Agreement] = []
+        parity: tuple[Agreement, ...] = ()
         if verify:
             parity = check_parity(
-                _torch_probs(wrapper), sess32, crop_sets, FP32_TOLERANCE, "ONNX Runtime fp32 vs PyTorch"
+                fp32_path, loaded, crop_sets, tolerance=FP32_TOLERANCE, what="ONNX Runtime fp32 vs PyTorch"
             )
-
-        meta = dataclasses.replace(meta32, precision=precision)
         scheme = ""
         if precision == "fp32":
-            save_model_proto(proto, out)
+            shutil.copyfile(fp32_path, out)
         elif precision == "fp16":
-            half = convert_to_fp16(proto)
-            set_static_output_shapes(half, shapes)
-            set_metadata(half, meta)
-            check_model(half)
-            save_model_proto(half, out)
+            to_fp16(fp32_path, out)
         else:
-            scheme, calib = _quantise(
-                fp32_path, out, Path(tmp), int8_scheme, tensorrt, calib_dir, calib_size, size
-            )
+            scheme, calib = _int8(fp32_path, out, int8_scheme, tensorrt, calib_dir, calib_size, size)
             if calib is not None:
                 crop_sets.append(("calibration", calib[:MAX_REAL]))
-            quant = load_model_proto(out)
-            set_static_output_shapes(quant, shapes)
-            set_metadata(quant, meta)
-            check_model(quant)
-            save_model_proto(quant, out)
 
-        variant: list[Agreement] = []
-        sess_out = session(out) if precision != "fp32" else sess32
+        variant: tuple[Agreement, ...] = ()
         if verify and precision != "fp32":
-            variant = check_parity(
-                lambda x: run_probs(sess32, x), sess_out, crop_sets, None, f"{precision} vs fp32"
-            )
+            variant = check_parity(out, fp32_path, crop_sets, tolerance=None, what=f"{precision} vs fp32")
             for agreement in variant:
                 # int8 is calibrated on faces: noise crops are out of its range, so only faces count.
                 if agreement.max_abs_diff > VARIANT_WARN and not (
@@ -229,28 +179,24 @@ def export_onnx(
                 ):
                     logger.warning("%s graph differs from fp32 on %s", precision, agreement)
 
-        f1: dict[str, float] = {}
-        if labelled is not None:
-            crops, labels = labelled_crops(labelled, loaded.au_codes, size)
-            f1["fp32"] = _f1_macro(run_probs(sess32, crops), labels, loaded.thresholds)
-            if precision != "fp32":
-                f1[precision] = _f1_macro(run_probs(sess_out, crops), labels, loaded.thresholds)
-            logger.info("F1-macro on %s (%d crops): %s", labelled, len(crops), f1)
-
         engine = None
         if tensorrt:
             engine = build_engine(
                 out if precision == "int8" else fp32_path, out.with_suffix(".engine"), precision=precision
             )
+        if keep_fp32 is not None:
+            shutil.copyfile(fp32_path, keep_fp32)
 
-    logger.info("wrote %s (%s, %d AUs%s)", out, precision, k, ", with features" if with_features else "")
-    return ExportResult(out, precision, meta, tuple(parity), tuple(variant), f1, engine, scheme)
+    meta = read_metadata(out)
+    logger.info(
+        "wrote %s (%s, %d AUs%s)", out, precision, meta.num_aus, ", with features" if with_features else ""
+    )
+    return ExportResult(out, precision, meta, parity, variant, engine, scheme, keep_fp32)
 
 
-def _quantise(
+def _int8(
     fp32_path: Path,
     out: Path,
-    tmp: Path,
     requested: str,
     tensorrt: bool,
     calib_dir: str | Path | None,
@@ -259,39 +205,24 @@ def _quantise(
 ) -> tuple[str, np.ndarray | None]:
     """Write the int8 graph to ``out``; return its scheme and the calibration crops (static only).
 
-    TensorRT builds int8 engines from static Q/DQ graphs only. "auto" builds both schemes
-    and keeps the one that runs faster here (bench/bench_export.py: static wins on
-    ResNet-50, dynamic on Swin-B and, in our runs, on the light encoders).
+    TensorRT builds int8 engines from static Q/DQ graphs only; "auto" lets
+    :func:`choose_int8_scheme` time both schemes here.
     """
     schemes = ("static",) if tensorrt else ("static", "dynamic") if requested == "auto" else (requested,)
-    built: dict[str, Path] = {}
     calib = None
-    for name in schemes:
-        path = out if len(schemes) == 1 else tmp / f"int8_{name}.onnx"
-        if name == "static":
-            calib = (
-                folder_crops(calib_dir, calib_size, size)
-                if calib_dir is not None
-                else synthau_crops(calib_size, size=size)
-            )
-            # TensorRT reads only symmetric int8 Q/DQ; ONNX Runtime on a CPU is fastest with uint8.
-            quantize_int8(fp32_path, path, calib, activations="s8" if tensorrt else "u8")
-        else:
-            if calib_dir is not None and len(schemes) == 1:
-                logger.warning("dynamic int8 needs no calibration: %s is not used", calib_dir)
-            quantize_int8_dynamic(fp32_path, path)
-        built[name] = path
-    if len(built) == 1:
-        return schemes[0], calib
-    speeds = dict(zip(built, ms_per_face(list(built.values()), size), strict=True))
-    scheme = min(speeds, key=speeds.__getitem__)
-    logger.info(
-        "int8 auto: %s on this CPU -> %s",
-        ", ".join(f"{k} {v:.2f} ms/face" for k, v in speeds.items()),
-        scheme,
+    if "static" in schemes:
+        calib = (
+            folder_crops(calib_dir, calib_size, size)
+            if calib_dir is not None
+            else synthau_crops(calib_size, size=size)
+        )
+    elif calib_dir is not None:
+        logger.warning("dynamic int8 needs no calibration: %s is not used", calib_dir)
+    # TensorRT reads only symmetric int8 Q/DQ; ONNX Runtime on a CPU is fastest with uint8.
+    choice = choose_int8_scheme(
+        fp32_path, out, calib, schemes=schemes, activations="s8" if tensorrt else "u8"
     )
-    shutil.copyfile(built[scheme], out)
-    return scheme, calib
+    return choice.scheme, calib
 
 
 def _check_out(out: str | Path) -> Path:
@@ -303,66 +234,3 @@ def _check_out(out: str | Path) -> Path:
             f"output folder {out.parent} does not exist; create it (mkdir -p {out.parent}) or pick another --out"
         )
     return out
-
-
-def _load(source: str | Path | LoadedModel) -> LoadedModel:
-    if not isinstance(source, (str, Path)):
-        return source
-    from aunce_rt.models.checkpoint import load_model
-
-    return load_model(source, map_location="cpu")
-
-
-def _torch_export(wrapper: ExportWrapper, path: Path, opset: int, size: int = INPUT_SIZE) -> tuple[int, int]:
-    """TorchScript-export ``wrapper`` to ``path`` with a dynamic batch; returns (K, C)."""
-    dummy = torch.from_numpy(random_crops(2, seed=1, size=size))
-    with torch.no_grad():
-        first = wrapper(dummy)
-    probs, feats = first if isinstance(first, tuple) else (first, None)
-    k = int(probs.shape[-1])
-    c = (
-        int(feats.shape[-1])
-        if feats is not None
-        else int(getattr(getattr(wrapper.model, "encoder", None), "node_dim", 0))
-    )
-    outputs = [PROBS_NAME, FEATURES_NAME] if wrapper.with_features else [PROBS_NAME]
-    with warnings.catch_warnings():
-        warnings.simplefilter(
-            "ignore", DeprecationWarning
-        )  # the TorchScript exporter is deprecated (see above)
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        try:
-            torch.onnx.export(
-                wrapper,
-                (dummy,),
-                str(path),
-                dynamo=False,
-                opset_version=opset,
-                input_names=[INPUT_NAME],
-                output_names=outputs,
-                dynamic_axes={name: {0: "batch"} for name in [INPUT_NAME, *outputs]},
-                do_constant_folding=True,
-            )
-        except Exception as exc:  # torch raises many types for unexportable code
-            raise ModelError(f"torch.onnx.export failed for this model at opset {opset}: {exc}") from exc
-    return k, c
-
-
-def _torch_probs(wrapper: ExportWrapper, batch_size: int = 8) -> Any:
-    def run(crops: np.ndarray) -> np.ndarray:
-        outs = []
-        with torch.no_grad():
-            for i in range(0, len(crops), batch_size):
-                result = wrapper(torch.from_numpy(np.ascontiguousarray(crops[i : i + batch_size])))
-                outs.append((result[0] if isinstance(result, tuple) else result).numpy())
-        return np.concatenate(outs)
-
-    return run
-
-
-def _f1_macro(probs: np.ndarray, labels: np.ndarray, thresholds: tuple[float, ...]) -> float:
-    try:
-        from aunce_rt.evaluation.metrics import au_metrics
-    except ImportError as exc:
-        raise ModelError(f"F1 on a labelled folder needs aunce_rt.evaluation.metrics ({exc})") from None
-    return float(au_metrics(probs, labels, thresholds=np.asarray(thresholds)).f1_macro)

@@ -5,20 +5,22 @@ session, so the fp16, int8 and TensorRT steps all use the same helpers.
 
 Example:
     >>> import onnx
-    >>> from export._graph import set_metadata, read_metadata
+    >>> from aunce_rt.export._graph import set_metadata, read_metadata
     >>> # model = onnx.load("model.onnx"); set_metadata(model, meta); read_metadata(model).au_codes
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import onnx
 
 from aunce_rt.errors import ModelError
-from aunce_rt.metadata import METADATA_KEY, REEXPORT_HINT, ModelMetadata
+from aunce_rt.metadata import METADATA_KEY, REEXPORT_HINT, ModelMetadata, metadata_from_props
 
 logger = logging.getLogger(__name__)
 
@@ -56,12 +58,42 @@ def set_metadata(model: onnx.ModelProto, meta: ModelMetadata) -> onnx.ModelProto
     return model
 
 
-def read_metadata(model: onnx.ModelProto) -> ModelMetadata:
-    """Parse the aunce-rt metadata entry of ``model``; ModelError when it is missing."""
-    for prop in model.metadata_props:
-        if prop.key == METADATA_KEY:
-            return ModelMetadata.from_json(prop.value)
-    raise ModelError(f"ONNX model has no {METADATA_KEY!r} metadata entry; " + REEXPORT_HINT)
+def read_metadata(model: onnx.ModelProto | str | Path, source: str | Path = "ONNX model") -> ModelMetadata:
+    """Parse the aunce-rt metadata entry of a graph (or .onnx file); ModelError when it is missing.
+
+    Example:
+        >>> # read_metadata("model.onnx").au_codes
+    """
+    if isinstance(model, (str, Path)):
+        source, model = model, load_model_proto(model)
+    return metadata_from_props({p.key: p.value for p in model.metadata_props}, source)
+
+
+def update_metadata(path: str | Path, **changes: Any) -> ModelMetadata:
+    """Rewrite fields of an exported graph's metadata in place (e.g. ``metrics=...``); returns the new one.
+
+    Example:
+        >>> # update_metadata("model.onnx", metrics={"f1_macro": 0.9}).metrics
+    """
+    proto = load_model_proto(path)
+    meta = dataclasses.replace(read_metadata(proto, path), **changes)
+    save_model_proto(set_metadata(proto, meta), path)
+    return meta
+
+
+def output_shapes(model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
+    """Output name -> static trailing dims (after the batch axis) of a graph's outputs."""
+    return {o.name: tuple(int(d) for d in tensor_dims(o)[1:]) for o in model.graph.output}
+
+
+def finish_graph(
+    model: onnx.ModelProto, path: str | Path, meta: ModelMetadata, shapes: dict[str, Sequence[int]]
+) -> Path:
+    """Give ``model`` its static output shapes and metadata, check it and write it to ``path``."""
+    set_static_output_shapes(model, shapes)
+    set_metadata(model, meta)
+    check_model(model)
+    return save_model_proto(model, path)
 
 
 def set_static_output_shapes(model: onnx.ModelProto, shapes: dict[str, Sequence[int]]) -> onnx.ModelProto:

@@ -22,17 +22,20 @@ QDQ makes a ResNet-50 encoder ~3x faster than fp32 but a Swin-B encoder only ~1.
 while dynamic quantisation of the MatMul/Gemm nodes (int8 weights, activations
 quantised on the fly: ``DynamicQuantizeMatMul``) makes Swin-B ~2x faster, and on
 the light encoders, whose per-AU heads are matrix products, it was the faster one
-too. Which wins depends on the model and the machine, so ``export_onnx``'s
-``int8_scheme="auto"`` builds both and keeps the faster one, timed where it runs.
+too. Which wins depends on the model and the machine, so ``choose_int8_scheme``
+(``export_onnx``'s ``int8_scheme="auto"``) builds both and keeps the faster one,
+timed where it runs.
 TensorRT reads only static Q/DQ graphs.
 
 Example:
     >>> # quantize_int8("model_fp32.onnx", "model_int8.onnx", synthau_crops(64))
+    >>> # quantize_int8("model_fp32.onnx", "model_int8.onnx", scheme="dynamic")
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -51,7 +54,7 @@ from onnxruntime.quantization import (
 )
 
 from aunce_rt.errors import ModelError
-from aunce_rt.export._graph import INPUT_NAME
+from aunce_rt.export._graph import INPUT_NAME, finish_graph, load_model_proto, output_shapes, read_metadata
 
 logger = logging.getLogger(__name__)
 
@@ -126,28 +129,62 @@ def float_nodes(model: onnx.ModelProto, scopes: Sequence[str] = FLOAT_SCOPES) ->
 def quantize_int8(
     fp32_path: str | Path,
     out_path: str | Path,
-    crops: np.ndarray,
+    crops: np.ndarray | None = None,
     *,
+    scheme: str = "static",
     per_channel: bool = True,
     batch_size: int = 8,
     method: str = "minmax",
     activations: str = "u8",
 ) -> Path:
-    """Write a QDQ int8 copy of the float32 graph at ``fp32_path`` to ``out_path``.
+    """Write the int8 variant of an exported float32 graph, self-describing (precision "int8").
 
     Args:
         fp32_path: the verified float32 export.
         out_path: where to write the int8 graph.
-        crops: calibration crops (N, 224, 224, 3) uint8 RGB (a few hundred is plenty).
-        per_channel: per-output-channel weight scales (better accuracy for depthwise convs).
+        crops: calibration crops (N, S, S, 3) uint8 RGB for ``scheme="static"`` (a few
+            hundred is plenty); unused by "dynamic".
+        scheme: "static" (calibrated QDQ) or "dynamic" (int8 MatMul/Gemm weights, no
+            calibration), see the module docstring.
+        per_channel: per-output-channel weight scales (static; better for depthwise convs).
         batch_size: calibration batch size.
         method: "minmax", "entropy" or "percentile" (ONNX Runtime calibration methods).
         activations: "u8" (asymmetric uint8: fastest on CPUs) or "s8" (symmetric int8:
-            for TensorRT), see the module docstring.
+            for TensorRT), static only.
 
     Returns:
-        ``out_path``. Its metadata is the float model's; the caller updates ``precision``.
+        ``out_path``, with the float graph's metadata (precision "int8") and output shapes.
+
+    Example:
+        >>> # quantize_int8("model.onnx", "model_int8.onnx", synthau_crops(256))
+        >>> # quantize_int8("model.onnx", "model_int8.onnx", scheme="dynamic")
     """
+    if scheme not in ("static", "dynamic"):
+        raise ModelError(f"int8 scheme must be 'static' or 'dynamic'; got {scheme!r}")
+    if scheme == "static":
+        if crops is None:
+            raise ModelError(
+                "static int8 needs calibration crops; pass aligned face crops (folder_crops(DIR)) "
+                "or use scheme='dynamic'"
+            )
+        _quantize_static(fp32_path, out_path, crops, per_channel, batch_size, method, activations)
+    else:
+        _quantize_dynamic(fp32_path, out_path)
+    source = load_model_proto(fp32_path)
+    meta = dataclasses.replace(read_metadata(source, fp32_path), precision="int8")
+    return finish_graph(load_model_proto(out_path), out_path, meta, output_shapes(source))
+
+
+def _quantize_static(
+    fp32_path: str | Path,
+    out_path: str | Path,
+    crops: np.ndarray,
+    per_channel: bool,
+    batch_size: int,
+    method: str,
+    activations: str,
+) -> None:
+    """QDQ static quantisation of the graph at ``fp32_path``, calibrated on ``crops``."""
     methods = {
         "minmax": CalibrationMethod.MinMax,
         "entropy": CalibrationMethod.Entropy,
@@ -157,7 +194,6 @@ def quantize_int8(
         raise ModelError(f"unknown calibration method {method!r}; expected one of {', '.join(methods)}")
     if activations not in ACTIVATIONS:
         raise ModelError(f"int8 activations must be one of {', '.join(ACTIVATIONS)}; got {activations!r}")
-    out_path = Path(out_path)
     with _prepared(fp32_path) as (prepped, exclude):
         logger.info(
             "int8: calibrating on %d crops; %d pre/post-processing nodes kept in float",
@@ -177,20 +213,15 @@ def quantize_int8(
             calibration_providers=["CPUExecutionProvider"],
             extra_options={"ActivationSymmetric": activations == "s8", "WeightSymmetric": True},
         )
-    return out_path
 
 
-def quantize_int8_dynamic(fp32_path: str | Path, out_path: str | Path) -> Path:
-    """Write a dynamically quantised copy (int8 MatMul/Gemm weights) of the graph at ``fp32_path``.
+def _quantize_dynamic(fp32_path: str | Path, out_path: str | Path) -> None:
+    """Dynamic quantisation (int8 MatMul/Gemm weights) of the graph at ``fp32_path``.
 
     No calibration: activations are quantised per batch at run time. Pre/post-processing
-    stays float (as in :func:`quantize_int8`); so do Conv nodes (ONNX Runtime's dynamic
+    stays float (as in static quantisation); so do Conv nodes (ONNX Runtime's dynamic
     ConvInteger is slower than float Conv on CPUs).
-
-    Returns:
-        ``out_path``. Its metadata is the float model's; the caller updates ``precision``.
     """
-    out_path = Path(out_path)
     with _prepared(fp32_path) as (prepped, exclude):
         logger.info("int8 (dynamic): MatMul/Gemm weights to int8; %d nodes kept in float", len(exclude))
         quantize_dynamic(
@@ -201,4 +232,3 @@ def quantize_int8_dynamic(fp32_path: str | Path, out_path: str | Path) -> Path:
             op_types_to_quantize=list(DYNAMIC_OPS),
             nodes_to_exclude=exclude,
         )
-    return out_path

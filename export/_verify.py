@@ -76,7 +76,7 @@ def run_probs(sess: ort.InferenceSession, crops: np.ndarray, batch_size: int = 8
     return np.concatenate(out).astype(np.float32)
 
 
-def check_parity(
+def agreements(
     reference: Callable[[np.ndarray], np.ndarray],
     sess: ort.InferenceSession,
     crop_sets: Sequence[tuple[str, np.ndarray]],

@@ -1,23 +1,28 @@
-"""Recipes: one command from nothing to a verified, bundled ONNX model.
+"""Recipes: one command from nothing to a verified, described ONNX model.
 
-``aunce-rt train recipe default`` is how ``aunce_rt/assets/default.onnx`` is made:
+``aunce-rt train recipe default --install-default`` is how ``aunce_rt/assets/default.onnx``
+is made:
 
 1. train: ``run_experiment`` on ``training/configs/recipes/<name>.yaml`` (SynthAU
    rendered into the run's cache, AUNCE pretraining, linear probe with the epoch
    chosen on held-out training identities); resumable like every run;
-2. export: fp32 and int8 ONNX graphs, each checked against PyTorch / fp32;
+2. export: one ``aunce_rt.export.export_onnx`` call writes the int8 graph and keeps
+   the fp32 one, each checked against PyTorch / fp32;
 3. choose: the faster variant on this machine, unless it costs more than one
-   point of F1 on the test crops (``choose_variant``);
+   point of F1 on the test crops (``aunce_rt.pipelines.choose_variant``);
 4. evaluate end to end: a clip of unseen SynthAU people through the full runtime
    (MediaPipe, alignment, ONNX Runtime) against the renderer's truth;
-5. describe and install: the metrics of steps 3-4 and the provenance go into the
-   model's metadata, and the file is copied to the package's assets.
+5. describe: the metrics of steps 3-4 and the provenance go into the model's
+   metadata; the model is copied to ``<run folder>/<name>.onnx``. Only when asked
+   (``install_default=True``, ``--install-default``; or ``install_to=PATH``) is it
+   also copied to the package's assets (the bundled default) or to ``PATH``.
 
 The recipe is seeded (data, initialisation, sampling, loaders). The check that a
 bundled model is what its recipe makes is a documented one, not a test (a full
-run takes about 36 minutes): run the recipe into a new folder with ``--no-install``
-and compare its ``recipe_result.json`` metrics with the bundled model's metadata
-(``aunce-rt info`` prints them); the export date and git revision naturally differ.
+run takes about 36 minutes): run the recipe into a new folder (without
+``--install-default``) and compare its ``recipe_result.json`` metrics with the
+bundled model's metadata (``aunce-rt info`` prints them); the export date and git
+revision naturally differ.
 """
 
 from __future__ import annotations
@@ -26,39 +31,39 @@ import json
 import logging
 import shutil
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from aunce_rt.errors import InputError
+from aunce_rt.pipelines._model_card import model_card
+from aunce_rt.pipelines._variants import F1_TOLERANCE, Variant, choose_variant, measure_variants
 from aunce_rt.training.config import CONFIG_DIR
 
 log = logging.getLogger(__name__)
+
+__all__ = [
+    "ASSETS_DIR",
+    "F1_TOLERANCE",
+    "RecipeResult",
+    "Variant",
+    "choose_variant",
+    "model_card",
+    "recipe_path",
+    "run_recipe",
+]
 
 RECIPES_DIR = CONFIG_DIR / "recipes"
 ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
 # Unseen people for the end-to-end check: test-split identities the demo does not use.
 RECIPE_EVAL_ID_BASE = 1_000_000 + 500_000
-F1_TOLERANCE = 0.01  # int8 may cost at most one point of F1-macro to be chosen
 LICENCE_NOTE = (
     "Trained only on SynthAU, the project's procedural synthetic faces with exact AU truth. "
     "It is NOT a model of real faces trained on FACS-coded data: expect it to transfer poorly "
     "to real video; train on a licensed benchmark (BP4D, DISFA, ...) for real use."
 )
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One exported variant: its file, speed and accuracy on the test crops."""
-
-    precision: str
-    path: Path
-    ms_per_face: float
-    f1_macro: float
-    f1: tuple[float, ...]
-    max_abs_diff_vs_fp32: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -69,9 +74,12 @@ class RecipeResult:
         run_dir: the training run folder.
         checkpoint: the trained model (``aunce_rt.models.save_model`` format).
         variants: every exported variant, measured.
-        chosen: the variant that was described and installed.
+        chosen: the variant that was described (and copied to ``model``).
         runtime: end-to-end metrics through the runtime on unseen people.
-        installed: the asset path written, or None.
+        crops: metrics of the chosen variant on the static test crops.
+        installed: the installed copy (assets or ``install_to``), or None.
+        seconds: wall time of the train, export and runtime_eval stages.
+        model: the chosen model in the run folder, ``<run_dir>/<name>.onnx``.
     """
 
     run_dir: Path
@@ -82,6 +90,7 @@ class RecipeResult:
     crops: dict[str, Any]
     installed: Path | None
     seconds: dict[str, float] = field(default_factory=dict)
+    model: Path | None = None
 
 
 def recipe_path(name: str) -> Path:
@@ -94,13 +103,6 @@ def recipe_path(name: str) -> Path:
         known = ", ".join(sorted(p.stem for p in RECIPES_DIR.glob("*.yaml")))
         raise InputError(f"no recipe named {name!r}; known recipes: {known} (or pass a .yaml path)")
     return path
-
-
-def choose_variant(variants: list[Variant] | tuple[Variant, ...], tolerance: float = F1_TOLERANCE) -> Variant:
-    """The fastest variant whose F1-macro is within ``tolerance`` of fp32's."""
-    base = next(v for v in variants if v.precision == "fp32")
-    ok = [v for v in variants if v.f1_macro >= base.f1_macro - tolerance]
-    return min(ok, key=lambda v: v.ms_per_face)
 
 
 def _by_au(codes: Any, values: Any) -> dict[str, float]:
@@ -119,11 +121,26 @@ def _static_test_crops(index: Any, size: int) -> tuple[np.ndarray, np.ndarray]:
     import cv2
 
     from aunce_rt.datasets.synth_source import is_video_crop
-    from aunce_rt.export._crops import to_input_crop
+    from aunce_rt.export import to_input_crop
 
     keep = [k for k, p in enumerate(index.paths) if not is_video_crop(p)]
     crops = np.stack([to_input_crop(cv2.imread(index.paths[k], cv2.IMREAD_COLOR), size) for k in keep])
     return crops, np.asarray(index.labels)[keep]
+
+
+def _install_target(name: str, install_default: bool, install_to: str | Path | None) -> Path | None:
+    """Where the chosen model is installed besides the run folder (checked before training)."""
+    if install_default and install_to is not None:
+        raise InputError(
+            f"install_default and install_to={install_to} are exclusive; pass one "
+            "(--install-default copies to the package assets, --install-to PATH elsewhere)"
+        )
+    if install_default:
+        return ASSETS_DIR / f"{Path(name).stem}.onnx"
+    if install_to is None:
+        return None
+    target = Path(install_to)
+    return target / f"{Path(name).stem}.onnx" if target.is_dir() else target
 
 
 def run_recipe(
@@ -131,18 +148,21 @@ def run_recipe(
     out: str | Path | None = None,
     *,
     overrides: tuple[str, ...] = (),
-    install: bool = True,
+    install_default: bool = False,
+    install_to: str | Path | None = None,
     progress: bool = True,
     clip_people: int = 60,
     clip_frames: int = 60,
 ) -> RecipeResult:
-    """Train, export, choose, evaluate end to end and (optionally) install a recipe's model.
+    """Train, export, choose, evaluate end to end and describe a recipe's model; install only when asked.
 
     Args:
         name: recipe name or YAML path.
         out: run folder (default ``runs/recipe-<name>``); an existing one is resumed.
         overrides: ``key=value`` config overrides (a changed recipe is no longer the bundled one).
-        install: copy the chosen model to ``aunce_rt/assets/<name>.onnx``.
+        install_default: also copy the chosen model to ``aunce_rt/assets/<name>.onnx``, the
+            model ``aunce-rt demo`` and ``AUDetector()`` use by default.
+        install_to: also copy it there (a file path, or a folder for ``<name>.onnx``).
         progress: rich progress bars.
         clip_people, clip_frames: size of the end-to-end clip of unseen people
             (60 x 60 frames: with 20 people an AU could be missing from the clip).
@@ -156,13 +176,14 @@ def run_recipe(
     from aunce_rt.datasets.synth_source import is_video_crop
     from aunce_rt.evaluation.metrics import au_metrics, f1_at_rates
     from aunce_rt.evaluation.runtime_eval import evaluate_clip, render_people_clip
-    from aunce_rt.export import export_onnx
-    from aunce_rt.export._verify import ms_per_face
+    from aunce_rt.export import export_onnx, update_metadata
+    from aunce_rt.session import AUModelSession
     from aunce_rt.training.config import load_config
     from aunce_rt.training.data.benchmarks import build_splits
     from aunce_rt.training.run import run_experiment
 
     cfg = load_config(recipe_path(name), overrides)
+    target = _install_target(name, install_default, install_to)
     out = Path(out or Path("runs") / f"recipe-{Path(name).stem}")
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -191,38 +212,16 @@ def run_recipe(
         "licence_note": LICENCE_NOTE,
     }
     t1 = time.perf_counter()
-    from aunce_rt.session import AUModelSession
-
-    variants = []
-    fp32_probs = None
-    for precision in ("fp32", "int8"):
-        path = out / f"model_{precision}.onnx"
-        export_onnx(
-            checkpoint,
-            path,
-            precision=precision,
-            calib_dir=calib_dir if precision == "int8" else None,
-            metadata_extra=extra,
-        )
-        session = AUModelSession(path, providers="cpu")
-        thresholds = np.asarray(session.metadata.thresholds)  # the checkpoint's: 0.5 (see above)
-        probs = session.run(crops)
-        fp32_probs = probs if fp32_probs is None else fp32_probs
-        m = au_metrics(probs, labels, thresholds)
-        variants.append(
-            Variant(
-                precision,
-                path,
-                float("nan"),
-                float(m.f1_macro),
-                tuple(float(x) for x in m.f1),
-                float(np.abs(probs - fp32_probs).max()),
-            )
-        )
-    speeds = ms_per_face([v.path for v in variants], size)
-    variants = [replace(v, ms_per_face=ms) for v, ms in zip(variants, speeds, strict=True)]
-    for v in variants:
-        log.info("%s: %.2f ms/face, F1-macro %.3f", v.precision, v.ms_per_face, v.f1_macro)
+    paths = {"fp32": out / "model_fp32.onnx", "int8": out / "model_int8.onnx"}
+    export_onnx(
+        checkpoint,
+        paths["int8"],
+        precision="int8",
+        calib_dir=calib_dir,
+        metadata_extra=extra,
+        fp32_out=paths["fp32"],
+    )
+    variants = measure_variants(paths, crops, labels)
     chosen = choose_variant(variants)
     seconds["export"] = time.perf_counter() - t1
 
@@ -237,7 +236,9 @@ def run_recipe(
     report = evaluate_clip(clip, out / "eval", model=chosen.path, providers="cpu", save_video=False)
     seconds["runtime_eval"] = time.perf_counter() - t2
 
-    crops_metrics = au_metrics(AUModelSession(chosen.path, providers="cpu").run(crops), labels, thresholds)
+    chosen_session = AUModelSession(chosen.path, providers="cpu")
+    thresholds = np.asarray(chosen_session.metadata.thresholds)  # the checkpoint's: 0.5 (see above)
+    crops_metrics = au_metrics(chosen_session.run(crops), labels, thresholds)
     codes = splits[0].test.au_codes
     runtime = {
         **report.metrics.to_dict(codes),
@@ -270,10 +271,13 @@ def run_recipe(
             for v in variants
         },
     }
-    _update_metadata(chosen.path, metrics=_jsonable(metrics))
+    update_metadata(chosen.path, metrics=_jsonable(metrics))
+    model = out / f"{Path(name).stem}.onnx"
     summary = _jsonable(
         {
             "recipe": Path(name).stem,
+            # the card names the bundled path when installing the default, else the run folder's file
+            "file": f"aunce_rt/assets/{model.name}" if install_default else model.name,
             "chosen": chosen.precision,
             "metrics": metrics,
             "seconds": seconds,
@@ -294,108 +298,13 @@ def run_recipe(
     )
     (out / "recipe_result.json").write_text(json.dumps(summary, indent=2))
     (out / "MODEL_CARD.md").write_text(model_card(summary))
+    shutil.copyfile(chosen.path, model)
     installed = None
-    if install:
-        ASSETS_DIR.mkdir(parents=True, exist_ok=True)
-        installed = ASSETS_DIR / f"{Path(name).stem}.onnx"
-        shutil.copyfile(chosen.path, installed)
+    if target is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        installed = Path(shutil.copyfile(chosen.path, target))
         log.info("installed %s (%s)", installed, chosen.precision)
-    return RecipeResult(out, checkpoint, tuple(variants), chosen, runtime, crops_dict, installed, seconds)
-
-
-def model_card(summary: dict[str, Any]) -> str:
-    """A markdown model card from a recipe's ``recipe_result.json``."""
-    from aunce_rt.aus import au_name
-
-    m = summary["metrics"]
-    crops, rt = m["synthau_test_crops"], m["synthau_runtime_unseen_people"]
-    lines = [
-        f"- **file**: `aunce_rt/assets/{summary['recipe']}.onnx` ({summary['chosen']}, "
-        f"{summary['size_mb']:.1f} MB), made by `aunce-rt train recipe {summary['recipe']}`",
-        f"- **encoder**: ME-GraphAU stage-1 over `{summary['backbone']}` from random init, "
-        f"{summary['input_size']} px aligned face crops; objective: "
-        + (
-            "AUNCE pretraining + per-AU linear probe"
-            if summary["loss"] == "aunce"
-            else f"{summary['loss'].upper()} end to end + per-AU linear probe"
-        )
-        + f", {summary['epochs']} epochs"
-        + (
-            f" after a {summary['warmup_epochs']}-epoch supervised backbone warm-up"
-            if summary.get("warmup_epochs")
-            else ""
-        )
-        + ("; training steps in bfloat16 autocast (float32 weights)" if summary.get("amp") == "bf16" else ""),
-        f"- **data**: SynthAU synthetic faces only: {summary['train_frames']} training crops"
-        + (
-            f" ({summary['train_video_frames']} of them frames of rendered, mp4-compressed clips)"
-            if summary.get("train_video_frames")
-            else ""
-        )
-        + f", {summary['test_frames']} static test crops of other (unseen) identities",
-        "- **thresholds**: 0.5 for every AU (the class-weighted probe's balanced decision point; per-AU "
-        "thresholds tuned on held-out training identities did worse through the runtime)",
-        "- **not** a model of real faces trained on FACS-coded data: expect it to transfer poorly to real "
-        "video; train on a licensed benchmark (BP4D, DISFA, ...) for real use",
-        "",
-        "| AU | name | threshold | F1 test crops (%) | F1 through the runtime (%) | F1 same frames, true landmarks (%) |",
-        "|---|---|---:|---:|---:|---:|",
-    ]
-    truth = rt.get("truth_aligned_same_frames")
-
-    def cell(d: dict[str, Any] | None, key: str) -> str:
-        return f"{100 * d['per_au'][key]['f1']:.1f}" if d else "n/a"
-
-    for code, t in zip(summary["au_codes"], summary["thresholds"], strict=True):
-        key = f"AU{code:02d}"
-        lines.append(
-            f"| {key} | {au_name(code)} | {t:.2f} | {cell(crops, key)} | {cell(rt, key)} | {cell(truth, key)} |"
-        )
-    mean_truth = f"**{100 * truth['f1_macro']:.1f}**" if truth else "n/a"
-    lines.append(
-        f"| **mean** | F1-macro | | **{100 * crops['f1_macro']:.1f}** | **{100 * rt['f1_macro']:.1f}** "
-        f"| {mean_truth} |"
-    )
-    lines += [
-        "",
-        f"Runtime column: {rt['people']} unseen SynthAU people, {rt['frames']} video frames through "
-        f"MediaPipe, alignment and ONNX Runtime; face found in {100 * rt['detection_rate']:.1f}% of frames "
-        "(a missed face counts as all AUs absent). Last column: the same model on the same decoded frames "
-        "aligned with the renderer's true landmarks instead of MediaPipe's: the difference is what the "
-        "runtime's landmarks and alignment cost. Test crops: static SynthAU samples of other unseen people.",
-    ]
-    if "f1_macro_at_crop_rates" in rt:
-        rates_rt, rates_crops = rt["au_rates"], crops["au_rates"]
-        rarer = sorted(rates_rt, key=lambda k: rates_rt[k] - rates_crops[k])[:3]
-        lines.append(
-            "F1 depends on how often an AU occurs, and the clip's AU rates differ from the crops' "
-            "(neutral stretches, onsets from neutral, a few expressions per person; e.g. "
-            + ", ".join(f"{k} {100 * rates_rt[k]:.0f}% vs {100 * rates_crops[k]:.0f}%" for k in rarer)
-            + f"). With the clip's positives re-weighted to the crops' AU rates (prevalence-calibrated F1, "
-            f"Siblini et al. 2020), the runtime scores {100 * rt['f1_macro_at_crop_rates']:.1f}% "
-            f"(vs {100 * crops['f1_macro']:.1f}% on the crops); what remains is the video frames themselves "
-            "(head motion, compression, AUs in transition) and the runtime's alignment (last column)."
-        )
-    v = m["variants"]
-    lines.append(
-        "Variants measured on this machine (ONNX Runtime, CPU, batch 1): "
-        + ", ".join(
-            f"{k} {d['ms_per_face']:.2f} ms/face, F1 {100 * d['f1_macro']:.1f}%" for k, d in v.items()
-        )
-        + f"; chosen: {summary['chosen']} (the faster one within 1 F1 point)."
-    )
-    return "\n".join(lines) + "\n"
-
-
-def _update_metadata(path: Path, **changes: Any) -> None:
-    """Rewrite fields of an exported model's metadata in place (its metrics)."""
-    import dataclasses
-
-    from aunce_rt.export._graph import load_model_proto, read_metadata, save_model_proto, set_metadata
-
-    proto = load_model_proto(path)
-    set_metadata(proto, dataclasses.replace(read_metadata(proto), **changes))
-    save_model_proto(proto, path)
+    return RecipeResult(out, checkpoint, variants, chosen, runtime, crops_dict, installed, seconds, model)
 
 
 def _jsonable(obj: Any) -> Any:

@@ -6,7 +6,7 @@ import pytest
 
 from aunce_rt.aus import AUS, BENCHMARK_AUS, BP4D_RATES, au_label, au_name, benchmark_aus, parse_au_code
 from aunce_rt.errors import InputError, ModelError
-from aunce_rt.metadata import ModelMetadata
+from aunce_rt.metadata import METADATA_KEY, ModelMetadata, metadata_from_props
 
 
 def test_benchmark_sets_match_spec():
@@ -43,3 +43,12 @@ def test_metadata_round_trip_and_validation():
     newer = json.loads(meta.to_json()) | {"format_version": 99}
     with pytest.raises(ModelError, match="upgrade"):
         ModelMetadata.from_json(json.dumps(newer))
+
+
+def test_metadata_from_props_is_the_one_parser():
+    meta = ModelMetadata(au_codes=(1, 12), thresholds=(0.4, 0.6), backbone="b")
+    assert metadata_from_props({"other": "x", METADATA_KEY: meta.to_json()}) == meta
+    with pytest.raises(ModelError, match=r"model.onnx has no aunce-rt metadata .*aunce-rt export"):
+        metadata_from_props({"other": "x"}, "model.onnx")
+    with pytest.raises(ModelError, match="not valid JSON"):
+        metadata_from_props({METADATA_KEY: "{nope"})

@@ -31,8 +31,43 @@ def test_recipe_prints_runtime_same_frames_and_static_crops_f1(monkeypatch, tmp_
     monkeypatch.setattr("aunce_rt.pipelines.recipe.run_recipe", fake_run_recipe)
     res = runner.invoke(app, ["train", "recipe", "default", "--out", str(tmp_path / "run"), "--no-install"])
     assert res.exit_code == 0, res.output
-    assert calls == [("default", Path(tmp_path / "run"), {"overrides": (), "install": False})]
+    assert calls == [
+        ("default", Path(tmp_path / "run"), {"overrides": (), "install_default": False, "install_to": None})
+    ]
     text = " ".join(res.output.split())
     assert "60 unseen people (3600 frames): F1-macro 86.7%" in text
     assert "the same frames aligned with the true landmarks: 86.5%" in text
     assert "static test crops of other unseen people: 91.4%" in text
+
+
+def test_recipe_installs_into_the_package_only_when_asked(monkeypatch, tmp_path):
+    fp32 = Variant("fp32", tmp_path / "m.onnx", 0.9, 0.915, (), 0.0)
+    runtime = {"f1_macro": 0.867, "detection_rate": 0.998, "frames": 3600, "people": 60}
+    calls = []
+
+    def fake_run_recipe(name, out, **kw):
+        calls.append(kw)
+        installed = tmp_path / "assets" / "default.onnx" if kw["install_default"] else kw["install_to"]
+        return RecipeResult(
+            tmp_path,
+            tmp_path / "model.pt",
+            (fp32,),
+            fp32,
+            runtime,
+            {"f1_macro": 0.914},
+            installed,
+            model=tmp_path / "run" / "default.onnx",
+        )
+
+    monkeypatch.setattr("aunce_rt.pipelines.recipe.run_recipe", fake_run_recipe)
+    base = ["train", "recipe", "default", "--out", str(tmp_path / "run")]
+    res = runner.invoke(app, base)
+    assert res.exit_code == 0, res.output
+    assert calls[-1] == {"overrides": (), "install_default": False, "install_to": None}
+    assert "installed" not in res.output and "default.onnx" in res.output
+    res = runner.invoke(app, [*base, "--install-default"])
+    assert res.exit_code == 0, res.output
+    assert calls[-1]["install_default"] is True and "aunce-rt demo` now uses it" in res.output
+    res = runner.invoke(app, [*base, "--install-to", str(tmp_path / "elsewhere.onnx")])
+    assert res.exit_code == 0, res.output
+    assert calls[-1] == {"overrides": (), "install_default": False, "install_to": tmp_path / "elsewhere.onnx"}

@@ -48,6 +48,28 @@ def _usage_error(result, *needles: str) -> None:  # type: ignore[no-untyped-def]
         assert needle in text, text
 
 
+def test_export_labelled_prints_f1_of_fp32_and_the_variant(
+    tiny: object, tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    import cv2
+
+    crops = random_crops(6, seed=9)
+    labelled = tmp_path / "labelled"
+    labelled.mkdir()
+    for i, crop in enumerate(crops):
+        cv2.imwrite(str(labelled / f"{i}.png"), crop[:, :, ::-1])
+    labels = (run_probs(session(tiny.path), crops) >= 0.5).astype(int)  # type: ignore[attr-defined]
+    (labelled / "images.txt").write_text("\n".join(f"{i}.png" for i in range(len(crops))) + "\n")
+    (labelled / "labels.txt").write_text("\n".join(" ".join(map(str, r)) for r in labels) + "\n")
+    out = tmp_path / "m16.onnx"
+    args = ["export", str(tiny_checkpoint), "--out", str(out), "--fp16", "--labelled", str(labelled)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    row = text[text.index("F1-macro fp32") :].split("F1-macro fp16")[0]  # "F1-macro fp32 │ 50.0% │"
+    assert f"{100 * labels.any(axis=0).mean():.1f}%" in row and "F1-macro fp16" in text
+
+
 def test_bad_paths_and_options(tiny_checkpoint: Path, tmp_path: Path) -> None:
     _usage_error(runner.invoke(app, ["export", str(tmp_path / "nope.pt")]), "does not exist")
     _usage_error(runner.invoke(app, ["export", str(tmp_path)]), "is a directory")

@@ -16,6 +16,7 @@ def test_models_package_survives_onnxruntime_quantization_import():
         "import sys\n"
         "if '' in sys.path: sys.path.remove('')\n"
         "import aunce_rt.export._int8\n"
+        "import onnxruntime.transformers.float16\n"  # the fp16 converter appends that folder too
         "import aunce_rt.models\n"
         "from aunce_rt.models import AUModel\n"
         "import aunce_rt.training.pretrain\n"

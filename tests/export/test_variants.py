@@ -1,11 +1,10 @@
-"""fp16 and int8 exports: types at the boundaries, agreement with fp32, labelled F1."""
+"""fp16 and int8 exports: types at the boundaries, agreement with fp32 (labelled F1: tests/aunce_rt/pipelines)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import onnx
 import pytest
@@ -87,28 +86,6 @@ def test_int8_calibrates_on_synthau_by_default(tiny_checkpoint: Path, tmp_path: 
     assert calibration.n == 8 and calibration.max_abs_diff < 0.15
 
 
-def test_labelled_folder_f1(
-    tiny: ExportResult, tiny_checkpoint: Path, face_crops: Path, tmp_path: Path
-) -> None:
-    pytest.importorskip("aunce_rt.evaluation.metrics")
-    images = sorted(face_crops.glob("*.png"))
-    labelled = tmp_path / "labelled"
-    labelled.mkdir()
-    probs = run_probs(session(tiny.path), folder_crops(face_crops))
-    for f in images:
-        cv2.imwrite(str(labelled / f.name), cv2.imread(str(f)))
-    (labelled / "images.txt").write_text("\n".join(f.name for f in images) + "\n")
-    # labels = the fp32 model's own decisions: its F1 must be exactly 1 on AUs that occur
-    labels = (probs >= 0.5).astype(int)
-    (labelled / "labels.txt").write_text("\n".join(" ".join(map(str, row)) for row in labels) + "\n")
-    result = export_onnx(tiny_checkpoint, tmp_path / "m16.onnx", precision="fp16", labelled=labelled)
-    print(f"F1-macro: {result.f1_macro}")
-    assert set(result.f1_macro) == {"fp32", "fp16"}
-    occurring = labels.any(axis=0)
-    assert result.f1_macro["fp32"] == pytest.approx(occurring.mean(), abs=1e-6)
-    assert 0.0 <= result.f1_macro["fp16"] <= 1.0
-
-
 def _fused_ops(path: Path, tmp_path: Path) -> dict[str, int]:
     """Operator counts of the graph ONNX Runtime actually runs on this CPU."""
     import collections
@@ -154,7 +131,7 @@ def test_int8_activation_flavours(activations: str, tmp_path: Path) -> None:
 def test_auto_int8_keeps_the_faster_scheme(
     tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import aunce_rt.export._export as ex
+    import aunce_rt.export._scheme as scheme
 
     timed: list[list[str]] = []
     for faster in ("static", "dynamic"):
@@ -163,7 +140,7 @@ def test_auto_int8_keeps_the_faster_scheme(
             timed.append([Path(p).stem for p in paths])
             return [1.0 if faster in Path(p).stem else 2.0 for p in paths]
 
-        monkeypatch.setattr(ex, "ms_per_face", fake_timing)
+        monkeypatch.setattr(scheme, "ms_per_face", fake_timing)
         res = export_onnx(tiny_checkpoint, tmp_path / f"a_{faster}.onnx", precision="int8", calib_size=8)
         ops = {n.op_type for n in onnx.load(str(res.path)).graph.node}
         assert res.int8_scheme == faster

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from aunce_rt.errors import InputError
+from aunce_rt.pipelines import recipe
 from aunce_rt.pipelines.recipe import Variant, choose_variant, recipe_path, run_recipe
 from aunce_rt.session import AUModelSession
 
@@ -41,20 +42,35 @@ def test_unknown_recipe_names_the_known_ones():
         recipe_path("nope")
 
 
+def test_recipe_installs_into_the_package_only_when_asked(tmp_path, monkeypatch):
+    monkeypatch.setattr(recipe, "ASSETS_DIR", tmp_path / "assets")
+    assert recipe._install_target("default", False, None) is None  # the default: the run folder only
+    assert recipe._install_target("default", True, None) == tmp_path / "assets" / "default.onnx"
+    assert recipe._install_target("x.yaml", False, tmp_path / "m.onnx") == tmp_path / "m.onnx"
+    assert recipe._install_target("x.yaml", False, tmp_path) == tmp_path / "x.onnx"
+    with pytest.raises(InputError, match="exclusive"):
+        recipe._install_target("default", True, tmp_path / "m.onnx")
+
+
 @pytest.mark.slow
 def test_tiny_recipe_end_to_end(tmp_path):
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text(TINY.format(paper=recipe_path("default").parent.parent / "paper.yaml"))
+    assets = sorted((p.name, p.stat().st_mtime_ns) for p in recipe.ASSETS_DIR.glob("*"))
     res = run_recipe(
         str(cfg),
         tmp_path / "run",
-        install=False,
         progress=False,
         clip_people=1,
         clip_frames=12,
     )
     assert {v.precision for v in res.variants} == {"fp32", "int8"}
     assert res.chosen in res.variants and res.installed is None
+    # the model lands in the run folder; the package's assets are untouched unless asked
+    assert (
+        res.model == tmp_path / "run" / "tiny.onnx" and res.model.read_bytes() == res.chosen.path.read_bytes()
+    )
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in recipe.ASSETS_DIR.glob("*")) == assets
     meta = AUModelSession(res.chosen.path, providers="cpu").metadata
     assert meta.input_size == 112 and meta.backbone == "mobilenetv3_small_100"
     assert "SynthAU" in meta.licence_note and "NOT a model of real faces" in meta.licence_note
@@ -78,6 +94,7 @@ def test_tiny_recipe_end_to_end(tmp_path):
     assert sum(map(is_video_crop, index.paths)) == 20 and saved["train_video_frames"] > 0
     assert saved["test_frames"] == len(static_test) == meta.metrics["synthau_test_crops"]["frames"]
     card = (tmp_path / "run" / "MODEL_CARD.md").read_text()
+    assert "- **file**: `tiny.onnx`" in card
     assert (
         "| AU12 | Lip Corner Puller |" in card
         and "true landmarks" in card
