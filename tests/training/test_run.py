@@ -227,6 +227,15 @@ def test_warmup_stage_runs_first_and_resumes_from_its_checkpoint(tmp_path: Path,
     # The pretraining stage starts from the warmed-up backbone, not from a fresh one.
     pre = read_checkpoint(unit / "pretrain.pt")
     assert pre["extra"]["stage"] == "pretrain"
+    # One checkpoint format: the training states are save_model files of kind train_state.
+    from aunce_rt.models import load_model
+
+    assert (warm["kind"], pre["kind"]) == ("train_state", "train_state")
+    assert not warm["probe_trained"] and not pre["probe_trained"] and "optimizer" in pre
+    for untrained in ("warmup.pt", "pretrain.pt"):  # AUNCE and the warm-up never train the probe
+        with pytest.raises(ModelError, match="never trained.*aunce-rt train linear"):
+            load_model(unit / untrained)
+    assert load_model(unit / "model.pt").kind == "model"
     key = next(k for k in warm["state_dict"] if k.startswith("encoder.backbone.") and k.endswith("weight"))
     fresh = load_config("synthau_test", [*TINY, *extra, "warmup.epochs=0"])
     from aunce_rt.training.run import make_encoder
@@ -258,11 +267,21 @@ def test_cpu_bf16_autocast_covers_warmup_and_pretraining(
         return real(state, batch, device)
 
     monkeypatch.setattr(step_mod, "compute_loss", spy)
+    import aunce_rt.training.pretrain as pretrain_mod  # every stage trains through the one loop.fit
+    from aunce_rt.training.loop import fit
+
+    fitted: list[str] = []
+    monkeypatch.setattr(
+        pretrain_mod,
+        "fit",
+        lambda state, loader, **kw: fitted.append(kw["stage"]) or fit(state, loader, **kw),
+    )
     extra = [f"data.train={manifest}", "model.backbone=resnet10t", "warmup.epochs=1", "pretrain.epochs=1"]
     cfg = load_config("synthau_test", [*TINY, *extra, f"amp={amp}"])
     result = run_experiment(cfg, tmp_path / "run")
     stages = {name for name, _, _ in seen}
     assert stages == {"wce", "aunce"}  # the warm-up (WCE) and AUNCE pretraining both ran
+    assert fitted == ["warmup", "pretrain"]
     if amp == "bf16":
         assert all(on and dtype == torch.bfloat16 for _, on, dtype in seen)
     else:
