@@ -44,8 +44,10 @@ class TrainCallbacks:
     """
 
     def on_epoch_start(self, stage: str, epoch: int, epochs: int, steps: int) -> None:
-        """Epoch ``epoch`` (0-based: that many are done, a resumed run starts above 0) of ``epochs``
-        begins, with ``steps`` optimiser steps."""
+        """An epoch of ``stage`` begins, with ``steps`` optimiser steps.
+
+        ``epoch`` counts the epochs already done (0 at the start; above 0 when a run resumes).
+        """
 
     def on_step(self, step: int, loss: float) -> None:
         """Step ``step`` (0-based, within the epoch) took a loss of ``loss``."""

@@ -136,3 +136,15 @@ def test_linear_eval_without_val_holds_out_training_subjects():
     assert res.selected_epoch == 1
     with pytest.raises(InputError, match="val"):
         linear_eval(enc, _features(8, 0, 1.0), None, _features(8, 1, 1.0), epochs=1)
+
+
+def test_linear_eval_reads_its_schedule_and_betas(encoder8):
+    kw = {"epochs": 3, "lr": 1e-2, "batch_size": 16, "seed": 5}
+    sets = (_features(64, 0, 1.0), _features(32, 1, 1.0), _features(32, 2, 1.0))
+    base = linear_eval(encoder8, *sets, **kw)
+    cosine = linear_eval(encoder8, *sets, schedule="cosine", **kw)
+    betas = linear_eval(encoder8, *sets, betas=(0.5, 0.9), **kw)
+    assert base.train_loss[0] != cosine.train_loss[0]  # the first steps ramp up from a lower rate
+    assert not torch.equal(base.probe.weight, betas.probe.weight)
+    with pytest.raises(InputError, match="schedule"):
+        linear_eval(encoder8, *sets, schedule="step", **kw)
