@@ -203,7 +203,6 @@ def train(
         seed=args.seed,
         image_size=args.input,
         augment=args.augment,
-        progress=False,
         amp=amp_dtype(torch.device("cpu"), args.amp),
     )
 
@@ -275,7 +274,6 @@ def main(argv: list[str] | None = None) -> int:
         "batch_size": args.probe_batch,
         "seed": args.seed,
         "image_size": args.input,
-        "progress": False,
     }
     stage = {"lr": args.lr, "weight_decay": args.wd}
 

@@ -100,10 +100,12 @@ def prepare_cmd(
 def _run(
     config: str, overrides: list[str] | None, out: Path | None, resume: bool, stages: tuple[str, ...]
 ) -> None:
+    from aunce_rt.cli._progress import epoch_progress
     from aunce_rt.training.run import run_experiment
 
     cfg = _config(config, overrides)
-    result = run_experiment(cfg, out, resume=resume, stages=stages)
+    with epoch_progress() as callbacks:
+        result = run_experiment(cfg, out, resume=resume, stages=stages, callbacks=callbacks)
     if result.report:
         _print_report(result.report, f"{cfg.name} ({cfg.data.protocol})")
     out_console.print(f"run folder: {result.path}")
@@ -131,11 +133,13 @@ def linear_cmd(
     overrides: list[str] | None = typer.Option(None, "--set", help=SET_HELP),
 ) -> None:
     """Linear evaluation (frozen encoder, one probe per AU) of a pretrained run."""
-    from aunce_rt.training.config import load_config
-    from aunce_rt.training.run import _read_yaml, run_experiment
+    from aunce_rt.cli._progress import epoch_progress
+    from aunce_rt.training.config import load_config, read_yaml
+    from aunce_rt.training.run import run_experiment
 
-    cfg = load_config(data=_read_yaml(run_dir / "config.yaml"), overrides=overrides or [])
-    result = run_experiment(cfg, run_dir, resume=True, stages=("linear",))
+    cfg = load_config(data=read_yaml(run_dir / "config.yaml"), overrides=overrides or [])
+    with epoch_progress() as callbacks:
+        result = run_experiment(cfg, run_dir, resume=True, stages=("linear",), callbacks=callbacks)
     _print_report(result.report, f"{cfg.name} ({cfg.data.protocol})")
 
 
@@ -187,12 +191,20 @@ def experiment_cmd(
     resume: bool = typer.Option(False, "--resume", help="Continue unfinished variants."),
 ) -> None:
     """Run a paper table's grid of variants and print the table (also out/<grid>/table.md)."""
+    from aunce_rt.cli._progress import epoch_progress
     from aunce_rt.training.experiments import format_table, load_grid, run_grid
 
     g = load_grid(grid)
-    rows = run_grid(
-        g, out / g.name, base=config, overrides=tuple(overrides or ()), resume=resume, only=tuple(only or ())
-    )
+    with epoch_progress() as callbacks:
+        rows = run_grid(
+            g,
+            out / g.name,
+            base=config,
+            overrides=tuple(overrides or ()),
+            resume=resume,
+            only=tuple(only or ()),
+            callbacks=callbacks,
+        )
     out_console.print(format_table(g, rows), markup=False, highlight=False)
 
 

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from aunce_rt.errors import InputError
+from aunce_rt.training.callbacks import TrainCallbacks
 from aunce_rt.training.config import CONFIG_DIR, ExperimentConfig, load_config
 
 logger = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ def run_grid(
     overrides: tuple[str, ...] = (),
     resume: bool = False,
     only: tuple[str, ...] = (),
-    progress: bool = True,
+    callbacks: TrainCallbacks | None = None,
 ) -> list[GridRow]:
     """Run every variant (or those in ``only``) into ``out/<variant>``; write ``out/table.md``/``.json``."""
     from aunce_rt.training.run import run_experiment
@@ -161,7 +162,7 @@ def run_grid(
         run_dir = out / cfg.name
         logger.info("grid %s: variant %s -> %s", grid.name, variant.name, run_dir)
         done = (run_dir / "config.yaml").is_file()
-        result = run_experiment(cfg, run_dir, resume=resume or done, progress=progress)
+        result = run_experiment(cfg, run_dir, resume=resume or done, callbacks=callbacks)
         spe, fps = _speed(run_dir)
         rows.append(GridRow(variant.name, run_dir, result.report, spe, fps))
     (out / "table.md").write_text(format_table(grid, rows))

@@ -33,9 +33,11 @@ from aunce_rt.align import INPUT_SIZE
 from aunce_rt.errors import InputError
 from aunce_rt.evaluation.metrics import AUMetrics, au_metrics
 from aunce_rt.models import AUModel, AUProbe
+from aunce_rt.training.callbacks import EpochSummary, TrainCallbacks
 from aunce_rt.training.features import FeatureSet, extract_features
 from aunce_rt.training.losses import WCELoss, au_class_weights
-from aunce_rt.training.pretrain import epoch_progress, seed_everything
+from aunce_rt.training.rng import seed_everything
+from aunce_rt.training.train_state import scheduled_lr
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +152,8 @@ def linear_eval(
     epochs: int = 100,
     lr: float = 1e-3,
     weight_decay: float = 1e-6,
+    betas: tuple[float, float] = (0.9, 0.999),
+    schedule: str = "constant",
     batch_size: int = 256,
     seed: int = 3407,
     device: str | torch.device = "cpu",
@@ -157,7 +161,7 @@ def linear_eval(
     resize: int | None = None,
     val_fraction: float = 0.2,
     thresholds: float | Any = 0.5,
-    progress: bool = True,
+    callbacks: TrainCallbacks | None = None,
 ) -> LinearEvalResult:
     """Train one linear probe per AU on a frozen encoder; select the epoch on validation.
 
@@ -170,6 +174,9 @@ def linear_eval(
         epochs: probe training epochs (paper: 100).
         lr: AdamW learning rate (paper: 1e-3).
         weight_decay: AdamW weight decay (paper: 1e-6).
+        betas: AdamW's (beta1, beta2) (paper: 0.9, 0.999).
+        schedule: learning-rate schedule of the probe, "constant" (paper) or "cosine"
+            (``aunce_rt.training.train_state.scheduled_lr``).
         batch_size: feature vectors per probe step (paper: 256).
         seed: seeds the probe's initialisation and the shuffling.
         device: where to run.
@@ -177,7 +184,8 @@ def linear_eval(
         resize: resize stored crops to this side before the centre crop.
         val_fraction: share of training subjects held out when ``val`` is None.
         thresholds: decision threshold(s) for the metrics, scalar or (N,).
-        progress: show a rich progress bar on stderr.
+        callbacks: progress hooks (stage "linear"; the epoch summary's score is the
+            validation F1-macro).
 
     Returns:
         A :class:`LinearEvalResult`.
@@ -199,42 +207,47 @@ def linear_eval(
 
     seed_everything(seed)
     probe = AUProbe(num_aus, node_dim).to(device)
-    optimizer = torch.optim.AdamW(probe.parameters(), lr=lr, betas=(0.9, 0.999), weight_decay=weight_decay)
+    optimizer = torch.optim.AdamW(probe.parameters(), lr=lr, betas=tuple(betas), weight_decay=weight_decay)
     criterion = WCELoss().to(device)
     au_weights = au_class_weights(tr.labels).to(device)  # (N,) w_i of the training labels
     gen = torch.Generator().manual_seed(seed)
     steps = (len(tr) + batch_size - 1) // batch_size
+    scheduled_lr(lr, 0, steps * epochs, schedule)  # validates the schedule name
+    hooks = callbacks or TrainCallbacks()
 
     val_f1: list[float] = []
     test_f1: list[float] = []
     losses: list[float] = []
     best: dict[str, torch.Tensor] | None = None
     best_val = -np.inf
-    with epoch_progress("linear eval", epochs, steps, enabled=progress) as bar:
-        for epoch in range(1, epochs + 1):
-            encoder.eval()  # frozen AND in eval mode: BatchNorm statistics never move
-            probe.train()
-            perm = torch.randperm(len(tr), generator=gen).to(device)
-            total = 0.0
-            for i in range(steps):
-                idx = perm[i * batch_size : (i + 1) * batch_size]
-                logits = probe(tr.features[idx])  # (b, N)
-                loss = criterion(logits, tr.labels[idx], au_weights=au_weights)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total += float(loss.detach())
-                bar.on_step(i, float(loss.detach()))
-            losses.append(total / steps)
-            v = float(au_metrics(_probs(probe, va, batch_size), va.labels.cpu().numpy(), thresholds).f1_macro)
-            t = float(au_metrics(_probs(probe, te, batch_size), te.labels.cpu().numpy(), thresholds).f1_macro)
-            val_f1.append(v)
-            test_f1.append(t)
-            if not np.isnan(v) and v > best_val:
-                best_val = v
-                best = {k: p.detach().clone() for k, p in probe.state_dict().items()}
-            bar.end_epoch(epoch, v)
-            log.debug("linear eval epoch %d: loss %.4f val F1 %.4f test F1 %.4f", epoch, losses[-1], v, t)
+    for epoch in range(1, epochs + 1):
+        hooks.on_epoch_start("linear", epoch - 1, epochs, steps)
+        t0 = time.perf_counter()
+        encoder.eval()  # frozen AND in eval mode: BatchNorm statistics never move
+        probe.train()
+        perm = torch.randperm(len(tr), generator=gen).to(device)
+        total = 0.0
+        for i in range(steps):
+            for group in optimizer.param_groups:
+                group["lr"] = scheduled_lr(lr, (epoch - 1) * steps + i, steps * epochs, schedule)
+            idx = perm[i * batch_size : (i + 1) * batch_size]
+            logits = probe(tr.features[idx])  # (b, N)
+            loss = criterion(logits, tr.labels[idx], au_weights=au_weights)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach())
+            hooks.on_step(i, float(loss.detach()))
+        losses.append(total / steps)
+        v = float(au_metrics(_probs(probe, va, batch_size), va.labels.cpu().numpy(), thresholds).f1_macro)
+        t = float(au_metrics(_probs(probe, te, batch_size), te.labels.cpu().numpy(), thresholds).f1_macro)
+        val_f1.append(v)
+        test_f1.append(t)
+        if not np.isnan(v) and v > best_val:
+            best_val = v
+            best = {k: p.detach().clone() for k, p in probe.state_dict().items()}
+        hooks.on_epoch_end(EpochSummary("linear", epoch, epochs, losses[-1], time.perf_counter() - t0, v))
+        log.debug("linear eval epoch %d: loss %.4f val F1 %.4f test F1 %.4f", epoch, losses[-1], v, t)
 
     selected = select_epoch(val_f1)
     if best is not None:

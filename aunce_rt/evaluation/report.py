@@ -1,6 +1,6 @@
 """Run reports: per-AU F1, F1-macro, F1-micro and accuracy, mean and std over folds and seeds.
 
-``write_report(run_dir, cfg, unit_metrics)`` writes ``report.json`` and
+``write_report(run_dir, config, unit_metrics)`` writes ``report.json`` and
 ``report.md``; every number is labelled with the protocol used to pick the
 linear-evaluation epoch ("validation subjects held out from training", or "best
 epoch on the test split", which papers often report and which is optimistic).
@@ -8,7 +8,10 @@ epoch on the test split", which papers often report and which is optimistic).
 few hundred points (scikit-learn is not a dependency).
 
 Example:
-    >>> report = write_report("runs/demo", cfg, [json.load(open(f)) for f in files])  # doctest: +SKIP
+    >>> report = write_report("runs/demo", to_dict(cfg), [json.load(open(f)) for f in files])  # doctest: +SKIP
+
+The run's config is read as plain data (its resolved ``config.yaml``), so this
+module needs no training code (and no torch).
 """
 
 from __future__ import annotations
@@ -112,32 +115,58 @@ def format_markdown(report: Mapping[str, Any], title: str = "Results") -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(run_dir: str | Path, cfg: Any, units: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Aggregate ``units`` and write ``report.json`` + ``report.md`` into ``run_dir``."""
-    from aunce_rt.training.config import to_dict
+def write_report(
+    run_dir: str | Path, config: Mapping[str, Any], units: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """Aggregate ``units`` and write ``report.json`` + ``report.md`` into ``run_dir``.
 
+    Args:
+        run_dir: the run folder.
+        config: the run's resolved config as plain data (``training.config.to_dict``,
+            or its saved config.yaml): its name, ``data.protocol`` and ``loss`` section.
+        units: per-unit results as ``run_unit`` writes them.
+    """
     run_dir = Path(run_dir)
+    name = str(config.get("name", "experiment"))
+    protocol = str((config.get("data") or {}).get("protocol", "?"))
+    loss = dict(config.get("loss") or {})
     report = aggregate(units)
-    report["name"] = cfg.name
-    report["protocol"] = cfg.data.protocol
-    report["loss"] = to_dict(cfg.loss)
+    report["name"] = name
+    report["protocol"] = protocol
+    report["loss"] = loss
     (run_dir / "report.json").write_text(json.dumps(report, indent=2))
-    title = f"{cfg.name}: {cfg.data.protocol}, loss {cfg.loss.name}"
+    title = f"{name}: {protocol}, loss {loss.get('name', '?')}"
     (run_dir / "report.md").write_text(format_markdown(report, title))
     return report
 
 
+def read_run_config(run_dir: str | Path) -> dict[str, Any]:
+    """A run folder's resolved ``config.yaml`` as plain data (PyYAML: ``pip install aunce-rt[train]``)."""
+    run_dir = Path(run_dir)
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        raise InputError(
+            f"{run_dir} is not a run folder (no config.yaml); give a folder written by a training run"
+        )
+    try:
+        import yaml
+    except ImportError:
+        raise InputError(
+            "reading a run's config.yaml needs PyYAML; install it with `pip install pyyaml` "
+            "(or aunce-rt[train])"
+        ) from None
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise InputError(f"{path} holds a {type(data).__name__}, expected a mapping of config keys")
+    return data
+
+
 def report_from_run(run_dir: str | Path) -> dict[str, Any]:
     """Re-aggregate the finished units of a run folder (results/*.json) and rewrite its report."""
-    from aunce_rt.training.config import load_config
-    from aunce_rt.training.run import _read_yaml
-
     run_dir = Path(run_dir)
-    if not (run_dir / "config.yaml").is_file():
-        raise InputError(f"{run_dir} is not a run folder (no config.yaml)")
-    cfg = load_config(data=_read_yaml(run_dir / "config.yaml"))
+    config = read_run_config(run_dir)
     units = [json.loads(p.read_text()) for p in sorted((run_dir / "results").glob("*.json"))]
-    return write_report(run_dir, cfg, units)
+    return write_report(run_dir, config, units)
 
 
 def _joint_p(dist2: np.ndarray, perplexity: float) -> np.ndarray:

@@ -187,7 +187,7 @@ def run_recipe(
     out = Path(out or Path("runs") / f"recipe-{Path(name).stem}")
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    run = run_experiment(cfg, out, resume=(out / "config.yaml").is_file(), progress=progress)
+    run = run_experiment(cfg, out, resume=(out / "config.yaml").is_file())
     seconds["train"] = time.perf_counter() - t0
     if len(run.units) != 1:
         raise InputError(

@@ -71,3 +71,39 @@ def test_recipe_installs_into_the_package_only_when_asked(monkeypatch, tmp_path)
     res = runner.invoke(app, [*base, "--install-to", str(tmp_path / "elsewhere.onnx")])
     assert res.exit_code == 0, res.output
     assert calls[-1] == {"overrides": (), "install_default": False, "install_to": tmp_path / "elsewhere.onnx"}
+
+
+def test_train_commands_pass_their_progress_bars_as_callbacks(monkeypatch, tmp_path):
+    from aunce_rt.cli._progress import EpochProgress
+    from aunce_rt.training.run import RunResult
+
+    seen = []
+
+    def fake_run_experiment(cfg, out, **kw):
+        seen.append(kw)
+        return RunResult(Path(out), (), {})
+
+    monkeypatch.setattr("aunce_rt.training.run.run_experiment", fake_run_experiment)
+    res = runner.invoke(
+        app, ["train", "pretrain", "synthau_test", "--out", str(tmp_path / "run"), "--no-linear"]
+    )
+    assert res.exit_code == 0, res.output
+    assert isinstance(seen[0]["callbacks"], EpochProgress) and seen[0]["stages"] == ("pretrain",)
+
+
+def test_epoch_progress_follows_the_stages():
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from aunce_rt.cli._progress import EpochProgress
+    from aunce_rt.training.callbacks import EpochSummary
+
+    with Progress(console=Console(file=None, force_terminal=False)) as bar:
+        hooks = EpochProgress(bar)
+        hooks.on_epoch_start("warmup", 0, 2, 3)
+        hooks.on_step(0, 0.7)
+        hooks.on_epoch_end(EpochSummary("warmup", 1, 2, 0.7, 0.1))
+        hooks.on_epoch_start("pretrain", 1, 4, 5)  # a resumed stage: one epoch done
+        (epochs, steps) = bar.tasks
+        assert (epochs.description, epochs.completed, epochs.total, steps.total) == ("pretrain", 1, 4, 5)
+    EpochProgress(None).on_step(0, 1.0)  # disabled: inert

@@ -1,4 +1,4 @@
-"""Model checkpoints: round trip, training-run checkpoints, clear errors."""
+"""Model checkpoints: round trip, the two kinds (model, train_state), untrained probes refused, clear errors."""
 
 from __future__ import annotations
 
@@ -46,6 +46,7 @@ def test_round_trip_gives_identical_outputs(tmp_path, model, images):
         assert torch.equal(loaded.model(images), model(images))
     raw = torch.load(path, weights_only=True)
     assert raw["format"] == "aunce-rt-model" and raw["format_version"] == 1
+    assert raw["kind"] == "model" and raw["probe_trained"] is True and loaded.kind == "model"
     assert raw["aunce_rt_version"] == __version__
 
 
@@ -72,13 +73,59 @@ def test_training_run_checkpoint_with_extra_keys_loads(tmp_path, model, images):
         assert torch.equal(load_model(path).model(images), model(images))
 
 
-def test_encoder_only_state_dict_keeps_encoder_weights(tmp_path, model, images):
-    path = save_model(tmp_path / "pre.pt", model, au_codes=CODES)
-    payload = torch.load(path, weights_only=True)
-    payload["state_dict"] = model.encoder.state_dict()
-    torch.save(payload, path)
+def test_train_state_kind_holds_the_training_keys_and_loads_as_a_model(tmp_path, model, images):
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    state = {"optimizer": optimizer.state_dict(), "epoch": 3, "step": 30, "history": [1.0, 0.9, 0.8]}
+    path = save_model(tmp_path / "state.pt", model, au_codes=CODES, kind="train_state", train_state=state)
+    raw = torch.load(path, weights_only=True)
+    assert raw["kind"] == "train_state" and raw["epoch"] == 3 and raw["history"] == [1.0, 0.9, 0.8]
+    assert "optimizer" in raw and raw["probe_trained"] is True  # an AUModel trained end to end (WCE)
+    loaded = load_model(path)
+    assert loaded.kind == "train_state"
     with torch.no_grad():
-        assert torch.equal(load_model(path).model.forward_features(images), model.forward_features(images))
+        assert torch.equal(loaded.model(images), model(images))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.pt"]  # written atomically, no tmp left
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"kind": "weights"}, "kind must be one of model, train_state"),
+        ({"kind": "train_state"}, "needs train_state="),
+        ({"train_state": {"epoch": 1}}, "pass kind='train_state'"),
+    ],
+)
+def test_kind_and_payload_must_agree(tmp_path, model, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        save_model(tmp_path / "m.pt", model, au_codes=CODES, **kwargs)
+    with pytest.raises(ValueError, match="AUModel"):
+        save_model(tmp_path / "m.pt", model.encoder, au_codes=CODES)  # a bare encoder is no model
+
+
+def test_a_probe_never_trained_is_refused(tmp_path, model):
+    # AUNCE pretraining state: the bare encoder, saved as a resumable training state.
+    path = save_model(
+        tmp_path / "pretrain.pt",
+        model.encoder,
+        au_codes=CODES,
+        kind="train_state",
+        train_state={"epoch": 2},
+        extra={"stage": "pretrain"},
+    )
+    assert torch.load(path, weights_only=True)["probe_trained"] is False
+    with pytest.raises(
+        ModelError, match=r"probe was never trained \(a pretrain train state\).*aunce-rt train linear"
+    ):
+        load_model(path)
+    # A file from before the 'kind' key, with encoder weights only (old pretraining checkpoints).
+    old = save_model(tmp_path / "old.pt", model, au_codes=CODES)
+    payload = torch.load(old, weights_only=True)
+    payload["state_dict"] = model.encoder.state_dict()
+    for key in ("kind", "probe_trained"):
+        del payload[key]
+    torch.save(payload, old)
+    with pytest.raises(ModelError, match="never trained"):
+        load_model(old)
 
 
 @pytest.mark.parametrize(

@@ -94,3 +94,36 @@ def test_inheritance_and_round_trip(tmp_path: Path) -> None:
     assert cfg.loss.beta_majority == base.loss.beta_majority and cfg.data == base.data
     saved = save_config(cfg, tmp_path / "resolved.yaml")
     assert to_dict(load_config(saved)) == to_dict(cfg)
+
+
+def test_configs_are_frozen_pydantic_models_with_one_line_errors() -> None:
+    from pydantic import BaseModel, ValidationError
+
+    cfg = load_config("synthau_test")
+    assert isinstance(cfg, BaseModel) and isinstance(cfg.loss, BaseModel)
+    with pytest.raises(ValidationError):
+        cfg.loss.temperature = 0.1  # type: ignore[misc]
+    with pytest.raises(
+        InputError, match=r"^unknown config key 'data\.crop'; did you mean 'data\.crop_size'\?"
+    ):
+        load_config(data={"data": {"crop": 64}})
+    with pytest.raises(InputError, match=r"^unknown config key 'sed'; did you mean 'seed'\?"):
+        load_config(data={"sed": 1})
+    with pytest.raises(InputError, match=r"config key 'pretrain\.epochs'.*boolean"):
+        load_config("synthau_test", ["pretrain.epochs=true"])  # YAML true is not a number
+    with pytest.raises(InputError, match=r"config key 'loss\.probs' needs 4 values"):
+        load_config("synthau_test", ["loss.probs=[0.5,0.5]"])
+    for bad in ("linear.schedule=warm", "warmup.betas=[0.9,1.5]", "linear.batch_size=0"):
+        with pytest.raises(InputError, match=bad.split("=")[0].replace(".", r"\.")):
+            load_config("synthau_test", [bad])
+
+
+def test_every_stage_reads_its_betas_and_schedule() -> None:
+    from aunce_rt.training.stages import _optim
+
+    cfg = load_config(
+        "synthau_test", ["pretrain.betas=[0.8,0.99]", "linear.schedule=cosine", "data.folds=1,3"]
+    )
+    assert cfg.pretrain.betas == (0.8, 0.99) and cfg.data.folds == (1, 3)
+    assert _optim(cfg.pretrain)["betas"] == (0.8, 0.99) and _optim(cfg.linear)["schedule"] == "cosine"
+    assert set(_optim(cfg.warmup)) | {"epochs"} == set(type(cfg.warmup).model_fields)  # no field left unread

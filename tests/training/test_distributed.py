@@ -123,6 +123,7 @@ def test_torchrun_runs_the_cli_in_two_processes_to_a_report(tmp_path: Path) -> N
     log = done.stdout + done.stderr
     assert done.returncode == 0, log[-3000:]
     assert "process 0/2" in log and "process 1/2" in log  # two ranks joined one gloo group
+    assert log.count("fit pretrain (aunce): epochs 1..1 of") == 2 and "2 process(es)" in log  # the one loop
     report = json.loads((out / "report.json").read_text())
     assert report["f1_macro"]["n"] == 1 and 0.0 <= report["f1_macro"]["mean"] <= 1.0
     rows = (out / "metrics.csv").read_text().splitlines()

@@ -66,9 +66,7 @@ def test_grid_runs_end_to_end_and_tsne_figure(tmp_path: Path) -> None:
         "data.val_fraction=0.25",
     )
     grid = load_grid("losses")
-    rows = run_grid(
-        grid, tmp_path / "grid", base="synthau_test", overrides=base, only=("AUNCE", "WCE"), progress=False
-    )
+    rows = run_grid(grid, tmp_path / "grid", base="synthau_test", overrides=base, only=("AUNCE", "WCE"))
     assert [r.variant for r in rows] == ["AUNCE", "WCE"]
     table = (tmp_path / "grid" / "table.md").read_text()
     for r in rows:

@@ -60,7 +60,6 @@ def test_linear_eval_freezes_the_encoder_and_its_batchnorm_statistics():
         epochs=3,
         batch_size=8,
         image_size=INPUT,
-        progress=False,
     )
     after = enc.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)  # weights, running stats, counters
@@ -90,7 +89,6 @@ def test_selected_epoch_is_the_validation_argmax_and_test_metrics_are_from_it(en
         epochs=15,
         lr=3e-2,
         batch_size=32,
-        progress=False,
     )
     assert len(res.val_f1) == len(res.test_f1) == len(res.train_loss) == 15
     assert res.selected_epoch == int(np.argmax(res.val_f1)) + 1
@@ -103,7 +101,7 @@ def test_selected_epoch_is_the_validation_argmax_and_test_metrics_are_from_it(en
 
 
 def test_linear_eval_is_reproducible_with_a_seed(encoder8):
-    kw = {"epochs": 4, "lr": 1e-2, "batch_size": 16, "progress": False}
+    kw = {"epochs": 4, "lr": 1e-2, "batch_size": 16}
     sets = (_features(64, 0, 1.0), _features(32, 1, 1.0), _features(32, 2, 1.0))
     a = linear_eval(encoder8, *sets, seed=5, **kw)
     b = linear_eval(encoder8, *sets, seed=5, **kw)
@@ -134,9 +132,19 @@ def test_split_by_subject_is_subject_exclusive():
 def test_linear_eval_without_val_holds_out_training_subjects():
     torch.manual_seed(0)
     enc = create_encoder("mobilenetv3_small_100", NUM_AUS, node_dim=16)
-    res = linear_eval(
-        enc, _Faces(n=16), None, _Faces(n=4, seed=3), epochs=1, image_size=INPUT, progress=False
-    )
+    res = linear_eval(enc, _Faces(n=16), None, _Faces(n=4, seed=3), epochs=1, image_size=INPUT)
     assert res.selected_epoch == 1
     with pytest.raises(InputError, match="val"):
-        linear_eval(enc, _features(8, 0, 1.0), None, _features(8, 1, 1.0), epochs=1, progress=False)
+        linear_eval(enc, _features(8, 0, 1.0), None, _features(8, 1, 1.0), epochs=1)
+
+
+def test_linear_eval_reads_its_schedule_and_betas(encoder8):
+    kw = {"epochs": 3, "lr": 1e-2, "batch_size": 16, "seed": 5}
+    sets = (_features(64, 0, 1.0), _features(32, 1, 1.0), _features(32, 2, 1.0))
+    base = linear_eval(encoder8, *sets, **kw)
+    cosine = linear_eval(encoder8, *sets, schedule="cosine", **kw)
+    betas = linear_eval(encoder8, *sets, betas=(0.5, 0.9), **kw)
+    assert base.train_loss[0] != cosine.train_loss[0]  # the first steps ramp up from a lower rate
+    assert not torch.equal(base.probe.weight, betas.probe.weight)
+    with pytest.raises(InputError, match="schedule"):
+        linear_eval(encoder8, *sets, schedule="step", **kw)

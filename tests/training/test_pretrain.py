@@ -97,7 +97,7 @@ def test_half_precision_autocast_steps_follow_the_float32_steps():
 
 def test_pretrain_refuses_an_enclosing_autocast():
     with torch.autocast("cpu", dtype=torch.bfloat16), pytest.raises(InputError, match="amp=torch.bfloat16"):
-        pretrain(_encoder(), _Faces(), loss="wce", epochs=1, batch_size=4, image_size=INPUT, progress=False)
+        pretrain(_encoder(), _Faces(), loss="wce", epochs=1, batch_size=4, image_size=INPUT)
 
 
 def test_compute_loss_gathers_views_and_labels_for_multi_process_training():
@@ -121,9 +121,7 @@ def test_compute_loss_gathers_views_and_labels_for_multi_process_training():
 def test_pretrain_runs_epochs_and_returns_the_trained_encoder(loss):
     enc = _encoder()
     before = _params(enc)
-    res = pretrain(
-        enc, _Faces(), loss=loss, epochs=2, lr=1e-3, batch_size=4, image_size=INPUT, progress=False
-    )
+    res = pretrain(enc, _Faces(), loss=loss, epochs=2, lr=1e-3, batch_size=4, image_size=INPUT)
     assert len(res.history) == 2 and all(np.isfinite(res.history))
     assert res.state.epoch == 2 and res.state.step == 4  # 8 images / batch 4, 2 epochs
     assert res.encoder is enc and not enc.training
@@ -133,7 +131,7 @@ def test_pretrain_runs_epochs_and_returns_the_trained_encoder(loss):
 
 
 def test_pretrain_is_reproducible_with_a_seed():
-    kw = {"loss": "aunce", "epochs": 1, "lr": 1e-3, "batch_size": 4, "image_size": INPUT, "progress": False}
+    kw = {"loss": "aunce", "epochs": 1, "lr": 1e-3, "batch_size": 4, "image_size": INPUT}
     a = pretrain(_encoder(), _Faces(), seed=7, **kw)
     b = pretrain(_encoder(), _Faces(), seed=7, **kw)
     c = pretrain(_encoder(), _Faces(), seed=8, **kw)
@@ -144,7 +142,7 @@ def test_pretrain_is_reproducible_with_a_seed():
 
 
 def test_resume_from_a_state_dict_continues_the_same_run():
-    kw = {"loss": "wce", "lr": 1e-3, "batch_size": 4, "image_size": INPUT, "progress": False, "seed": 3}
+    kw = {"loss": "wce", "lr": 1e-3, "batch_size": 4, "image_size": INPUT, "seed": 3}
     straight = pretrain(_encoder(), _Faces(), epochs=2, **kw)
 
     saved: list[bytes] = []
@@ -163,7 +161,7 @@ def test_resume_from_a_state_dict_continues_the_same_run():
 
 
 def test_float16_resume_keeps_the_loss_scale():
-    kw = {"loss": "wce", "lr": 1e-3, "batch_size": 4, "image_size": INPUT, "progress": False, "seed": 3}
+    kw = {"loss": "wce", "lr": 1e-3, "batch_size": 4, "image_size": INPUT, "seed": 3}
     saved: list[bytes] = []
 
     def keep(state: TrainState) -> None:
@@ -181,7 +179,7 @@ def test_float16_resume_keeps_the_loss_scale():
 
 
 def test_resume_refuses_a_different_loss():
-    kw = {"lr": 1e-3, "batch_size": 4, "image_size": INPUT, "progress": False}
+    kw = {"lr": 1e-3, "batch_size": 4, "image_size": INPUT}
     res = pretrain(_encoder(), _Faces(), loss="wce", epochs=1, **kw)
     with pytest.raises(InputError, match="resume"):
         pretrain(_encoder(), _Faces(), loss="wfl", epochs=2, resume=res.state.state_dict(), **kw)
@@ -189,7 +187,7 @@ def test_resume_refuses_a_different_loss():
 
 def test_pretrain_rejects_bad_arguments():
     with pytest.raises(InputError, match="unknown pretraining loss"):
-        pretrain(_encoder(), _Faces(), loss="nce", epochs=1, progress=False)
+        pretrain(_encoder(), _Faces(), loss="nce", epochs=1)
     with pytest.raises(InputError, match="labels"):
         pretrain(_encoder(), [(np.zeros((SIDE, SIDE, 3), np.uint8), np.zeros(NUM_AUS))], epochs=1)
 
@@ -209,7 +207,7 @@ def test_cosine_schedule_ramps_up_then_decays_to_zero():
 
 
 def test_cosine_schedule_sets_the_optimiser_rate_and_survives_resume():
-    kw = {"loss": "wce", "lr": 1e-3, "batch_size": 4, "image_size": INPUT, "progress": False, "seed": 3}
+    kw = {"loss": "wce", "lr": 1e-3, "batch_size": 4, "image_size": INPUT, "seed": 3}
     saved: list[bytes] = []
 
     def keep(state: TrainState) -> None:  # a checkpoint after every epoch, as the runner writes
@@ -237,13 +235,12 @@ def test_pooled_head_warms_up_the_backbone_and_leaves_the_au_blocks():
         lr=1e-3,
         batch_size=4,
         image_size=INPUT,
-        progress=False,
     )
     after = _params(enc)
     assert res.encoder is enc and res.model is None
     assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("backbone."))
     assert all(torch.equal(before[k], after[k]) for k in before if k.startswith(("class_linears.", "gnn.")))
     with pytest.raises(InputError, match="head"):
-        pretrain(_encoder(), _Faces(), loss="aunce", head="pooled", epochs=1, progress=False)
+        pretrain(_encoder(), _Faces(), loss="aunce", head="pooled", epochs=1)
     with pytest.raises(InputError, match="head"):
-        pretrain(_encoder(), _Faces(), loss="wce", head="mlp", epochs=1, progress=False)
+        pretrain(_encoder(), _Faces(), loss="wce", head="mlp", epochs=1)

@@ -84,7 +84,7 @@ def test_run_folder_checkpoint_and_report(tmp_path: Path, manifest: Path) -> Non
     cfg = load_config(
         "synthau_test", [*TINY, f"data.train={manifest}", "pretrain.epochs=1", "data.folds=[1,2]"]
     )
-    result = run_experiment(cfg, tmp_path / "run", progress=False)
+    result = run_experiment(cfg, tmp_path / "run")
     run = result.path
     assert yaml.safe_load((run / "config.yaml").read_text())["data"]["train"] == str(manifest)
     assert (run / "git.txt").read_text().strip()
@@ -116,7 +116,7 @@ def test_run_folder_checkpoint_and_report(tmp_path: Path, manifest: Path) -> Non
     assert "test_static" not in result.units[0].metrics  # no video frames in this test split
     assert "static samples only" not in md
     with pytest.raises(OutputError, match="--resume"):
-        run_experiment(cfg, run, progress=False)
+        run_experiment(cfg, run)
 
 
 def test_test_metrics_of_static_samples_and_video_frames_apart() -> None:
@@ -216,7 +216,7 @@ def test_warmup_stage_runs_first_and_resumes_from_its_checkpoint(tmp_path: Path,
         "pretrain.schedule=cosine",
     ]
     cfg = load_config("synthau_test", [*TINY, *extra])
-    result = run_experiment(cfg, tmp_path / "run", progress=False)
+    result = run_experiment(cfg, tmp_path / "run")
     unit = tmp_path / "run" / "checkpoints" / "fold1-seed3407"
     warm = read_checkpoint(unit / "warmup.pt")
     assert warm["epoch"] == 2 and warm["extra"]["stage"] == "warmup" and "fc.weight" in warm["state_dict"]
@@ -227,6 +227,15 @@ def test_warmup_stage_runs_first_and_resumes_from_its_checkpoint(tmp_path: Path,
     # The pretraining stage starts from the warmed-up backbone, not from a fresh one.
     pre = read_checkpoint(unit / "pretrain.pt")
     assert pre["extra"]["stage"] == "pretrain"
+    # One checkpoint format: the training states are save_model files of kind train_state.
+    from aunce_rt.models import load_model
+
+    assert (warm["kind"], pre["kind"]) == ("train_state", "train_state")
+    assert not warm["probe_trained"] and not pre["probe_trained"] and "optimizer" in pre
+    for untrained in ("warmup.pt", "pretrain.pt"):  # AUNCE and the warm-up never train the probe
+        with pytest.raises(ModelError, match="never trained.*aunce-rt train linear"):
+            load_model(unit / untrained)
+    assert load_model(unit / "model.pt").kind == "model"
     key = next(k for k in warm["state_dict"] if k.startswith("encoder.backbone.") and k.endswith("weight"))
     fresh = load_config("synthau_test", [*TINY, *extra, "warmup.epochs=0"])
     from aunce_rt.training.run import make_encoder
@@ -238,7 +247,7 @@ def test_warmup_stage_runs_first_and_resumes_from_its_checkpoint(tmp_path: Path,
     (unit / "pretrain.pt").unlink()
     for f in (tmp_path / "run" / "results").glob("*.json"):
         f.unlink()
-    again = run_experiment(cfg, tmp_path / "run", resume=True, progress=False)
+    again = run_experiment(cfg, tmp_path / "run", resume=True)
     rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
     assert sum(r.startswith("warmup,") for r in rows) == 2  # no warm-up epoch written twice
     assert again.units[0].metrics["pretrain_loss"] == result.units[0].metrics["pretrain_loss"]
@@ -248,21 +257,31 @@ def test_warmup_stage_runs_first_and_resumes_from_its_checkpoint(tmp_path: Path,
 def test_cpu_bf16_autocast_covers_warmup_and_pretraining(
     tmp_path: Path, manifest: Path, amp: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import aunce_rt.training.pretrain as pretrain_mod
+    import aunce_rt.training.step as step_mod  # the one training step calls compute_loss there
 
     seen: list[tuple[str, bool, torch.dtype]] = []
-    real = pretrain_mod.compute_loss
+    real = step_mod.compute_loss
 
     def spy(state, batch, device):
         seen.append((state.loss_name, torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")))
         return real(state, batch, device)
 
-    monkeypatch.setattr(pretrain_mod, "compute_loss", spy)
+    monkeypatch.setattr(step_mod, "compute_loss", spy)
+    import aunce_rt.training.pretrain as pretrain_mod  # every stage trains through the one loop.fit
+    from aunce_rt.training.loop import fit
+
+    fitted: list[str] = []
+    monkeypatch.setattr(
+        pretrain_mod,
+        "fit",
+        lambda state, loader, **kw: fitted.append(kw["stage"]) or fit(state, loader, **kw),
+    )
     extra = [f"data.train={manifest}", "model.backbone=resnet10t", "warmup.epochs=1", "pretrain.epochs=1"]
     cfg = load_config("synthau_test", [*TINY, *extra, f"amp={amp}"])
-    result = run_experiment(cfg, tmp_path / "run", progress=False)
+    result = run_experiment(cfg, tmp_path / "run")
     stages = {name for name, _, _ in seen}
     assert stages == {"wce", "aunce"}  # the warm-up (WCE) and AUNCE pretraining both ran
+    assert fitted == ["warmup", "pretrain"]
     if amp == "bf16":
         assert all(on and dtype == torch.bfloat16 for _, on, dtype in seen)
     else:
@@ -276,5 +295,5 @@ def test_cpu_bf16_autocast_covers_warmup_and_pretraining(
 def test_a_precision_the_device_cannot_run_fails_before_any_folder(tmp_path: Path, manifest: Path) -> None:
     cfg = load_config("synthau_test", [*TINY, f"data.train={manifest}", "amp=fp16", "device=cpu"])
     with pytest.raises(InputError, match="fp16 needs a CUDA device"):
-        run_experiment(cfg, tmp_path / "run", progress=False)
+        run_experiment(cfg, tmp_path / "run")
     assert not (tmp_path / "run").exists()
