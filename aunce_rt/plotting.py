@@ -164,7 +164,17 @@ def plot_timelines(
     fig.legend(handles, labels, loc="upper right", ncol=min(4, len(labels)), fontsize=8, frameon=False)
     fig.suptitle(title or "AU probabilities over time (dashed: 0.5)", x=0.01, ha="left", fontsize=10)
     fig.tight_layout(rect=(0, 0, 0.93, 0.97))
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    save_figure(fig, out)
     logger.info("wrote %s", out)
+    return out
+
+
+def save_figure(fig: object, out: str | Path, *, dpi: int = 110) -> Path:
+    """Write a matplotlib figure to ``out`` (its folder created) and close it."""
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=dpi)  # type: ignore[attr-defined]
+    plt.close(fig)  # type: ignore[arg-type]
     return out

@@ -250,11 +250,18 @@ def recipe_cmd(
     ),
 ) -> None:
     """Train, export, verify and describe a model from its recipe into its run folder (resumable)."""
+    from aunce_rt.cli._progress import epoch_progress
     from aunce_rt.pipelines.recipe import run_recipe
 
-    res = run_recipe(
-        name, out, overrides=tuple(overrides or ()), install_default=install_default, install_to=install_to
-    )
+    with epoch_progress() as callbacks:
+        res = run_recipe(
+            name,
+            out,
+            overrides=tuple(overrides or ()),
+            install_default=install_default,
+            install_to=install_to,
+            callbacks=callbacks,
+        )
     table = Table(title=f"recipe {name}: variants on the SynthAU test crops")
     for col in ("precision", "ms / face (ORT, CPU)", "F1-macro (%)", "max |dp| vs fp32", "chosen"):
         table.add_column(col, justify="right")

@@ -13,32 +13,19 @@ Example:
 from __future__ import annotations
 
 import logging
-import subprocess
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from aunce_rt.align import CROP_SIZE, INPUT_SIZE
 from aunce_rt.aus import au_name
 from aunce_rt.metadata import ModelMetadata
+from aunce_rt.provenance import git_revision
 
 logger = logging.getLogger(__name__)
 
 SYNTHETIC_DATASETS = ("synthau",)
 _TRAINING_KEYS = ("dataset", "protocol", "fold", "split", "seed", "epochs", "git_revision", "config")
-
-
-def git_revision(path: str | Path | None = None) -> str:
-    """``git rev-parse HEAD`` of the repository holding ``path`` (default: this package); '' if none."""
-    where = Path(path) if path is not None else Path(__file__).resolve().parent
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=5, check=False
-        )
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return done.stdout.strip() if done.returncode == 0 else ""
 
 
 def licence_note(extra: Mapping[str, Any]) -> str:

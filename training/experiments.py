@@ -225,7 +225,7 @@ def tsne_figure(
         au_code: the AU to show (default: the protocol's first AU).
         max_points: frames drawn (exact t-SNE is O(S^2)).
     """
-    from aunce_rt.evaluation.report import plot_tsne
+    from aunce_rt.evaluation.tsne import plot_tsne
     from aunce_rt.models import load_model
     from aunce_rt.training.data.benchmarks import build_splits
     from aunce_rt.training.data.dataset import AUDataset

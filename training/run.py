@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from aunce_rt.datasets.protocol import Protocol, Split, holdout_subjects
 from aunce_rt.errors import InputError
+from aunce_rt.provenance import git_revision, jsonable
 from aunce_rt.training import stages as _stages
 from aunce_rt.training.callbacks import TrainCallbacks
 from aunce_rt.training.checkpoints import atomic_save, read_checkpoint, save_train_state, train_state_of
@@ -39,7 +39,7 @@ from aunce_rt.training.data.dataset import AUDataset
 from aunce_rt.training.distributed import DistContext, amp_dtype, cleanup, init_distributed
 from aunce_rt.training.evaluate import evaluate_model
 from aunce_rt.training.evaluate import test_metrics_by_kind as _test_by_kind
-from aunce_rt.training.run_dir import METRIC_FIELDS, RunDir, git_revision
+from aunce_rt.training.run_dir import METRIC_FIELDS, RunDir
 from aunce_rt.training.stages import loss_kwargs
 from aunce_rt.training.train_state import TrainState
 
@@ -171,7 +171,7 @@ def run_unit(
         "split": split.name,
         "seed": seed,
         "config": to_dict(cfg),
-        "git_revision": git_revision(),
+        "git_revision": git_revision() or "unknown",
     }
     ckpt = run.unit_dir(unit) / "pretrain.pt"
     resume_state = None
@@ -285,17 +285,9 @@ def run_unit(
             extra={**extra, "stage": "linear", "metrics": metrics["test"]},
         )
         tmp = result_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(metrics, indent=2, default=_json_default))
+        tmp.write_text(json.dumps(jsonable(metrics), indent=2))
         os.replace(tmp, result_file)
     return UnitResult(split.name, seed, metrics)
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"not JSON-able: {type(obj).__name__}")
 
 
 def run_experiment(

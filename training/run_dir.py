@@ -18,34 +18,19 @@ from __future__ import annotations
 import csv
 import logging
 import os
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from aunce_rt.errors import InputError, OutputError
+from aunce_rt.provenance import git_revision
 from aunce_rt.training.config import ExperimentConfig, load_config, read_yaml, save_config, to_dict
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["METRIC_FIELDS", "RunDir", "git_revision"]
+__all__ = ["METRIC_FIELDS", "RunDir"]
 
 METRIC_FIELDS = ("stage", "split", "seed", "epoch", "loss", "val_f1", "test_f1", "seconds", "frames_per_s")
-
-
-def git_revision(cwd: str | Path | None = None) -> str:
-    """``git describe --always --dirty`` of the source tree, or "unknown" outside git."""
-    try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--abbrev=12"],
-            cwd=cwd or Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 class RunDir:
@@ -85,7 +70,7 @@ class RunDir:
                 ) from None
             if not resume:
                 save_config(self.cfg, cfg_file)
-                (self.path / "git.txt").write_text(git_revision() + "\n")
+                (self.path / "git.txt").write_text((git_revision() or "unknown") + "\n")
         self._tb = _tensorboard(self.path) if write else None
 
     @property

@@ -36,6 +36,7 @@ from aunce_rt.aus import au_label, parse_au_code
 from aunce_rt.errors import InputError
 from aunce_rt.evaluation.metrics import au_metrics, best_f1, roc_auc
 from aunce_rt.imageio import read_image
+from aunce_rt.plotting import save_figure
 
 logger = logging.getLogger(__name__)
 
@@ -327,8 +328,4 @@ def plot_image_eval(reports: dict[str, ImageEvalReport], out: str | Path) -> Pat
         ax.legend(fontsize=8, loc="lower right")
     axes[1].set_xticks(x + 0.4 - width / 2, [au_label(c) for c in codes])
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)

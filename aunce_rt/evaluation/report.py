@@ -4,8 +4,7 @@
 ``report.md``; every number is labelled with the protocol used to pick the
 linear-evaluation epoch ("validation subjects held out from training", or "best
 epoch on the test split", which papers often report and which is optimistic).
-``tsne`` is a small exact t-SNE (van der Maaten & Hinton, 2008) in numpy for a
-few hundred points (scikit-learn is not a dependency).
+t-SNE figures live in ``aunce_rt.evaluation.tsne`` (scikit-learn).
 
 Example:
     >>> report = write_report("runs/demo", to_dict(cfg), [json.load(open(f)) for f in files])  # doctest: +SKIP
@@ -167,104 +166,3 @@ def report_from_run(run_dir: str | Path) -> dict[str, Any]:
     config = read_run_config(run_dir)
     units = [json.loads(p.read_text()) for p in sorted((run_dir / "results").glob("*.json"))]
     return write_report(run_dir, config, units)
-
-
-def _joint_p(dist2: np.ndarray, perplexity: float) -> np.ndarray:
-    """Symmetric affinities P (S, S) with per-point bandwidths found by bisection on the entropy."""
-    n = dist2.shape[0]
-    target = math.log(perplexity)
-    p = np.zeros((n, n))
-    for i in range(n):
-        d = np.delete(dist2[i], i)
-        lo, hi, beta = 0.0, np.inf, 1.0
-        for _ in range(64):
-            w = np.exp(-(d - d.min()) * beta)
-            s = w.sum()
-            h = math.log(s) + beta * float((d - d.min()) @ w) / s  # entropy of row i
-            if abs(h - target) < 1e-5:
-                break
-            if h > target:
-                lo, beta = beta, beta * 2 if hi == np.inf else (beta + hi) / 2
-            else:
-                hi, beta = beta, (beta + lo) / 2
-        p[i, np.arange(n) != i] = w / s
-    p = (p + p.T) / (2 * n)
-    return np.maximum(p, 1e-12)
-
-
-def tsne(x: np.ndarray, *, perplexity: float = 30.0, iters: int = 1000, seed: int = 0) -> np.ndarray:
-    """Exact t-SNE of points (S, D) -> (S, 2); O(S^2) memory, meant for a few hundred points.
-
-    Gradient descent with momentum (0.5 for 20 iterations, then 0.8), early exaggeration 12 for the
-    first 100 iterations, learning rate max(S / 48, 50), gains as in the reference implementation.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    n = x.shape[0]
-    if n < 5:
-        raise InputError(f"t-SNE needs at least 5 points; got {n}")
-    perplexity = min(perplexity, (n - 1) / 3)
-    sq = (x**2).sum(1)
-    p = _joint_p(np.maximum(sq[:, None] + sq[None] - 2 * x @ x.T, 0), perplexity)
-    rng = np.random.default_rng(seed)
-    y = rng.normal(0, 1e-4, (n, 2))
-    vel, gains = np.zeros_like(y), np.ones_like(y)
-    lr = max(n / 12.0 / 4.0, 50.0)  # scikit-learn's 'auto' rate (Belkina et al., 2019)
-    for it in range(iters):
-        pe = p * (12.0 if it < 100 else 1.0)
-        sy = (y**2).sum(1)
-        num = 1.0 / (1.0 + np.maximum(sy[:, None] + sy[None] - 2 * y @ y.T, 0))
-        np.fill_diagonal(num, 0.0)
-        q = np.maximum(num / num.sum(), 1e-12)
-        pq = (pe - q) * num  # (S, S)
-        grad = 4.0 * ((np.diag(pq.sum(1)) - pq) @ y)
-        gains = np.where(np.sign(grad) != np.sign(vel), gains + 0.2, gains * 0.8).clip(0.01)
-        vel = (0.5 if it < 20 else 0.8) * vel - lr * gains * grad
-        y = y + vel
-        y -= y.mean(0)
-    return y
-
-
-def plot_tsne(
-    features: Mapping[str, np.ndarray],
-    labels: np.ndarray,
-    au_index: int,
-    au_code: int,
-    out: str | Path,
-    *,
-    max_points: int = 300,
-    seed: int = 0,
-) -> Path:
-    """Side-by-side t-SNE of one AU's features for several encoders (paper Fig. 5) as a PNG.
-
-    Args:
-        features: encoder name -> per-AU features (S, N, C) of the same frames.
-        labels: (S, N) labels of those frames (-1 frames are dropped).
-        au_index: column of the AU to show; au_code its FACS code (titles).
-        out: PNG path.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    y = np.asarray(labels)[:, au_index]
-    keep = np.flatnonzero(y >= 0)
-    rng = np.random.default_rng(seed)
-    if keep.size > max_points:
-        keep = np.sort(rng.choice(keep, max_points, replace=False))
-    fig, axes = plt.subplots(1, len(features), figsize=(4.5 * len(features), 4.2), squeeze=False)
-    for ax, (name, f) in zip(axes[0], features.items(), strict=True):
-        emb = tsne(np.asarray(f)[keep, au_index], seed=seed)
-        for value, colour, text in ((0, "tab:blue", "absent"), (1, "tab:red", "present")):
-            m = y[keep] == value
-            ax.scatter(emb[m, 0], emb[m, 1], s=8, c=colour, label=text, alpha=0.7)
-        ax.set_title(f"{name}: {au_label(au_code)} features (exact t-SNE)")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.legend(loc="best", fontsize=8)
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out

@@ -17,6 +17,7 @@ import numpy as np
 
 from aunce_rt.aus import au_label
 from aunce_rt.errors import InputError
+from aunce_rt.plotting import save_figure
 
 
 def tsne(x: np.ndarray, *, perplexity: float = 30.0, iters: int = 1000, seed: int = 0) -> np.ndarray:
@@ -87,8 +88,4 @@ def plot_tsne(
         ax.set_yticks([])
         ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)

@@ -40,6 +40,7 @@ import numpy as np
 from aunce_rt.errors import InputError
 from aunce_rt.pipelines._model_card import model_card
 from aunce_rt.pipelines._variants import F1_TOLERANCE, Variant, choose_variant, measure_variants
+from aunce_rt.provenance import jsonable
 from aunce_rt.training.config import CONFIG_DIR
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,7 @@ def run_recipe(
     overrides: tuple[str, ...] = (),
     install_default: bool = False,
     install_to: str | Path | None = None,
-    progress: bool = True,
+    callbacks: Any = None,
     clip_people: int = 60,
     clip_frames: int = 60,
 ) -> RecipeResult:
@@ -163,7 +164,8 @@ def run_recipe(
         install_default: also copy the chosen model to ``aunce_rt/assets/<name>.onnx``, the
             model ``aunce-rt demo`` and ``AUDetector()`` use by default.
         install_to: also copy it there (a file path, or a folder for ``<name>.onnx``).
-        progress: rich progress bars.
+        callbacks: training progress hooks (``aunce_rt.training.callbacks.TrainCallbacks``), e.g. the
+            CLI's progress bars; None: log only.
         clip_people, clip_frames: size of the end-to-end clip of unseen people
             (60 x 60 frames: with 20 people an AU could be missing from the clip).
 
@@ -187,7 +189,7 @@ def run_recipe(
     out = Path(out or Path("runs") / f"recipe-{Path(name).stem}")
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    run = run_experiment(cfg, out, resume=(out / "config.yaml").is_file())
+    run = run_experiment(cfg, out, resume=(out / "config.yaml").is_file(), callbacks=callbacks)
     seconds["train"] = time.perf_counter() - t0
     if len(run.units) != 1:
         raise InputError(
@@ -271,9 +273,9 @@ def run_recipe(
             for v in variants
         },
     }
-    update_metadata(chosen.path, metrics=_jsonable(metrics))
+    update_metadata(chosen.path, metrics=jsonable(metrics, digits=5))
     model = out / f"{Path(name).stem}.onnx"
-    summary = _jsonable(
+    summary = jsonable(
         {
             "recipe": Path(name).stem,
             # the card names the bundled path when installing the default, else the run folder's file
@@ -294,7 +296,8 @@ def run_recipe(
             "train_video_frames": sum(map(is_video_crop, splits[0].train.paths)),
             "test_frames": len(labels),
             "size_mb": chosen.path.stat().st_size / 1e6,
-        }
+        },
+        digits=5,
     )
     (out / "recipe_result.json").write_text(json.dumps(summary, indent=2))
     (out / "MODEL_CARD.md").write_text(model_card(summary))
@@ -305,18 +308,3 @@ def run_recipe(
         installed = Path(shutil.copyfile(chosen.path, target))
         log.info("installed %s (%s)", installed, chosen.precision)
     return RecipeResult(out, checkpoint, variants, chosen, runtime, crops_dict, installed, seconds, model)
-
-
-def _jsonable(obj: Any) -> Any:
-    """Round floats and turn numpy/tuples into JSON-friendly values."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.floating, float)):
-        return None if not np.isfinite(obj) else round(float(obj), 5)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    return obj

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from unittest.mock import ANY
 
 from typer.testing import CliRunner
 
@@ -32,7 +33,11 @@ def test_recipe_prints_runtime_same_frames_and_static_crops_f1(monkeypatch, tmp_
     res = runner.invoke(app, ["train", "recipe", "default", "--out", str(tmp_path / "run"), "--no-install"])
     assert res.exit_code == 0, res.output
     assert calls == [
-        ("default", Path(tmp_path / "run"), {"overrides": (), "install_default": False, "install_to": None})
+        (
+            "default",
+            Path(tmp_path / "run"),
+            {"overrides": (), "install_default": False, "install_to": None, "callbacks": ANY},
+        )
     ]
     text = " ".join(res.output.split())
     assert "60 unseen people (3600 frames): F1-macro 86.7%" in text
@@ -63,14 +68,19 @@ def test_recipe_installs_into_the_package_only_when_asked(monkeypatch, tmp_path)
     base = ["train", "recipe", "default", "--out", str(tmp_path / "run")]
     res = runner.invoke(app, base)
     assert res.exit_code == 0, res.output
-    assert calls[-1] == {"overrides": (), "install_default": False, "install_to": None}
+    assert calls[-1] == {"overrides": (), "install_default": False, "install_to": None, "callbacks": ANY}
     assert "installed" not in res.output and "default.onnx" in res.output
     res = runner.invoke(app, [*base, "--install-default"])
     assert res.exit_code == 0, res.output
     assert calls[-1]["install_default"] is True and "aunce-rt demo` now uses it" in res.output
     res = runner.invoke(app, [*base, "--install-to", str(tmp_path / "elsewhere.onnx")])
     assert res.exit_code == 0, res.output
-    assert calls[-1] == {"overrides": (), "install_default": False, "install_to": tmp_path / "elsewhere.onnx"}
+    assert calls[-1] == {
+        "overrides": (),
+        "install_default": False,
+        "install_to": tmp_path / "elsewhere.onnx",
+        "callbacks": ANY,
+    }
 
 
 def test_train_commands_pass_their_progress_bars_as_callbacks(monkeypatch, tmp_path):

@@ -16,11 +16,11 @@ from aunce_rt.errors import InputError, ModelError, OutputError
 from aunce_rt.export import ExportResult, export_onnx
 from aunce_rt.export._crops import folder_crops, random_crops
 from aunce_rt.export._graph import read_metadata
-from aunce_rt.export._metadata import git_revision
 from aunce_rt.export._verify import run_probs, session
 from aunce_rt.export._wrapper import ExportWrapper
 from aunce_rt.metadata import METADATA_KEY, ModelMetadata
 from aunce_rt.models import load_model
+from aunce_rt.provenance import git_revision
 
 
 def _torch_probs(checkpoint: Path, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
