@@ -60,7 +60,6 @@ def test_tiny_recipe_end_to_end(tmp_path):
     res = run_recipe(
         str(cfg),
         tmp_path / "run",
-        progress=False,
         clip_people=1,
         clip_frames=12,
     )
