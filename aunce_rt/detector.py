@@ -163,7 +163,10 @@ class AUDetector:
         """AUs of every face in one still image.
 
         Landmarks run in still-image mode; face ids number the faces from left to
-        right; no smoothing. Use ``stream`` for videos.
+        right; no smoothing. Use ``stream`` for videos. With the bundled FaceMesh,
+        an image with no face at first is retried (short-range detector, then a
+        padded image; see ``aunce_rt.landmarks._retry``) before it is declared
+        empty; the retry's time counts in ``timings["landmarks"]``.
 
         Args:
             frame_bgr: (H, W, 3) uint8 BGR image (any depth / channel count is converted).

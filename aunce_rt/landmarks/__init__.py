@@ -8,6 +8,8 @@ Two backends return the same ``FaceLandmarks`` (478 points, pixels):
   still images it runs MediaPipe's full-range face detector and then FaceMesh on
   a crop around each detection: the stock graph merges the enlarged boxes of
   neighbouring faces and loses small ones, so group photos would lose faces.
+  When a still image yields no face (close-ups, aligned-face crops), it retries
+  with the short-range detector and then on a padded image (``_retry``).
 * ``TasksBackend`` (a ``.task`` file): MediaPipe Tasks ``FaceLandmarker``, which
   adds the 52 blendshape scores.
 

@@ -2,11 +2,15 @@
 
 Video, camera and streams run the FaceMesh graph in tracking mode; still images
 run the full-range face detector and then FaceMesh on a crop around each
-detection (see the package docstring for why, and for the confidence).
+detection (see the package docstring for why, and for the confidence). When a
+still image yields no face, the retry of ``_retry`` (short-range detector, then a
+padded image) runs before giving up; video never retries.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 import numpy as np
@@ -14,6 +18,9 @@ import numpy as np
 from aunce_rt.boxes import box_iou
 from aunce_rt.errors import InputError
 from aunce_rt.landmarks._face import FaceLandmarks, check_rgb, to_face
+from aunce_rt.landmarks._retry import pad_replicate, shift_faces
+
+logger = logging.getLogger(__name__)
 
 _DET_PARAM = "facedetectionshortrangecpu__facedetectionshortrange__facedetection__TensorsToDetectionsCalculator.min_score_thresh"
 _TRACK_PARAM = "facelandmarkcpu__ThresholdingCalculator.threshold"
@@ -39,6 +46,9 @@ class FaceMeshBackend:
         max_faces: most faces returned per frame.
         min_detection_confidence: face detector score threshold.
         min_tracking_confidence: landmark presence threshold (tracking mode).
+        retry: still images only: when the normal attempt finds no face, retry
+            with the short-range detector and then on a padded image (the rule
+            in ``aunce_rt.landmarks._retry``) before giving up.
     """
 
     def __init__(
@@ -48,6 +58,7 @@ class FaceMeshBackend:
         max_faces: int = 4,
         min_detection_confidence: float = 0.5,
         min_tracking_confidence: float = 0.5,
+        retry: bool = True,
     ) -> None:
         if max_faces < 1:
             raise InputError(f"max_faces must be >= 1; got {max_faces}")
@@ -57,6 +68,10 @@ class FaceMeshBackend:
         self.static = static
         self.max_faces = int(max_faces)
         self.min_tracking_confidence = float(min_tracking_confidence)
+        self.min_detection_confidence = float(min_detection_confidence)
+        self.retry = bool(retry) and static
+        self.last_retry_ms = 0.0  # time the last still image spent in retries (0 when none ran)
+        self._short_range: Any = None  # made on the first retry
         self._prev: list[FaceLandmarks] = []
         if static:
             self._detector = face_detection.FaceDetection(
@@ -105,8 +120,34 @@ class FaceMeshBackend:
         return result
 
     def _process_static(self, rgb: np.ndarray) -> list[FaceLandmarks]:
+        self.last_retry_ms = 0.0
+        faces = self._detect_then_mesh(rgb, self._detector)
+        if faces or not self.retry:
+            return faces
+        t0 = time.perf_counter()
+        faces = self._retry(rgb)
+        self.last_retry_ms = (time.perf_counter() - t0) * 1e3
+        logger.debug("no face at first; the retry found %d in %.1f ms", len(faces), self.last_retry_ms)
+        return faces
+
+    def _retry(self, rgb: np.ndarray) -> list[FaceLandmarks]:
+        """The retry rule of ``aunce_rt.landmarks._retry``: short-range detector, then padding."""
+        if self._short_range is None:
+            from mediapipe.python.solutions import face_detection
+
+            self._short_range = face_detection.FaceDetection(
+                model_selection=0, min_detection_confidence=self.min_detection_confidence
+            )
+        faces = self._detect_then_mesh(rgb, self._short_range)
+        if faces:
+            return faces
+        padded, offset = pad_replicate(rgb)
+        return shift_faces(self._detect_then_mesh(padded, self._detector), offset)
+
+    def _detect_then_mesh(self, rgb: np.ndarray, detector: Any) -> list[FaceLandmarks]:
+        """``detector``'s faces, most confident first, each meshed on a crop twice its box."""
         h, w = rgb.shape[:2]
-        boxes, scores = _detection_boxes(self._detector.process(rgb).detections, w, h)
+        boxes, scores = _detection_boxes(detector.process(rgb).detections, w, h)
         order = np.argsort(-scores)[: self.max_faces]
         faces = []
         for i in order:
@@ -123,10 +164,10 @@ class FaceMeshBackend:
         return _dedupe(faces)
 
     def close(self) -> None:
-        for graph in (self._mesh, self._detector):
+        for graph in (self._mesh, self._detector, self._short_range):
             if graph is not None:
                 graph.close()
-        self._mesh = self._detector = None
+        self._mesh = self._detector = self._short_range = None
 
 
 def _dedupe(faces: list[FaceLandmarks], iou_threshold: float = 0.5) -> list[FaceLandmarks]:
