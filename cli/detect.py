@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
 import time
 from contextlib import closing
@@ -35,6 +34,7 @@ from rich.text import Text
 
 from aunce_rt.cli._choices import OutputFormat, ProviderChoice
 from aunce_rt.cli._console import err_console, out_console
+from aunce_rt.cli._outputs import plan_outputs
 from aunce_rt.errors import AunceError
 from aunce_rt.results import STAGES
 
@@ -67,14 +67,6 @@ class _FPSColumn(ProgressColumn):
 
     def render(self, task) -> Text:  # task: rich.progress.Task
         return Text(f"{task.speed or 0.0:5.1f} frames/s", style="cyan")
-
-
-def _per_source_path(out: Path, source: str, index: int, multi: bool) -> Path:
-    """``out`` itself for one source, ``<stem>_<NN>_<source stem><suffix>`` for several."""
-    if not multi:
-        return out
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(source.rstrip("/\\")).stem or source).strip("_") or "source"
-    return out.with_name(f"{out.stem}_{index:02d}_{stem}{out.suffix}")
 
 
 def _summary(stats: list[_Stats], model_line: str, interrupted: bool) -> Table:
@@ -132,15 +124,9 @@ def detect(
 ) -> None:
     """Detect AUs in videos, images, folders or streams and write one row per face and frame."""
     from aunce_rt.detector import AUDetector
-    from aunce_rt.sinks import check_output_path
 
-    multi = len(sources) > 1
-    outs = [_per_source_path(out, s, i, multi) for i, s in enumerate(sources)]
-    videos = [
-        _per_source_path(save_video, s, i, multi) if save_video else None for i, s in enumerate(sources)
-    ]
-    for path in [*outs, *(v for v in videos if v is not None)]:
-        check_output_path(path)  # fail before any work when a folder is missing or read-only
+    # fail before any work: a missing or read-only folder, an unknown suffix, an output that is an input
+    outs, videos = plan_outputs(sources, out, fmt.value if fmt else None, save_video)
     detector = AUDetector(
         model,
         providers=providers.value,

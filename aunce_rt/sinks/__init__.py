@@ -27,17 +27,20 @@ Example:
 from __future__ import annotations
 
 from aunce_rt.sinks._csv_reader import read_au_csv
-from aunce_rt.sinks._paths import check_output_path
+from aunce_rt.sinks._paths import VIDEO_SUFFIXES, check_not_input, check_output_path, check_video_path
 from aunce_rt.sinks._text import CSV_BASE_COLUMNS, SINK_FORMATS, CSVSink, JSONLSink, open_sink
 from aunce_rt.sinks._video import VideoSink
 
 __all__ = [
     "CSV_BASE_COLUMNS",
     "SINK_FORMATS",
+    "VIDEO_SUFFIXES",
     "CSVSink",
     "JSONLSink",
     "VideoSink",
+    "check_not_input",
     "check_output_path",
+    "check_video_path",
     "open_sink",
     "read_au_csv",
 ]

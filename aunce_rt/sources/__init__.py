@@ -32,7 +32,7 @@ from __future__ import annotations
 from aunce_rt.sources._capture import STREAM_SCHEMES, STREAM_TIMEOUT_MS
 from aunce_rt.sources._frame import Frame
 from aunce_rt.sources._images import natural_key
-from aunce_rt.sources._open import SourceLike, open_source
+from aunce_rt.sources._open import SourceLike, open_source, source_files
 from aunce_rt.sources._prefetch import FrameSource
 
 __all__ = [
@@ -43,4 +43,5 @@ __all__ = [
     "SourceLike",
     "natural_key",
     "open_source",
+    "source_files",
 ]

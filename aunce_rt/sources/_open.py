@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -84,3 +85,22 @@ def open_source(
         f"unsupported source of type {type(source).__name__}; pass a path, a camera index, a stream URL, "
         "a numpy array or a list of arrays/paths"
     )
+
+
+def source_files(source: str | Path) -> list[Path]:
+    """The files a path-like source reads: the file, a folder's files, a glob's matches.
+
+    Cameras, URLs and paths that do not exist give an empty list. Used to refuse an
+    output that would overwrite an input.
+    """
+    text = str(source).strip()
+    if isinstance(source, str) and urlsplit(text).scheme.lower() in STREAM_SCHEMES:
+        return []
+    path = Path(text).expanduser()
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        return [p for p in path.iterdir() if p.is_file()]
+    if any(ch in text for ch in "*?["):
+        return [Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file()]
+    return []
