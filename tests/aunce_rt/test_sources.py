@@ -277,11 +277,20 @@ def test_unreachable_stream_masks_password() -> None:
 def test_decode_error_in_folder_surfaces_in_consumer(tmp_path: Path) -> None:
     cv2.imwrite(str(tmp_path / "1.png"), np.zeros((40, 40, 3), np.uint8))
     (tmp_path / "2.png").write_bytes(b"not a png at all" * 10)
-    source = open_source(tmp_path)
+    source = open_source(tmp_path, skip_unreadable=False)
     assert next(source).name == "1.png"
     with pytest.raises(InputError, match="2.png"):
         next(source)
     assert list(source) == []  # closed after the error
+
+
+def test_unreadable_image_in_folder_is_skipped_by_default(tmp_path: Path) -> None:
+    for name in ("1.png", "3.png"):
+        cv2.imwrite(str(tmp_path / name), np.zeros((40, 40, 3), np.uint8))
+    (tmp_path / "2.png").write_bytes(b"not a png at all" * 10)
+    source = open_source(tmp_path)
+    assert [f.name for f in source] == ["1.png", "3.png"]
+    assert len(source.errors) == 1 and "2.png" in source.errors[0]
 
 
 # -- the decode thread --------------------------------------------------------------

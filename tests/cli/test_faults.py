@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 from pathlib import Path
 
@@ -92,3 +91,55 @@ def test_save_video_suffix_is_checked_before_processing(model, shared_data, tmp_
     )
     assert not out.exists()
     _one_line_error(_detect(model, video, "--out", str(tmp_path / "aus.txt")), "aus.txt")
+
+
+# ---------------------------------------------------------------- item 3: a bad source does not stop the rest
+def _sequence(shared_data: Path, folder: Path, corrupt: int | None = None) -> Path:
+    folder.mkdir()
+    for path in sorted((shared_data / "image_sequence").glob("*.jpg")):
+        shutil.copy(path, folder / path.name)
+    if corrupt is not None:
+        (folder / f"{corrupt:03d}.jpg").write_bytes(b"\xff\xd8garbage" * 30)
+    return folder
+
+
+def test_corrupt_image_in_a_folder_is_skipped_and_reported(model, shared_data, tmp_path):
+    folder = _sequence(shared_data, tmp_path / "seq", corrupt=15)
+    out = tmp_path / "aus.csv"
+    result = _detect(model, str(folder), "--out", str(out))
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    frames = sorted({int(r["frame"]) for r in _rows(out)})
+    assert frames == [n for n in range(1, 31) if n != 15]  # 13-14 kept, 16-30 run
+    text = " ".join(result.output.split())
+    assert "015.jpg" in text and "failed" in text
+
+
+def test_corrupt_image_with_fail_fast_keeps_every_processed_row(model, shared_data, tmp_path):
+    folder = _sequence(shared_data, tmp_path / "seq", corrupt=15)
+    out = tmp_path / "aus.csv"
+    result = _detect(model, str(folder), "--out", str(out), "--fail-fast")
+    _one_line_error(result, "015.jpg")
+    frames = sorted({int(r["frame"]) for r in _rows(out)})
+    assert frames[:14] == list(range(1, 15))  # frames processed before the failure are written
+    assert 30 not in frames
+
+
+def test_typo_in_the_second_of_three_sources(model, shared_data, tmp_path):
+    images = shared_data / "images"
+    sources = [str(images / "single_face.jpg"), str(tmp_path / "typo.jpg"), str(images / "multi_face.jpg")]
+    out = tmp_path / "aus.csv"
+    result = _detect(model, *sources, "--out", str(out))
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert _rows(tmp_path / "aus_00_single_face.csv") and _rows(tmp_path / "aus_02_multi_face.csv")
+    assert not (tmp_path / "aus_01_typo.csv").exists()
+    text = " ".join(result.output.split())
+    assert "typo.jpg" in text and "does not exist" in text
+    assert "2 succeeded, 1 failed" in text
+
+    for path in tmp_path.glob("aus_*.csv"):
+        path.unlink()
+    fast = _detect(model, *sources, "--out", str(out), "--fail-fast")
+    _one_line_error(fast, "typo.jpg")
+    assert not list(tmp_path.glob("aus_*.csv"))  # validated before the first frame
