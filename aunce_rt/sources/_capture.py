@@ -34,9 +34,20 @@ _TRUNCATION_SLACK_FRAMES = 3
 _TRUNCATION_SLACK_FRACTION = 0.03
 
 
+# Text formats FFmpeg legitimately opens as media (playlists, session descriptions).
+_TEXT_MEDIA_SUFFIXES = (".m3u", ".m3u8", ".sdp", ".txt.m3u8")
+_SNIFF_BYTES = 4096
+
+
 def open_video(path: Path, stride: int, **opts: Any) -> FrameSource:
     if path.stat().st_size == 0:
         raise InputError(f"video {str(path)!r} is an empty (0-byte) file; pass a valid video")
+    if path.suffix.lower() not in _TEXT_MEDIA_SUFFIXES and _is_text(path):
+        # FFmpeg's tty demuxer would render the text as a "video" of frames without faces.
+        raise InputError(
+            f"{str(path)!r} is a text file, not a video or an image; pass a video (.mp4 .mov .avi .mkv "
+            ".wmv ...), an image or a folder of images"
+        )
     cap = cv2.VideoCapture(str(path))
     first = _first_frame(cap)
     if first is None:
@@ -113,6 +124,19 @@ def open_stream(url: str, stride: int, **opts: Any) -> FrameSource:
         stride=stride,
         **opts,
     )
+
+
+def _is_text(path: Path) -> bool:
+    """True when the file starts with text (UTF-8, no NUL byte): no video container does."""
+    with open(path, "rb") as fh:
+        head = fh.read(_SNIFF_BYTES)
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(head) - 3  # only a multi-byte character cut at the end
+    return True
 
 
 def _first_frame(cap: cv2.VideoCapture) -> np.ndarray | None:

@@ -143,3 +143,24 @@ def test_typo_in_the_second_of_three_sources(model, shared_data, tmp_path):
     fast = _detect(model, *sources, "--out", str(out), "--fail-fast")
     _one_line_error(fast, "typo.jpg")
     assert not list(tmp_path.glob("aus_*.csv"))  # validated before the first frame
+
+
+# ---------------------------------------------------------------- item 8: garbage in is refused
+def test_text_file_is_not_a_video(model, tmp_path):
+    out = tmp_path / "aus.csv"
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello world, this is a note and not a video\n" * 200)
+    renamed = tmp_path / "clip.avi"
+    renamed.write_bytes(notes.read_bytes())
+    for path in (notes, renamed):
+        _one_line_error(_detect(model, str(path), "--out", str(out)), path.name, "not a video")
+        assert not out.exists()
+
+
+@pytest.mark.parametrize("scale", [15.0, float("nan")])
+def test_model_with_outputs_outside_0_1_is_refused_at_load(shared_data, tmp_path, scale):
+    broken = write_tiny_model(tmp_path / "broken.onnx", output_scale=scale)
+    out = tmp_path / "aus.csv"
+    result = _detect(broken, str(shared_data / "images" / "single_face.jpg"), "--out", str(out))
+    _one_line_error(result, "broken.onnx", "probabilities in [0, 1]")
+    assert not out.exists()
