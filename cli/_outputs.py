@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from aunce_rt.errors import OutputError
-from aunce_rt.sinks import SINK_FORMATS, check_not_input, check_output_path, check_video_path
+from aunce_rt.sinks import check_not_input, check_output_path, check_video_path, sink_format
 from aunce_rt.sources import source_files
 
 
@@ -53,9 +53,5 @@ def plan_outputs(
                     f"{option} {str(path)!r} is also the {seen[key]} output; give each output its own path"
                 )
             seen[key] = option
-    if fmt is None and out.suffix.lower() not in SINK_FORMATS:
-        raise OutputError(
-            f"cannot tell the output format of {str(out)!r} from its suffix; name it .csv or .jsonl, "
-            "or pass --format csv|jsonl"
-        )
+    sink_format(out, fmt)  # a known format; a .json name is refused (JSON Lines goes to .jsonl)
     return outs, videos

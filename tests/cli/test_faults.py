@@ -164,3 +164,57 @@ def test_model_with_outputs_outside_0_1_is_refused_at_load(shared_data, tmp_path
     result = _detect(broken, str(shared_data / "images" / "single_face.jpg"), "--out", str(out))
     _one_line_error(result, "broken.onnx", "probabilities in [0, 1]")
     assert not out.exists()
+
+
+# ---------------------------------------------------------------- item 10 (subset): smaller fault paths
+def test_json_suffix_is_refused_and_jsonl_is_json_lines(model, shared_data, tmp_path):
+    import json
+
+    image = str(shared_data / "images" / "single_face.jpg")
+    _one_line_error(_detect(model, image, "--out", str(tmp_path / "x.json")), "x.json", ".jsonl")
+    assert not (tmp_path / "x.json").exists()
+    result = _detect(model, image, "--out", str(tmp_path / "x.jsonl"))
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["frame"] for line in (tmp_path / "x.jsonl").read_text().splitlines()] == [1]
+
+
+def test_no_face_rows_write_zero_like_openface(model, shared_data, tmp_path):
+    out = tmp_path / "aus.csv"
+    result = _detect(model, str(shared_data / "images" / "free-mountain-vector-01.jpg"), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    (row,) = _rows(out)
+    assert row["success"] == "0"
+    aus = {k: v for k, v in row.items() if k.startswith("AU")}
+    assert aus and all(float(v) == 0 for v in aus.values()), aus
+    assert all(v == "0" for k, v in aus.items() if k.endswith("_c"))  # integers, as OpenFace writes
+
+
+def _plot(*args: str):
+    return runner.invoke(app, ["plot", *args])
+
+
+def test_plot_refuses_an_au_missing_from_the_file(model, shared_data, tmp_path):
+    out = tmp_path / "aus.csv"
+    assert _detect(model, str(shared_data / "images" / "single_face.jpg"), "--out", str(out)).exit_code == 0
+    _one_line_error(_plot(str(out), "--out", str(tmp_path / "p.png"), "--aus", "12,99"), "AU99", "aus.csv")
+    assert not (tmp_path / "p.png").exists()
+
+
+def test_plot_reads_our_jsonl(model, shared_data, tmp_path):
+    out = tmp_path / "aus.jsonl"
+    video = str(shared_data / "video" / "single_face.mp4")
+    assert _detect(model, video, "--out", str(out), "--stride", "8").exit_code == 0
+    result = _plot(str(out), "--out", str(tmp_path / "p.png"), "--aus", "1,12")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "p.png").stat().st_size > 1000
+
+
+def test_plot_on_a_video_is_a_one_line_error(shared_data, tmp_path):
+    video = shared_data / "video" / "single_face.mp4"
+    _one_line_error(_plot(str(video), "--out", str(tmp_path / "p.png")), "single_face.mp4", ".csv")
+
+
+def test_demo_output_folder_is_ignored_by_git():
+    root = Path(__file__).resolve().parents[2]
+    lines = (root / ".gitignore").read_text().splitlines()
+    assert "aunce_demo/" in lines or "/aunce_demo/" in lines
