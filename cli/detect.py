@@ -75,6 +75,12 @@ def detect(
     show_landmarks: bool = typer.Option(False, "--show-landmarks", help="Draw landmarks in --save-video."),
     landmarks: str = typer.Option("facemesh", "--landmarks", help="'facemesh' or a MediaPipe .task file."),
     threads: int | None = typer.Option(None, "--threads", min=0, help="ONNX Runtime intra-op threads."),
+    live: bool = typer.Option(
+        False,
+        "--live",
+        help="Treat every source as live: drop frames when analysis falls behind (default: only for "
+        "cameras and rtsp/rtmp/udp/srt streams; a URL to a video file is decoded frame by frame).",
+    ),
     fail_fast: bool = typer.Option(
         False, "--fail-fast", help="Stop at the first source or image that fails (default: report it, go on)."
     ),
@@ -106,7 +112,16 @@ def detect(
                 continue
             try:
                 _run_source(
-                    detector, source, out_path, fmt, video_path, stride, show_landmarks, stats[-1], fail_fast
+                    detector,
+                    source,
+                    out_path,
+                    fmt,
+                    video_path,
+                    stride,
+                    show_landmarks,
+                    stats[-1],
+                    fail_fast=fail_fast,
+                    live=live,
                 )
             except InputError as exc:  # this source fails; the others still run (not with --fail-fast)
                 stats[-1].error = str(exc)
@@ -166,7 +181,9 @@ def _run_source(
     stride: int,
     show_landmarks: bool,
     stats: Stats,
+    *,
     fail_fast: bool,
+    live: bool,
 ) -> None:
     """Stream one source into its sink (and annotated video); KeyboardInterrupt propagates.
 
@@ -178,8 +195,10 @@ def _run_source(
     from aunce_rt.sinks import open_sink
     from aunce_rt.sources import open_source
 
-    src = open_source(source, stride=stride, skip_unreadable=not fail_fast)
-    stats.live = src.is_live
+    src = open_source(
+        source, stride=stride, skip_unreadable=not fail_fast, drop_frames=True if live else None
+    )
+    stats.live = src.drops_frames
     sink = None
     start = time.perf_counter()
     try:

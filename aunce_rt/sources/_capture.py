@@ -26,6 +26,9 @@ from aunce_rt.sources._prefetch import FrameSource
 logger = logging.getLogger(__name__)
 
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt")
+# Protocols that only carry live streams. An http(s) URL is live only when the server
+# sends no finite file (no frame count: MJPEG, a live HLS playlist).
+LIVE_SCHEMES = ("rtsp", "rtsps", "rtmp", "udp", "tcp", "srt")
 STREAM_TIMEOUT_MS = 10_000
 # A video that decodes fewer frames than its container announces, by more than this
 # many frames (or this fraction), is reported as truncated. Containers' counts are
@@ -113,6 +116,21 @@ def open_stream(url: str, stride: int, **opts: Any) -> FrameSource:
             "the credentials and that the server is reachable (try it with `ffplay URL`)"
         )
     _check_size(first, name, cap)
+    count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    if urlsplit(url).scheme.lower() not in LIVE_SCHEMES and count > 0:
+        # A finite file over http(s): decoded as a file, every frame, container timestamps.
+        fps = _fps(cap)
+        frames = _video_frames(cap, first, stride, name=name, fps=fps, live=False, expected=count)
+        return FrameSource(
+            frames,
+            kind="video",
+            name=name,
+            fps=fps,
+            frame_count=strided_count(count, stride),
+            release=cap.release,
+            stride=stride,
+            **opts,
+        )
     frames = _video_frames(cap, first, stride, name=name, fps=_fps(cap), live=True, expected=0)
     return FrameSource(
         frames,

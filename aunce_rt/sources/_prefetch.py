@@ -192,6 +192,11 @@ class FrameSource:
         return self._kind in ("camera", "stream")
 
     @property
+    def drops_frames(self) -> bool:
+        """True when a full queue drops frames (live sources, or ``drop_frames=True``)."""
+        return self._producer.drop
+
+    @property
     def dropped(self) -> int:
         """Frames dropped so far because the consumer fell behind a live source."""
         return self._producer.dropped

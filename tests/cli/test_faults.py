@@ -218,3 +218,48 @@ def test_demo_output_folder_is_ignored_by_git():
     root = Path(__file__).resolve().parents[2]
     lines = (root / ".gitignore").read_text().splitlines()
     assert "aunce_demo/" in lines or "/aunce_demo/" in lines
+
+
+# ---------------------------------------------------------------- item 2: a URL to a file is a file
+@pytest.fixture
+def http_video_dir(shared_data):
+    """A loopback-only HTTP server over ../shared/data/video; yields its base URL."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(shared_data / "video"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_http_url_to_a_video_file_decodes_every_frame(model, shared_data, tmp_path, http_video_dir):
+    local, remote = tmp_path / "local.csv", tmp_path / "remote.csv"
+    name = "openface_changeLighting.wmv"
+    assert _detect(model, str(shared_data / "video" / name), "--out", str(local)).exit_code == 0
+    result = _detect(model, f"{http_video_dir}/{name}", "--out", str(remote))
+    assert result.exit_code == 0, result.output
+    frames = [int(r["frame"]) for r in _rows(remote)]
+    assert frames == [int(r["frame"]) for r in _rows(local)] and len(frames) > 80  # nothing dropped
+    assert "frames dropped" not in result.output
+
+
+def test_live_handling_when_asked_reports_dropped_frames(model, tmp_path, http_video_dir):
+    out = tmp_path / "live.csv"
+    result = _detect(model, f"{http_video_dir}/openface_changeLighting.wmv", "--out", str(out), "--live")
+    assert result.exit_code == 0, result.output
+    assert "frames dropped (live)" in " ".join(result.output.split())
+
+
+def test_live_protocols_stay_live():
+    from aunce_rt.sources import LIVE_SCHEMES
+
+    assert {"rtsp", "rtmp", "udp", "srt"} <= set(LIVE_SCHEMES) and "http" not in LIVE_SCHEMES
