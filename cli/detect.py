@@ -12,8 +12,9 @@ others: it is reported in the summary with its error, every row written so far i
 kept, and the exit code is 1 when anything failed. ``--fail-fast`` stops at the
 first failure instead (still keeping the rows written before it).
 
-Ctrl-C stops the run: every row written so far stays in a valid file, the
-summary is printed and the exit code is 130.
+Ctrl-C or SIGTERM stops the run: every row written so far stays in a valid
+file, the annotated video is finalised (playable), the summary is printed and
+the exit code is 130 (Ctrl-C) or 143 (SIGTERM).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from rich.table import Table
 from aunce_rt.cli._choices import OutputFormat, ProviderChoice
 from aunce_rt.cli._console import err_console, out_console
 from aunce_rt.cli._outputs import plan_outputs
+from aunce_rt.cli._signals import EXIT_TERMINATED, exit_code
 from aunce_rt.cli._summary import FPSColumn, Stats, status_line, summary_table
 from aunce_rt.errors import AunceError, InputError
 
@@ -103,7 +105,7 @@ def detect(
         num_threads=threads,
     )
     stats: list[Stats] = []
-    interrupted = False
+    interrupted = 0  # the exit code when stopped by Ctrl-C (130) or SIGTERM (143)
     failure: InputError | None = None
     try:
         for i, (source, out_path, video_path) in enumerate(zip(sources, outs, videos, strict=True)):
@@ -128,16 +130,17 @@ def detect(
                 if fail_fast or (len(sources) == 1 and stats[-1].frames == 0):
                     failure = exc
                     break
-    except KeyboardInterrupt:
-        interrupted = True
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (aunce_rt.cli._signals)
+        interrupted = exit_code(exc)
     finally:
         detector.close()
     if failure is not None and not any(s.frames for s in stats):
         raise failure  # nothing was processed: one line, no table
-    err_console.print(summary_table(stats, detector.describe(), interrupted))
+    err_console.print(summary_table(stats, detector.describe(), bool(interrupted)))
     if interrupted:
-        err_console.print("[yellow]interrupted: every row written so far is kept[/]")
-        raise typer.Exit(130)
+        what = "terminated" if interrupted == EXIT_TERMINATED else "interrupted"
+        err_console.print(f"[yellow]{what}: every row and video frame written so far is kept[/]")
+        raise typer.Exit(interrupted)
     if failure is not None:
         raise failure
     for s in stats:

@@ -18,23 +18,30 @@ from rich.logging import RichHandler
 from aunce_rt._version import __version__
 from aunce_rt.cli import data, demo, detect, evaluate, export, plot, train
 from aunce_rt.cli._console import err_console
+from aunce_rt.cli._signals import Terminated, exit_code, handle_sigterm
 from aunce_rt.errors import AunceError
 
 __all__ = ["app", "err_console", "main"]
 
 
 class _Group(typer.core.TyperGroup):
-    """Root group: a library error becomes one red line and exit code 1, never a traceback."""
+    """Root group: a library error becomes one red line and exit code 1, never a traceback.
+
+    Ctrl-C exits 130 and SIGTERM 143, both through the commands' clean-up paths.
+    """
 
     def invoke(self, ctx):  # type: ignore[no-untyped-def]
         try:
-            return super().invoke(ctx)
+            with handle_sigterm():  # SIGTERM stops as cleanly as Ctrl-C (exit 143)
+                return super().invoke(ctx)
         except AunceError as exc:
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
             raise typer.Exit(1) from None
-        except KeyboardInterrupt:
-            err_console.print("[yellow]interrupted[/]")
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as exc:
+            err_console.print(
+                "[yellow]terminated[/]" if isinstance(exc, Terminated) else "[yellow]interrupted[/]"
+            )
+            raise typer.Exit(exit_code(exc)) from None
 
 
 app = typer.Typer(

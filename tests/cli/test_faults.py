@@ -263,3 +263,41 @@ def test_live_protocols_stay_live():
     from aunce_rt.sources import LIVE_SCHEMES
 
     assert {"rtsp", "rtmp", "udp", "srt"} <= set(LIVE_SCHEMES) and "http" not in LIVE_SCHEMES
+
+
+# ---------------------------------------------------------------- item 5: SIGTERM finalises like Ctrl-C
+def test_sigterm_finalises_the_video_and_prints_the_summary(model, shared_data, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import cv2
+
+    out, video = tmp_path / "aus.csv", tmp_path / "annotated.mp4"
+    cmd = [
+        sys.executable,
+        "-m",
+        "aunce_rt.cli.main",
+        "detect",
+        str(shared_data / "video" / "openface_default.wmv"),
+    ]
+    cmd += ["--out", str(out), "--save-video", str(video), "--model", str(model), "--providers", "cpu"]
+    proc = subprocess.Popen(
+        cmd + ["--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not out.exists() or len(out.read_text().splitlines()) < 12):
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err and "terminated" in err and "frames/s" in err  # the summary
+    rows = len(_rows(out))
+    cap = cv2.VideoCapture(str(video))
+    frames = 0
+    while cap.read()[0]:
+        frames += 1
+    cap.release()
+    assert rows >= 11 and frames >= rows - 1  # every frame written so far is playable
