@@ -14,10 +14,13 @@ import logging
 
 import typer
 from rich.logging import RichHandler
+from rich.markup import escape
 
 from aunce_rt._version import __version__
 from aunce_rt.cli import data, demo, detect, evaluate, export, plot, train
 from aunce_rt.cli._console import err_console
+from aunce_rt.cli._extras import missing_extra_message
+from aunce_rt.cli._noise import quiet_third_party_logs
 from aunce_rt.cli._signals import Terminated, exit_code, handle_sigterm
 from aunce_rt.errors import AunceError
 
@@ -35,7 +38,13 @@ class _Group(typer.core.TyperGroup):
             with handle_sigterm():  # SIGTERM stops as cleanly as Ctrl-C (exit 143)
                 return super().invoke(ctx)
         except AunceError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+            raise typer.Exit(1) from None
+        except ImportError as exc:  # an optional dependency (torch, onnx) is not installed
+            message = missing_extra_message(exc, ctx.invoked_subcommand or "")
+            if message is None:
+                raise
+            err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
             raise typer.Exit(1) from None
         except KeyboardInterrupt as exc:
             err_console.print(
@@ -62,7 +71,9 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def _root(
-    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log output (-v, -vv)."),
+    verbose: int = typer.Option(
+        0, "--verbose", "-v", count=True, help="More log output (-v; -vv also FFmpeg/OpenCV/MediaPipe)."
+    ),
     version: bool = typer.Option(
         False, "--version", callback=_version_callback, is_eager=True, help="Print the version."
     ),
@@ -75,6 +86,7 @@ def _root(
         handlers=[RichHandler(console=err_console, show_path=False, show_time=False)],
         force=True,
     )
+    quiet_third_party_logs(verbose)  # FFmpeg/OpenCV/MediaPipe noise only at -vv
 
 
 app.add_typer(detect.app)  # detect, webcam, info

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 from pathlib import Path
 
@@ -301,3 +302,48 @@ def test_sigterm_finalises_the_video_and_prints_the_summary(model, shared_data, 
         frames += 1
     cap.release()
     assert rows >= 11 and frames >= rows - 1  # every frame written so far is playable
+
+
+# ---------------------------------------------------------------- item 7 (subset): third-party noise
+def _run_cli(*args: str, env: dict[str, str] | None = None):
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "aunce_rt.cli.main", *args]
+    full_env = {
+        k: v for k, v in os.environ.items() if k not in ("OPENCV_FFMPEG_LOGLEVEL", "OPENCV_LOG_LEVEL")
+    }
+    full_env.update(env or {})
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=full_env)
+
+
+def test_ffmpeg_noise_only_with_vv(model, shared_data, tmp_path):
+    data = (shared_data / "video" / "openface_changeLighting.wmv").read_bytes()
+    broken = tmp_path / "broken.wmv"
+    broken.write_bytes(data[: len(data) // 2])  # FFmpeg complains while decoding it
+    args = [
+        "detect",
+        str(broken),
+        "--out",
+        str(tmp_path / "a.csv"),
+        "--model",
+        str(model),
+        "--providers",
+        "cpu",
+    ]
+    quiet = _run_cli(*args)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "[wmv2 @" not in quiet.stderr and "truncated" in quiet.stderr  # our warning stays
+    loud = _run_cli("-vv", *args)
+    assert loud.returncode == 0 and "[wmv2 @" in loud.stderr
+
+
+def test_noise_settings_leave_the_users_variables_alone(monkeypatch):
+    from aunce_rt.cli._noise import QUIET_ENV, quiet_third_party_logs
+
+    for name in QUIET_ENV:  # monkeypatch restores them afterwards
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPENCV_FFMPEG_LOGLEVEL", "24")
+    chosen = quiet_third_party_logs(0)
+    assert os.environ["OPENCV_FFMPEG_LOGLEVEL"] == "24" and "OPENCV_FFMPEG_LOGLEVEL" not in chosen
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
