@@ -20,18 +20,18 @@ QUIET_ENV: dict[str, str] = {
     "GLOG_minloglevel": "2",
     "TF_CPP_MIN_LOG_LEVEL": "3",
 }
-_SET_BY_US: set[str] = set()
+_SET_BY_US: dict[str, str] = {}  # what this process set, to tell it from the user's own values
 
 
 def quiet_third_party_logs(verbose: int) -> dict[str, str]:
     """Quiet the libraries below ``-vv`` (their defaults at ``-vv``); return the variables set here."""
     chosen: dict[str, str] = {}
     for name, quiet in QUIET_ENV.items():
-        if name in os.environ and name not in _SET_BY_US:
+        if name in os.environ and os.environ[name] != _SET_BY_US.get(name):
             continue  # the user's choice wins
         if verbose >= 2:
             os.environ.pop(name, None)
-            _SET_BY_US.discard(name)
+            _SET_BY_US.pop(name, None)
         else:
             chosen[name] = quiet
     os.environ.update(chosen)
