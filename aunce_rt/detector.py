@@ -233,7 +233,15 @@ class AUDetector:
             frames = iter(src)
             while True:
                 t0 = time.perf_counter()
-                frame = next(frames, None)
+                try:
+                    frame = next(frames, None)
+                except Exception:  # a decode error: the frames already prepared still count
+                    if pending:
+                        for item, result in zip(
+                            pending, self._finish_window(pending, tracker, smoother), strict=True
+                        ):
+                            yield item.frame, result
+                    raise
                 decode_ms = (time.perf_counter() - t0) * 1e3
                 if frame is not None:
                     pending.append(self._prepare(frame, backend, decode_ms))

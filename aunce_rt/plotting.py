@@ -97,7 +97,7 @@ def plot_timelines(
     """Draw AU timelines of one or more CSVs into one PNG.
 
     Args:
-        csv_paths: CSVs written by ``aunce-rt detect`` or OpenFace 2.x.
+        csv_paths: CSVs or JSON Lines written by ``aunce-rt detect``, or OpenFace 2.x CSVs.
         out: PNG path to write.
         truth: optional AU code -> (T,) 0/1 ground truth, shaded behind the curves.
         truth_time: (T,) times of ``truth`` (defaults to the first series' time).
@@ -106,13 +106,18 @@ def plot_timelines(
 
     Returns:
         The PNG path.
+
+    Raises:
+        InputError: a file is missing, not a results file (e.g. a video), or
+            lacks one of ``aus``.
+        OutputError: the PNG's folder does not exist.
     """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from aunce_rt.sinks import read_au_csv
+    from aunce_rt.sinks import read_au_table
 
     if not csv_paths:
         raise InputError("no CSV given to plot; pass at least one file written by `aunce-rt detect`")
@@ -121,8 +126,16 @@ def plot_timelines(
         path = Path(p)
         if not path.is_file():
             raise InputError(f"{path}: no such CSV file; pass a CSV written by `aunce-rt detect` or OpenFace")
-        series.extend(series_from_columns(read_au_csv(path), path.stem))
-    codes = sorted(aus or {c for s in series for c in s.values})
+        series.extend(series_from_columns(read_au_table(path), path.stem))
+    present = {c for s in series for c in s.values}
+    missing = [au_label(c) for c in (aus or ()) if c not in present]
+    if missing:
+        names = ", ".join(str(Path(p)) for p in csv_paths)
+        raise InputError(
+            f"{', '.join(missing)} not in {names}; its AUs are {' '.join(au_label(c) for c in sorted(present))}, "
+            "choose --aus among them"
+        )
+    codes = sorted(aus or present)
     out = Path(out)
     if not out.parent.exists():
         raise OutputError(

@@ -103,6 +103,7 @@ class AUModelSession:
         self.metadata = read_metadata(self._session, self.path)
         self.providers: list[str] = list(self._session.get_providers())
         self._input_name, self._output_name = self._check_io()
+        self.run(np.full((1, self.input_size, self.input_size, 3), 127, np.uint8))  # outputs in [0, 1]?
         logger.info("loaded %s on %s", self.path, self.providers[0])
 
     def _check_io(self) -> tuple[str, str]:
@@ -152,6 +153,10 @@ class AUModelSession:
 
         Returns:
             (N, K) float32 probabilities in ``metadata.au_codes`` order.
+
+        Raises:
+            ModelError: the model returned values that are not finite or not in
+                [0, 1] (also checked once at load, on a grey crop).
         """
         s = self.input_size
         crops = np.asarray(crops)
@@ -163,7 +168,23 @@ class AUModelSession:
             crops = crops.transpose(0, 3, 1, 2)
         feed = np.ascontiguousarray(crops, dtype=self.input_dtype)
         (probs,) = self._session.run([self._output_name], {self._input_name: feed})
-        return np.asarray(probs, dtype=np.float32)
+        probs = np.asarray(probs, dtype=np.float32)
+        self._check_probabilities(probs)
+        return probs
+
+    def _check_probabilities(self, probs: np.ndarray) -> None:
+        """ModelError unless every value is finite and in [0, 1] (one pass over (N, K))."""
+        lo, hi = float(np.min(probs)), float(np.max(probs))  # NaN propagates into both
+        if not (0.0 <= lo and hi <= 1.0):
+            bad = (
+                "NaN or infinite values"
+                if not (np.isfinite(lo) and np.isfinite(hi))
+                else f"{lo:.3g}..{hi:.3g}"
+            )
+            raise ModelError(
+                f"{self.path} returned {bad} where it must return probabilities in [0, 1] (a sigmoid "
+                f"output); the model is broken or not an aunce-rt export, {REEXPORT_HINT}"
+            )
 
     def describe(self) -> str:
         """One line naming the model: file, backbone, AUs, precision, provider."""

@@ -6,19 +6,24 @@ position, 00, 01, ...; the CSV keeps the
 OpenFace column set; JSON Lines records also carry the source name). With a
 single source, ``--out`` is used as given.
 
-Ctrl-C stops the run: every row written so far stays in a valid file, the
-summary is printed and the exit code is 130.
+Every source is checked before the first frame. A source that cannot be read
+(a typo, a corrupt file) or an unreadable image in a folder does not stop the
+others: it is reported in the summary with its error, every row written so far is
+kept, and the exit code is 1 when anything failed. ``--fail-fast`` stops at the
+first failure instead (still keeping the rows written before it).
+
+Ctrl-C or SIGTERM stops the run: every row written so far stays in a valid
+file, the annotated video is finalised (playable), the summary is printed and
+the exit code is 130 (Ctrl-C) or 143 (SIGTERM).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
 import time
 from contextlib import closing
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import typer
@@ -26,78 +31,21 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
-    ProgressColumn,
     TextColumn,
     TimeRemainingColumn,
 )
 from rich.table import Table
-from rich.text import Text
 
 from aunce_rt.cli._choices import OutputFormat, ProviderChoice
 from aunce_rt.cli._console import err_console, out_console
-from aunce_rt.errors import AunceError
-from aunce_rt.results import STAGES
+from aunce_rt.cli._outputs import plan_outputs
+from aunce_rt.cli._signals import EXIT_TERMINATED, exit_code
+from aunce_rt.cli._summary import FPSColumn, Stats, status_line, summary_table
+from aunce_rt.errors import AunceError, InputError
 
 logger = logging.getLogger(__name__)
 app = typer.Typer()  # its commands join the root in aunce_rt.cli.main
 WINDOW = "aunce-rt"
-
-
-@dataclass
-class _Stats:
-    """Running totals of one source, for the summary table."""
-
-    name: str
-    frames: int = 0
-    faces: int = 0
-    success: int = 0
-    ms: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
-    wall_s: float = 0.0
-
-    def add(self, result) -> None:  # result: FrameResult
-        self.frames += 1
-        self.faces += len(result.faces)
-        self.success += int(result.success)
-        for key in STAGES:
-            self.ms[key] += float(result.timings.get(key, 0.0))
-
-
-class _FPSColumn(ProgressColumn):
-    """Frames per second of a progress task."""
-
-    def render(self, task) -> Text:  # task: rich.progress.Task
-        return Text(f"{task.speed or 0.0:5.1f} frames/s", style="cyan")
-
-
-def _per_source_path(out: Path, source: str, index: int, multi: bool) -> Path:
-    """``out`` itself for one source, ``<stem>_<NN>_<source stem><suffix>`` for several."""
-    if not multi:
-        return out
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(source.rstrip("/\\")).stem or source).strip("_") or "source"
-    return out.with_name(f"{out.stem}_{index:02d}_{stem}{out.suffix}")
-
-
-def _summary(stats: list[_Stats], model_line: str, interrupted: bool) -> Table:
-    """One column per source, one row per figure: readable in an 80-column terminal or a log."""
-    title = "aunce-rt detect" + (" (interrupted)" if interrupted else "")
-    table = Table(title=title, caption=f"model: {model_line}", title_justify="left")
-    table.add_column("")
-    for s in stats:
-        table.add_column(s.name, justify="right", overflow="fold")
-    n = [max(s.frames, 1) for s in stats]
-    rows: list[tuple[str, list[str]]] = [
-        ("frames", [str(s.frames) for s in stats]),
-        ("faces found", [str(s.faces) for s in stats]),
-        ("frames with a face %", [f"{100.0 * s.success / k:.1f}" for s, k in zip(stats, n, strict=True)]),
-        *(
-            (f"{stage} ms/frame", [f"{s.ms[stage] / k:.1f}" for s, k in zip(stats, n, strict=True)])
-            for stage in STAGES
-        ),
-        ("frames/s", [f"{s.frames / s.wall_s:.1f}" if s.wall_s > 0 else "-" for s in stats]),
-    ]
-    for label, values in rows:
-        table.add_row(label, *values)
-    return table
 
 
 @app.command()
@@ -129,18 +77,24 @@ def detect(
     show_landmarks: bool = typer.Option(False, "--show-landmarks", help="Draw landmarks in --save-video."),
     landmarks: str = typer.Option("facemesh", "--landmarks", help="'facemesh' or a MediaPipe .task file."),
     threads: int | None = typer.Option(None, "--threads", min=0, help="ONNX Runtime intra-op threads."),
+    live: bool = typer.Option(
+        False,
+        "--live",
+        help="Treat every source as live: drop frames when analysis falls behind (default: only for "
+        "cameras and rtsp/rtmp/udp/srt streams; a URL to a video file is decoded frame by frame).",
+    ),
+    fail_fast: bool = typer.Option(
+        False, "--fail-fast", help="Stop at the first source or image that fails (default: report it, go on)."
+    ),
 ) -> None:
     """Detect AUs in videos, images, folders or streams and write one row per face and frame."""
     from aunce_rt.detector import AUDetector
-    from aunce_rt.sinks import check_output_path
 
-    multi = len(sources) > 1
-    outs = [_per_source_path(out, s, i, multi) for i, s in enumerate(sources)]
-    videos = [
-        _per_source_path(save_video, s, i, multi) if save_video else None for i, s in enumerate(sources)
-    ]
-    for path in [*outs, *(v for v in videos if v is not None)]:
-        check_output_path(path)  # fail before any work when a folder is missing or read-only
+    # fail before any work: a missing or read-only folder, an unknown suffix, an output that is an input
+    outs, videos = plan_outputs(sources, out, fmt.value if fmt else None, save_video)
+    problems = validate_sources(sources, stride)
+    if problems and (fail_fast or len(sources) == 1):  # nothing else to run: one line, as before
+        raise InputError(next(iter(problems.values())))
     detector = AUDetector(
         model,
         providers=providers.value,
@@ -150,22 +104,75 @@ def detect(
         landmarks=landmarks,
         num_threads=threads,
     )
-    stats: list[_Stats] = []
-    interrupted = False
+    stats: list[Stats] = []
+    interrupted = 0  # the exit code when stopped by Ctrl-C (130) or SIGTERM (143)
+    failure: InputError | None = None
     try:
-        for source, out_path, video_path in zip(sources, outs, videos, strict=True):
-            stats.append(_Stats(name=Path(source).name or source))
-            _run_source(detector, source, out_path, fmt, video_path, stride, show_landmarks, stats[-1])
-    except KeyboardInterrupt:
-        interrupted = True
+        for i, (source, out_path, video_path) in enumerate(zip(sources, outs, videos, strict=True)):
+            stats.append(Stats(name=Path(source).name or source, error=problems.get(i)))
+            if stats[-1].error:
+                continue
+            try:
+                _run_source(
+                    detector,
+                    source,
+                    out_path,
+                    fmt,
+                    video_path,
+                    stride,
+                    show_landmarks,
+                    stats[-1],
+                    fail_fast=fail_fast,
+                    live=live,
+                )
+            except InputError as exc:  # this source fails; the others still run (not with --fail-fast)
+                stats[-1].error = str(exc)
+                if fail_fast or (len(sources) == 1 and stats[-1].frames == 0):
+                    failure = exc
+                    break
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (aunce_rt.cli._signals)
+        interrupted = exit_code(exc)
     finally:
         detector.close()
-    err_console.print(_summary(stats, detector.describe(), interrupted))
+    if failure is not None and not any(s.frames for s in stats):
+        raise failure  # nothing was processed: one line, no table
+    err_console.print(summary_table(stats, detector.describe(), bool(interrupted)))
     if interrupted:
-        err_console.print("[yellow]interrupted: every row written so far is kept[/]")
-        raise typer.Exit(130)
-    written = ", ".join(str(p) for p in outs[: len(stats)])
-    err_console.print(f"wrote {written}")
+        what = "terminated" if interrupted == EXIT_TERMINATED else "interrupted"
+        err_console.print(f"[yellow]{what}: every row and video frame written so far is kept[/]")
+        raise typer.Exit(interrupted)
+    if failure is not None:
+        raise failure
+    for s in stats:
+        if s.error:
+            err_console.print(f"[bold red]failed:[/] {s.name}: {s.error}", highlight=False)
+    written = ", ".join(str(p) for p in outs if p.exists())
+    if written:
+        err_console.print(f"wrote {written}")
+    err_console.print(status_line(stats))
+    if any(s.error for s in stats):
+        raise typer.Exit(1)
+
+
+def validate_sources(sources: list[str], stride: int) -> dict[int, str]:
+    """Open (and close) every file source before the first frame; position -> error message.
+
+    Cameras and stream URLs are opened once, when their turn comes.
+    """
+    from urllib.parse import urlsplit
+
+    from aunce_rt.sources import STREAM_SCHEMES, open_source
+
+    problems: dict[int, str] = {}
+    for i, source in enumerate(sources):
+        text = source.strip()
+        if (text.isdigit() and not Path(text).exists()) or urlsplit(text).scheme.lower() in STREAM_SCHEMES:
+            continue
+        try:
+            open_source(source, stride=stride).close()
+        except InputError as exc:
+            problems[i] = str(exc)
+    return problems
 
 
 def _run_source(
@@ -176,19 +183,30 @@ def _run_source(
     video_path: Path | None,
     stride: int,
     show_landmarks: bool,
-    stats: _Stats,
+    stats: Stats,
+    *,
+    fail_fast: bool,
+    live: bool,
 ) -> None:
-    """Stream one source into its sink (and annotated video); KeyboardInterrupt propagates."""
+    """Stream one source into its sink (and annotated video); KeyboardInterrupt propagates.
+
+    Raises:
+        InputError: the source cannot be read (its rows so far are kept), or some
+            of its images could not be read (with ``fail_fast``: at the first one).
+    """
     from aunce_rt.frame_loop import process
     from aunce_rt.sinks import open_sink
     from aunce_rt.sources import open_source
 
-    src = open_source(source, stride=stride)
+    src = open_source(
+        source, stride=stride, skip_unreadable=not fail_fast, drop_frames=True if live else None
+    )
+    stats.live = src.drops_frames
     sink = None
     start = time.perf_counter()
     try:
         sink = open_sink(out_path, fmt.value if fmt else None, detector.au_codes)
-        columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _FPSColumn()]
+        columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), FPSColumn()]
         with Progress(*columns, TimeRemainingColumn(), console=err_console, transient=True) as progress:
             task = progress.add_task(src.name[-40:], total=src.frame_count)
             loop = process(
@@ -200,9 +218,13 @@ def _run_source(
                     progress.advance(task)
     finally:
         stats.wall_s = time.perf_counter() - start
+        stats.dropped = src.dropped
         src.close()
         if sink is not None:
             sink.close()
+    if src.errors:
+        more = f" (and {len(src.errors) - 1} more)" if len(src.errors) > 1 else ""
+        raise InputError(f"{len(src.errors)} unreadable image(s) skipped: {src.errors[0]}{more}")
 
 
 def _require_display() -> None:

@@ -67,6 +67,12 @@ def export_command(
         None, "--benchmark", help="AU list of a --from-megraph model (default: by AU count)."
     ),
     opset: int = typer.Option(17, "--opset", min=13, max=20, help="ONNX opset."),
+    image_size: int | None = typer.Option(
+        None,
+        "--image-size",
+        min=32,
+        help="Side of the input crops (default: the size the checkpoint was trained at, else 224).",
+    ),
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Compare ONNX Runtime with PyTorch."),
 ) -> None:
     """Export CHECKPOINT to an ONNX graph from aligned uint8 face crops to per-AU probabilities."""
@@ -98,6 +104,7 @@ def export_command(
             real_crops=real_crops,
             tensorrt=tensorrt,
             int8_scheme=int8_scheme.value,
+            input_size=image_size,
         )
     _summary(done.export, done.f1_macro)
 

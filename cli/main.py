@@ -14,27 +14,43 @@ import logging
 
 import typer
 from rich.logging import RichHandler
+from rich.markup import escape
 
 from aunce_rt._version import __version__
 from aunce_rt.cli import data, demo, detect, evaluate, export, plot, train
 from aunce_rt.cli._console import err_console
+from aunce_rt.cli._extras import missing_extra_message
+from aunce_rt.cli._noise import quiet_third_party_logs
+from aunce_rt.cli._signals import Terminated, exit_code, handle_sigterm
 from aunce_rt.errors import AunceError
 
 __all__ = ["app", "err_console", "main"]
 
 
 class _Group(typer.core.TyperGroup):
-    """Root group: a library error becomes one red line and exit code 1, never a traceback."""
+    """Root group: a library error becomes one red line and exit code 1, never a traceback.
+
+    Ctrl-C exits 130 and SIGTERM 143, both through the commands' clean-up paths.
+    """
 
     def invoke(self, ctx):  # type: ignore[no-untyped-def]
         try:
-            return super().invoke(ctx)
+            with handle_sigterm():  # SIGTERM stops as cleanly as Ctrl-C (exit 143)
+                return super().invoke(ctx)
         except AunceError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(1) from None
-        except KeyboardInterrupt:
-            err_console.print("[yellow]interrupted[/]")
-            raise typer.Exit(130) from None
+        except ImportError as exc:  # an optional dependency (torch, onnx) is not installed
+            message = missing_extra_message(exc, ctx.invoked_subcommand or "")
+            if message is None:
+                raise
+            err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt as exc:
+            err_console.print(
+                "[yellow]terminated[/]" if isinstance(exc, Terminated) else "[yellow]interrupted[/]"
+            )
+            raise typer.Exit(exit_code(exc)) from None
 
 
 app = typer.Typer(
@@ -55,7 +71,9 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def _root(
-    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log output (-v, -vv)."),
+    verbose: int = typer.Option(
+        0, "--verbose", "-v", count=True, help="More log output (-v; -vv also FFmpeg/OpenCV/MediaPipe)."
+    ),
     version: bool = typer.Option(
         False, "--version", callback=_version_callback, is_eager=True, help="Print the version."
     ),
@@ -68,6 +86,7 @@ def _root(
         handlers=[RichHandler(console=err_console, show_path=False, show_time=False)],
         force=True,
     )
+    quiet_third_party_logs(verbose)  # FFmpeg/OpenCV/MediaPipe noise only at -vv
 
 
 app.add_typer(detect.app)  # detect, webcam, info

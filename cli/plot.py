@@ -18,7 +18,7 @@ def plot(
         exists=True,
         dir_okay=False,
         readable=True,
-        help="CSV files from `aunce-rt detect` or OpenFace 2.x.",
+        help="CSV or JSON Lines files from `aunce-rt detect`, or OpenFace 2.x CSVs.",
     ),
     out: Path = typer.Option(..., "--out", "-o", help="PNG to write."),
     aus: str | None = typer.Option(None, "--aus", help="AUs to show, e.g. '1,2,12' (default: all)."),

@@ -31,7 +31,7 @@ from aunce_rt.export._tensorrt import (
     check_tensorrt_compatible,
     tensorrt_problems,
 )
-from aunce_rt.export._trace import load_source, trace_onnx
+from aunce_rt.export._trace import load_source, trace_onnx, trained_input_size
 from aunce_rt.export._verify import Agreement, ms_per_face
 
 __all__ = [
@@ -59,5 +59,6 @@ __all__ = [
     "to_fp16",
     "to_input_crop",
     "trace_onnx",
+    "trained_input_size",
     "update_metadata",
 ]

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from aunce_rt.align import INPUT_SIZE
 from aunce_rt.errors import InputError, OutputError
 from aunce_rt.export._crops import as_crops, folder_crops, random_crops, synthau_crops
 from aunce_rt.export._fp16 import to_fp16
@@ -34,7 +33,7 @@ from aunce_rt.export._int8 import SCHEMES
 from aunce_rt.export._parity import check_parity
 from aunce_rt.export._scheme import choose_int8_scheme
 from aunce_rt.export._tensorrt import build_engine, require_tensorrt
-from aunce_rt.export._trace import DEFAULT_OPSET, load_source, trace_onnx
+from aunce_rt.export._trace import DEFAULT_OPSET, load_source, trace_onnx, trained_input_size
 from aunce_rt.export._verify import FP32_TOLERANCE, Agreement
 from aunce_rt.metadata import ModelMetadata
 
@@ -92,6 +91,7 @@ def export_onnx(
     calib_size: int = CALIB_SIZE,
     int8_scheme: str = "auto",
     fp32_out: str | Path | None = None,
+    input_size: int | None = None,
 ) -> ExportResult:
     """Export a trained model to one ONNX graph from aligned uint8 crops to AU probabilities.
 
@@ -115,6 +115,9 @@ def export_onnx(
             no calibration) or "auto": both, timed on this machine, the faster kept
             (:func:`~aunce_rt.export.choose_int8_scheme`); TensorRT engines always use static QDQ.
         fp32_out: also keep the verified float32 graph there (for a variant export).
+        input_size: side of the input crops; None exports at the side the checkpoint
+            was trained at (``extra["input_size"]`` or its training config's
+            ``data.image_size``; 224 when it records neither).
 
     Returns:
         ExportResult with the path, metadata and verification figures.
@@ -138,8 +141,8 @@ def export_onnx(
     if tensorrt:
         require_tensorrt()  # fail before spending minutes on export and calibration
     loaded = load_source(source)
-    # A model trained on smaller inputs (e.g. 112 px for CPU speed) records its side.
-    size = int({**dict(loaded.extra), **dict(metadata_extra or {})}.get("input_size", INPUT_SIZE))
+    # A model trained on smaller inputs (e.g. 56 or 112 px for CPU speed) is exported at that side.
+    size = trained_input_size({**dict(loaded.extra), **dict(metadata_extra or {})}, input_size)
     real = as_crops(real_crops, MAX_REAL, size) if real_crops is not None else None
     crop_sets = [("random", random_crops(N_RANDOM, seed=0, size=size))] + (
         [("real", real)] if real is not None else []

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from aunce_rt.align import INPUT_SIZE
-from aunce_rt.errors import ModelError
+from aunce_rt.errors import InputError, ModelError
 from aunce_rt.export._crops import random_crops
 from aunce_rt.export._graph import FEATURES_NAME, INPUT_NAME, PROBS_NAME, finish_graph, load_model_proto
 from aunce_rt.export._metadata import build_metadata
@@ -37,6 +37,34 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_OPSET = 17
+MIN_INPUT_SIZE = 32
+
+
+def trained_input_size(extra: Mapping[str, Any], override: int | None = None) -> int:
+    """The crop side a model is exported at: ``override``, else the side it was trained at.
+
+    The trained side is ``extra["input_size"]`` (recipes, re-exports) or the training
+    config's ``extra["config"]["data"]["image_size"]`` (training runs); 224 when
+    the checkpoint records neither.
+
+    Raises:
+        InputError: the side is below 32 px or not an integer.
+    """
+    config = extra.get("config")
+    data = config.get("data") if isinstance(config, Mapping) else None
+    trained = extra.get("input_size") or (data.get("image_size") if isinstance(data, Mapping) else None)
+    size = override if override is not None else trained if trained is not None else INPUT_SIZE
+    if (
+        isinstance(size, bool)
+        or not isinstance(size, int | float)
+        or int(size) != size
+        or size < MIN_INPUT_SIZE
+    ):
+        raise InputError(
+            f"input size {size!r} cannot be exported; pass an integer side of at least {MIN_INPUT_SIZE} px "
+            "(--image-size), e.g. the size the model was trained at"
+        )
+    return int(size)
 
 
 def load_source(source: str | Path | LoadedModel) -> LoadedModel:
@@ -62,8 +90,8 @@ def trace_onnx(
     Args:
         source: a checkpoint path or a ``LoadedModel``.
         out: the .onnx file to write.
-        input_size: side of the input crops; None reads ``extra["input_size"]`` of the
-            checkpoint (a model trained on 112 px records it), else 224.
+        input_size: side of the input crops; None: the side the checkpoint was trained
+            at (:func:`trained_input_size`), else 224.
         opset: ONNX opset (17 suits ONNX Runtime and TensorRT 8.6+/10).
         with_features: add the "features" (N, K, C) output.
         metadata_extra: keys overriding the checkpoint's ``extra`` (dataset, metrics, ...).
@@ -78,7 +106,7 @@ def trace_onnx(
     """
     loaded = load_source(source)
     extra = {**dict(loaded.extra), **dict(metadata_extra or {})}
-    size = int(input_size if input_size is not None else extra.get("input_size", INPUT_SIZE))
+    size = trained_input_size(extra, input_size)
     wrapper = ExportWrapper(loaded.model.eval(), with_features).eval()
     out = Path(out)
     k, c = _torch_export(wrapper, out, opset, size)

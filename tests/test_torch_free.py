@@ -84,3 +84,44 @@ def test_demo_runs_without_torch(tmp_path, model):
     assert "F1-macro" in out.stdout
     for name in ("clip.mp4", "aus.csv", "annotated.mp4", "aus.png"):
         assert (tmp_path / "demo" / name).stat().st_size > 0, name
+
+
+# Makes torch missing as on a runtime-only install (ModuleNotFoundError with its name).
+_NO_TORCH_INSTALLED = """
+import sys
+
+class _Missing:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, _Missing())
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("export", "CHECKPOINT", "--out", "m.onnx"),
+        ("train", "pretrain", "CONFIG"),
+    ],
+)
+def test_train_and_export_without_torch_are_one_line_errors(tmp_path, args):
+    """Issue 16 item 7: no ModuleNotFoundError traceback, the pip command instead."""
+    (tmp_path / "ckpt.pt").write_bytes(b"x")
+    (tmp_path / "c.yaml").write_text("name: x\n")
+    args = tuple(
+        {"CHECKPOINT": str(tmp_path / "ckpt.pt"), "CONFIG": str(tmp_path / "c.yaml")}.get(a, a) for a in args
+    )
+    code = (
+        _NO_TORCH_INSTALLED
+        + f"sys.argv = ['aunce-rt', *{list(args)!r}]\nfrom aunce_rt.cli.main import main\nmain()\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=240
+    )
+    assert out.returncode == 1, out.stderr
+    assert "Traceback" not in out.stderr, out.stderr
+    text = " ".join(out.stderr.split())
+    assert "pip install 'aunce-rt[train]'" in text and "error:" in text, text

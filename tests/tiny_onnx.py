@@ -46,9 +46,16 @@ def tiny_reference(crops: np.ndarray, meta: ModelMetadata | None = None) -> np.n
 
 
 def write_tiny_model(
-    path: Path, *, metadata: ModelMetadata | None | bool = True, input_size: int = 224
+    path: Path,
+    *,
+    metadata: ModelMetadata | None | bool = True,
+    input_size: int = 224,
+    output_scale: float | None = None,
 ) -> Path:
-    """Write the tiny model; ``metadata=False`` omits the metadata entry."""
+    """Write the tiny model; ``metadata=False`` omits the metadata entry.
+
+    ``output_scale`` multiplies the probabilities (e.g. 15 or NaN: a broken model).
+    """
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper
 
@@ -75,8 +82,11 @@ def write_tiny_model(
         helper.make_node("Flatten", ["pooled"], ["flat"], axis=1),
         helper.make_node("MatMul", ["flat", "w"], ["mm"]),
         helper.make_node("Add", ["mm", "b"], ["logits"]),
-        helper.make_node("Sigmoid", ["logits"], ["probs"]),
+        helper.make_node("Sigmoid", ["logits"], ["probs" if output_scale is None else "sig"]),
     ]
+    if output_scale is not None:
+        inits.append(numpy_helper.from_array(np.array([output_scale], np.float32), "scale"))
+        nodes.append(helper.make_node("Mul", ["sig", "scale"], ["probs"]))
     graph = helper.make_graph(
         nodes,
         "aunce_rt_tiny",

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aunce_rt.align import INPUT_SIZE
 from aunce_rt.pipelines._variants import measure_variants
 
 if TYPE_CHECKING:  # torch-free at import time
@@ -56,14 +55,13 @@ def export_and_evaluate(
     Raises:
         InputError: an unreadable labelled folder (before anything is exported).
     """
-    from aunce_rt.export import export_onnx, labelled_crops, load_source
+    from aunce_rt.export import export_onnx, labelled_crops, load_source, trained_input_size
 
     if labelled is None:
         return EvaluatedExport(export_onnx(source, out, **options))
     loaded = load_source(source)
-    size = int(
-        {**dict(loaded.extra), **dict(options.get("metadata_extra") or {})}.get("input_size", INPUT_SIZE)
-    )
+    extra = {**dict(loaded.extra), **dict(options.get("metadata_extra") or {})}
+    size = trained_input_size(extra, options.get("input_size"))
     crops, labels = labelled_crops(labelled, loaded.au_codes, size)
     with tempfile.TemporaryDirectory(prefix="aunce-eval-") as tmp:
         precision = options.get("precision", "fp32")

@@ -9,7 +9,10 @@ output read ours::
 ``frame`` is 1-based (``FrameResult.index + 1``), ``timestamp`` is in seconds with 3
 decimals, ``AUxx_p`` is the probability (4 decimals) and ``AUxx_c`` the occurrence
 (0/1). There is one row per face; a frame without a face gives one row with
-``face_id`` 0, ``confidence`` 0, ``success`` 0 and empty box and AU fields.
+``success`` 0 and 0 in every other field (``face_id``, ``confidence``, box, AUs),
+as OpenFace writes its failed frames (so ``AUxx_c`` columns stay integers in
+pandas). JSON Lines goes to ``.jsonl`` (or ``.ndjson``); a ``.json`` name is
+refused, since ``json.load`` cannot read JSON Lines.
 
 Every ``write`` sends the whole frame's rows to the operating system in one
 unbuffered write, so the file is valid CSV at every moment and a killed process
@@ -27,17 +30,24 @@ Example:
 from __future__ import annotations
 
 from aunce_rt.sinks._csv_reader import read_au_csv
-from aunce_rt.sinks._paths import check_output_path
-from aunce_rt.sinks._text import CSV_BASE_COLUMNS, SINK_FORMATS, CSVSink, JSONLSink, open_sink
+from aunce_rt.sinks._jsonl_reader import read_au_jsonl, read_au_table
+from aunce_rt.sinks._paths import VIDEO_SUFFIXES, check_not_input, check_output_path, check_video_path
+from aunce_rt.sinks._text import CSV_BASE_COLUMNS, SINK_FORMATS, CSVSink, JSONLSink, open_sink, sink_format
 from aunce_rt.sinks._video import VideoSink
 
 __all__ = [
     "CSV_BASE_COLUMNS",
     "SINK_FORMATS",
+    "VIDEO_SUFFIXES",
     "CSVSink",
     "JSONLSink",
     "VideoSink",
+    "check_not_input",
     "check_output_path",
+    "check_video_path",
     "open_sink",
     "read_au_csv",
+    "read_au_jsonl",
+    "read_au_table",
+    "sink_format",
 ]

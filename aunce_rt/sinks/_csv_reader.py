@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 from pathlib import Path
 
@@ -25,7 +26,7 @@ def read_au_csv(path: str | Path) -> dict[str, np.ndarray]:
         Column name -> ``(R,)`` array, in file order, R = number of data rows.
 
     Raises:
-        InputError: the file is missing, empty or ragged.
+        InputError: the file is missing, empty, ragged or not text (a video, an image).
 
     Example:
         >>> cols = read_au_csv("openface.csv")  # doctest: +SKIP
@@ -35,8 +36,8 @@ def read_au_csv(path: str | Path) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"CSV {str(path)!r} does not exist; check the path")
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = list(csv.reader(f))
+    text = read_text(path, "CSV")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
     if not rows or not any(cell.strip() for cell in rows[0]):
         raise InputError(f"CSV {str(path)!r} is empty; expected a header row and data rows")
     header = [name.strip() for name in rows[0]]
@@ -59,3 +60,18 @@ def _column(values: list[str]) -> np.ndarray:
         return np.array([float(v) if v else math.nan for v in values], dtype=np.float64)
     except ValueError:
         return np.array(values, dtype=str)
+
+
+def read_text(path: Path, what: str) -> str:
+    """The UTF-8 text of ``path``; InputError naming it when it is binary (a video, an image)."""
+    data = path.read_bytes()
+    try:
+        if b"\x00" in data[:4096]:
+            raise UnicodeDecodeError("utf-8", data[:1], 0, 1, "NUL byte")
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(
+            f"{str(path)!r} is a binary file (a video or an image?), not a {what} file; pass the .csv or "
+            "the .jsonl that `aunce-rt detect` wrote (e.g. `aunce-rt detect video.mp4 --out aus.csv`), "
+            "or an OpenFace CSV"
+        ) from None

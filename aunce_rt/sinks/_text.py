@@ -28,7 +28,7 @@ CSV_BASE_COLUMNS: tuple[str, ...] = (
     "x_max",
     "y_max",
 )
-SINK_FORMATS: dict[str, str] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
+SINK_FORMATS: dict[str, str] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 
 class _TextSink:
@@ -115,9 +115,8 @@ class CSVSink(_TextSink):
         """Append the rows of one frame (one per face, or one ``success=0`` row) and flush."""
         frame = result.index + 1
         stamp = f"{result.timestamp:.3f}"
-        if not result.faces:
-            empty = [""] * (4 + 2 * len(self.au_codes))
-            rows = [[frame, 0, stamp, 0, 0, *empty]]
+        if not result.faces:  # as OpenFace: one success=0 row of zeros (integer columns stay integers)
+            rows = [[frame, 0, stamp, 0, 0, *([0] * (4 + 2 * len(self.au_codes)))]]
         else:
             rows = [self._face_row(frame, stamp, face) for face in result.faces]
         self._emit(_csv_line(rows))
@@ -179,31 +178,52 @@ def open_sink(
     Args:
         path: output file; its folder must exist.
         fmt: ``"csv"`` or ``"jsonl"``; None infers it from the suffix (``.csv``,
-            ``.jsonl``, ``.ndjson``, ``.json``).
+            ``.jsonl``, ``.ndjson``). A ``.json`` name is refused: JSON Lines is not
+            the one JSON document ``json.load`` expects.
         au_codes: the model's AU codes (needed for CSV columns).
 
     Raises:
         InputError: unknown format, or CSV without ``au_codes``.
-        OutputError: the path cannot be written.
+        OutputError: the path cannot be written, or is a ``.json`` file.
 
     Example:
         >>> sink = open_sink("out.csv", None, au_codes=(1, 12))  # doctest: +SKIP
     """
-    if fmt is None:
-        fmt = SINK_FORMATS.get(Path(path).suffix.lower())
-        if fmt is None:
-            raise InputError(
-                f"cannot tell the output format of {str(path)!r} from its suffix; name it .csv or .jsonl, "
-                "or pass the format explicitly"
-            )
-    fmt = fmt.lower()
+    fmt = sink_format(path, fmt)
     if fmt == "csv":
         if au_codes is None:
             raise InputError("a CSV sink needs the model's AU codes (au_codes)")
         return CSVSink(path, au_codes)
-    if fmt in ("jsonl", "json", "ndjson"):
-        return JSONLSink(path)
-    raise InputError(f"unknown output format {fmt!r}; expected 'csv' or 'jsonl'")
+    return JSONLSink(path)
+
+
+def sink_format(path: str | Path, fmt: str | None = None) -> str:
+    """``"csv"`` or ``"jsonl"``: ``fmt``, or the one ``path``'s suffix names.
+
+    Raises:
+        InputError: ``fmt`` is unknown, or None and the suffix names no format.
+        OutputError: ``path`` ends in ``.json`` (JSON Lines goes to ``.jsonl``).
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        raise OutputError(
+            f"{str(path)!r}: aunce-rt writes JSON Lines (one JSON object per frame, which json.load "
+            f"rejects); name it {str(path.with_suffix('.jsonl'))!r} (read it with "
+            "pandas.read_json(path, lines=True)) or use .csv"
+        )
+    if fmt is None:
+        fmt = SINK_FORMATS.get(path.suffix.lower())
+        if fmt is None:
+            raise InputError(
+                f"cannot tell the output format of {str(path)!r} from its suffix; name it .csv or .jsonl, "
+                "or pass the format explicitly (--format csv|jsonl)"
+            )
+    fmt = fmt.lower()
+    if fmt in ("ndjson", "json"):
+        fmt = "jsonl"
+    if fmt not in ("csv", "jsonl"):
+        raise InputError(f"unknown output format {fmt!r}; expected 'csv' or 'jsonl'")
+    return fmt
 
 
 def _csv_line(rows: Sequence[Sequence[object]]) -> str:

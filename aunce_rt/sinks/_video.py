@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from aunce_rt.errors import InputError, OutputError
-from aunce_rt.sinks._paths import check_output_path
+from aunce_rt.sinks._paths import check_video_path
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class VideoSink:
     def __init__(
         self, path: str | Path, fps: float | None = None, size: tuple[int, int] | None = None
     ) -> None:
-        self.path = check_output_path(path)
+        self.path = check_video_path(path)
         if fps is None or not math.isfinite(fps) or fps <= 0:
             fps = 30.0
         self.fps = float(fps)

@@ -26,6 +26,9 @@ from aunce_rt.sources._prefetch import FrameSource
 logger = logging.getLogger(__name__)
 
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt")
+# Protocols that only carry live streams. An http(s) URL is live only when the server
+# sends no finite file (no frame count: MJPEG, a live HLS playlist).
+LIVE_SCHEMES = ("rtsp", "rtsps", "rtmp", "udp", "tcp", "srt")
 STREAM_TIMEOUT_MS = 10_000
 # A video that decodes fewer frames than its container announces, by more than this
 # many frames (or this fraction), is reported as truncated. Containers' counts are
@@ -34,9 +37,20 @@ _TRUNCATION_SLACK_FRAMES = 3
 _TRUNCATION_SLACK_FRACTION = 0.03
 
 
+# Text formats FFmpeg legitimately opens as media (playlists, session descriptions).
+_TEXT_MEDIA_SUFFIXES = (".m3u", ".m3u8", ".sdp", ".txt.m3u8")
+_SNIFF_BYTES = 4096
+
+
 def open_video(path: Path, stride: int, **opts: Any) -> FrameSource:
     if path.stat().st_size == 0:
         raise InputError(f"video {str(path)!r} is an empty (0-byte) file; pass a valid video")
+    if path.suffix.lower() not in _TEXT_MEDIA_SUFFIXES and _is_text(path):
+        # FFmpeg's tty demuxer would render the text as a "video" of frames without faces.
+        raise InputError(
+            f"{str(path)!r} is a text file, not a video or an image; pass a video (.mp4 .mov .avi .mkv "
+            ".wmv ...), an image or a folder of images"
+        )
     cap = cv2.VideoCapture(str(path))
     first = _first_frame(cap)
     if first is None:
@@ -102,6 +116,21 @@ def open_stream(url: str, stride: int, **opts: Any) -> FrameSource:
             "the credentials and that the server is reachable (try it with `ffplay URL`)"
         )
     _check_size(first, name, cap)
+    count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    if urlsplit(url).scheme.lower() not in LIVE_SCHEMES and count > 0:
+        # A finite file over http(s): decoded as a file, every frame, container timestamps.
+        fps = _fps(cap)
+        frames = _video_frames(cap, first, stride, name=name, fps=fps, live=False, expected=count)
+        return FrameSource(
+            frames,
+            kind="video",
+            name=name,
+            fps=fps,
+            frame_count=strided_count(count, stride),
+            release=cap.release,
+            stride=stride,
+            **opts,
+        )
     frames = _video_frames(cap, first, stride, name=name, fps=_fps(cap), live=True, expected=0)
     return FrameSource(
         frames,
@@ -113,6 +142,19 @@ def open_stream(url: str, stride: int, **opts: Any) -> FrameSource:
         stride=stride,
         **opts,
     )
+
+
+def _is_text(path: Path) -> bool:
+    """True when the file starts with text (UTF-8, no NUL byte): no video container does."""
+    with open(path, "rb") as fh:
+        head = fh.read(_SNIFF_BYTES)
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(head) - 3  # only a multi-byte character cut at the end
+    return True
 
 
 def _first_frame(cap: cv2.VideoCapture) -> np.ndarray | None:

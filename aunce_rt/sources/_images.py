@@ -65,6 +65,7 @@ def open_arrays(
     *,
     name: str,
     single: bool,
+    skip_unreadable: bool = True,
     **opts: Any,
 ) -> FrameSource:
     """Images from arrays and image paths. A single item is decoded now (fail fast)."""
@@ -85,11 +86,12 @@ def open_arrays(
                 f"item {i} of the list is a {type(item).__name__}; expected numpy arrays or image paths"
             )
     kind = "images" if any(isinstance(item, str | Path) for item in items) else "array"
+    errors: list[str] = []
     if single:
         frame = _load(items[0], 0, 0.0)
         frames: Iterator[Frame] = iter([frame])
     else:
-        frames = (_load(items[i], i, float(i)) for i in range(0, len(items), stride))
+        frames = _load_all(items, stride, errors if skip_unreadable else None)
     return FrameSource(
         frames,
         kind=kind,
@@ -97,8 +99,24 @@ def open_arrays(
         fps=None,
         frame_count=strided_count(len(items), 1 if single else stride),
         stride=stride,
+        errors=errors,
         **opts,
     )
+
+
+def _load_all(items: list[Any], stride: int, errors: list[str] | None) -> Iterator[Frame]:
+    """Frames of several images; an image file that cannot be read is skipped into ``errors``.
+
+    With ``errors`` None the first unreadable image raises `InputError`.
+    """
+    for i in range(0, len(items), stride):
+        try:
+            yield _load(items[i], i, float(i))
+        except InputError as exc:
+            if errors is None or not isinstance(items[i], str | Path):
+                raise
+            logger.warning("skipped: %s", exc)
+            errors.append(str(exc))
 
 
 def _load(item: str | Path | np.ndarray, index: int, timestamp: float) -> Frame:

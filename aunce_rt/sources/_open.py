@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ def open_source(
     stride: int = 1,
     prefetch: int = 8,
     drop_frames: bool | None = None,
+    skip_unreadable: bool = True,
 ) -> FrameSource:
     """Open any supported input as a `FrameSource` of 8-bit BGR frames.
 
@@ -35,6 +37,9 @@ def open_source(
         prefetch: size of the decoded-frame queue.
         drop_frames: drop the oldest queued frame instead of waiting when the
             consumer is slower than the source; default True for live sources only.
+        skip_unreadable: an image of a folder, glob or list of paths that cannot
+            be read is skipped (with a warning, listed in ``FrameSource.errors``)
+            and the others still run; False raises `InputError` at that image.
 
     Returns:
         An un-started `FrameSource`: the decoding thread starts at the first ``next``.
@@ -53,6 +58,7 @@ def open_source(
         raise InputError(f"prefetch must be an integer >= 1; got {prefetch!r}")
     stride = int(stride)
     opts: dict[str, Any] = {"prefetch": int(prefetch), "drop_frames": drop_frames}
+    many: dict[str, Any] = {**opts, "skip_unreadable": skip_unreadable}
     if isinstance(source, np.ndarray):
         return open_arrays([source], stride, name="array", single=True, **opts)
     if isinstance(source, bool):
@@ -60,7 +66,7 @@ def open_source(
     if isinstance(source, int | np.integer):
         return open_camera(int(source), stride, **opts)
     if isinstance(source, list | tuple):
-        return open_arrays(list(source), stride, name="list", single=False, **opts)
+        return open_arrays(list(source), stride, name="list", single=False, **many)
     if isinstance(source, str | Path):
         text = str(source).strip()
         if isinstance(source, str) and text.isdigit() and not Path(text).exists():
@@ -69,13 +75,13 @@ def open_source(
             return open_stream(text, stride, **opts)
         path = Path(text).expanduser()
         if path.is_dir():
-            return open_folder(path, stride, **opts)
+            return open_folder(path, stride, **many)
         if path.is_file():
             if is_image_path(path):
                 return open_arrays([path], stride, name=path.name, single=True, **opts)
             return open_video(path, stride, **opts)
         if any(ch in text for ch in "*?["):
-            return open_glob(text, stride, **opts)
+            return open_glob(text, stride, **many)
         raise InputError(
             f"source {text!r} does not exist; pass an existing video, image or folder, a glob "
             "pattern, a camera index or a stream URL"
@@ -84,3 +90,22 @@ def open_source(
         f"unsupported source of type {type(source).__name__}; pass a path, a camera index, a stream URL, "
         "a numpy array or a list of arrays/paths"
     )
+
+
+def source_files(source: str | Path) -> list[Path]:
+    """The files a path-like source reads: the file, a folder's files, a glob's matches.
+
+    Cameras, URLs and paths that do not exist give an empty list. Used to refuse an
+    output that would overwrite an input.
+    """
+    text = str(source).strip()
+    if isinstance(source, str) and urlsplit(text).scheme.lower() in STREAM_SCHEMES:
+        return []
+    path = Path(text).expanduser()
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        return [p for p in path.iterdir() if p.is_file()]
+    if any(ch in text for ch in "*?["):
+        return [Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file()]
+    return []

@@ -131,6 +131,8 @@ class FrameSource:
         stride: every ``stride``-th frame of the input is yielded (1: all).
         is_live: True for cameras and streams (frames are dropped, never queued up).
         dropped: frames dropped so far because the consumer was slower (live only).
+        errors: one message per input skipped because it could not be read (an
+            unreadable image of a folder, glob or list); the other images still run.
     """
 
     def __init__(
@@ -145,12 +147,14 @@ class FrameSource:
         release: Callable[[], None] | None = None,
         drop_frames: bool | None = None,
         stride: int = 1,
+        errors: list[str] | None = None,
     ) -> None:
         self._kind = kind
         self._stride = int(stride)
         self._name = name
         self._fps = fps
         self._frame_count = frame_count
+        self._errors = errors if errors is not None else []
         drop = kind in ("camera", "stream") if drop_frames is None else bool(drop_frames)
         self._producer = _Producer(frames, prefetch=prefetch, drop=drop, release=release)
         self._thread: threading.Thread | None = None
@@ -188,9 +192,19 @@ class FrameSource:
         return self._kind in ("camera", "stream")
 
     @property
+    def drops_frames(self) -> bool:
+        """True when a full queue drops frames (live sources, or ``drop_frames=True``)."""
+        return self._producer.drop
+
+    @property
     def dropped(self) -> int:
         """Frames dropped so far because the consumer fell behind a live source."""
         return self._producer.dropped
+
+    @property
+    def errors(self) -> list[str]:
+        """Messages of the inputs skipped so far because they could not be read."""
+        return list(self._errors)
 
     def __repr__(self) -> str:
         return (

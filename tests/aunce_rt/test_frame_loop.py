@@ -147,3 +147,23 @@ def test_bad_source_is_an_input_error_before_any_frame(detector, tmp_path):
 def test_arrays_run_through_the_loop(detector):
     results = list(process(np.zeros((240, 320, 3), np.uint8), detector))
     assert len(results) == 1 and results[0].faces == ()
+
+
+def test_frames_processed_before_a_decode_error_are_yielded(tiny_model) -> None:
+    """Issue 16: a failure mid-window must not lose the window's earlier frames."""
+    from aunce_rt import AUDetector
+    from aunce_rt.errors import InputError
+    from aunce_rt.sources import Frame, FrameSource
+
+    def frames():
+        for i in range(6):
+            yield Frame(index=i, timestamp=float(i), image=np.zeros((64, 64, 3), np.uint8), name="x")
+        raise InputError("frame 6 is broken")
+
+    source = FrameSource(frames(), kind="video", name="x", fps=10.0, frame_count=None)
+    seen = []
+    with AUDetector(tiny_model, providers="cpu", batch_frames=4) as detector:
+        with pytest.raises(InputError, match="frame 6"):
+            for result in detector.stream(source):
+                seen.append(result.index)
+    assert seen == [0, 1, 2, 3, 4, 5]

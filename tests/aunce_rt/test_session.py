@@ -98,3 +98,18 @@ def test_fp16_request_reads_precision_first(tiny_model, monkeypatch):
     assert seen[0] == [CPU]  # metadata read on CPU first
     name, opts = seen[-1][0]
     assert name == TENSORRT and opts["trt_fp16_enable"] is True
+
+
+def test_outputs_outside_0_1_raise_model_error_per_batch(tiny_model) -> None:
+    """Issue 16: NaN or 7.5 is never returned as a probability."""
+    session = AUModelSession(tiny_model, "cpu")
+    crops = np.zeros((2, 224, 224, 3), np.uint8)
+    for bad in (np.nan, 7.5, -0.1):
+
+        class _Fake:
+            def run(self, names, feed, bad=bad):
+                return [np.full((len(next(iter(feed.values()))), 12), bad, np.float32)]
+
+        session._session = _Fake()
+        with pytest.raises(ModelError, match="probabilities in"):
+            session.run(crops)

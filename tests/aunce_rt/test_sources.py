@@ -216,7 +216,8 @@ def _mkdir(path: Path) -> Path:
         (lambda d: d / "missing.mp4", "does not exist"),
         (lambda d: _bytes(d / "empty.mp4", b""), "0-byte"),
         (lambda d: _bytes(d / "empty.jpg", b""), "0-byte"),
-        (lambda d: _bytes(d / "text.mp4", b"this is not a video\n" * 20), "cannot decode video"),
+        (lambda d: _bytes(d / "text.mp4", b"this is not a video\n" * 20), "text file, not a video"),
+        (lambda d: _bytes(d / "binary.mp4", b"\x00\x01garbage" * 20), "cannot decode video"),
         (lambda d: _bytes(d / "bad.jpg", b"\xff\xd8garbage" * 30), "cannot decode image"),
         (lambda d: _png(d / "tiny.png", 16), "too small"),
         (lambda d: _mkdir(d / "empty_dir"), r"holds no images; looked for .*\.jpg"),
@@ -277,11 +278,20 @@ def test_unreachable_stream_masks_password() -> None:
 def test_decode_error_in_folder_surfaces_in_consumer(tmp_path: Path) -> None:
     cv2.imwrite(str(tmp_path / "1.png"), np.zeros((40, 40, 3), np.uint8))
     (tmp_path / "2.png").write_bytes(b"not a png at all" * 10)
-    source = open_source(tmp_path)
+    source = open_source(tmp_path, skip_unreadable=False)
     assert next(source).name == "1.png"
     with pytest.raises(InputError, match="2.png"):
         next(source)
     assert list(source) == []  # closed after the error
+
+
+def test_unreadable_image_in_folder_is_skipped_by_default(tmp_path: Path) -> None:
+    for name in ("1.png", "3.png"):
+        cv2.imwrite(str(tmp_path / name), np.zeros((40, 40, 3), np.uint8))
+    (tmp_path / "2.png").write_bytes(b"not a png at all" * 10)
+    source = open_source(tmp_path)
+    assert [f.name for f in source] == ["1.png", "3.png"]
+    assert len(source.errors) == 1 and "2.png" in source.errors[0]
 
 
 # -- the decode thread --------------------------------------------------------------

@@ -52,3 +52,36 @@ def test_detector_feeds_the_model_its_own_input_size(tmp_path):
     np.testing.assert_array_equal(pending.crops[0], aligned_input(rgb, points, "mediapipe", input_size=112))
     (result,) = detector._finish_window([pending], None, None)
     assert result.faces[0].probabilities.shape == (12,)
+
+
+def _checkpoint_trained_at(tmp_path, image_size: int):
+    """The tiny checkpoint re-saved as a training run saves it: the size only in extra['config']."""
+    from aunce_rt.models.checkpoint import load_model, save_model
+
+    loaded = load_model(tiny_model_checkpoint(tmp_path), map_location="cpu")
+    extra = {"dataset": "none", "config": {"data": {"image_size": image_size, "crop_size": 64}}}
+    return save_model(
+        tmp_path / f"trained{image_size}.pt", loaded.model, au_codes=loaded.au_codes, extra=extra
+    )
+
+
+def test_export_uses_the_checkpoints_trained_image_size(tmp_path):
+    """Issue 16 item 6: a checkpoint trained at 56 px exports a 56 px input."""
+    ckpt = _checkpoint_trained_at(tmp_path, 56)
+    result = export_onnx(ckpt, tmp_path / "m56.onnx")
+    assert result.metadata.input_size == 56
+    assert AUModelSession(result.path, providers="cpu").input_size == 56
+
+
+def test_cli_image_size_overrides_the_checkpoint(tmp_path):
+    from typer.testing import CliRunner
+
+    from aunce_rt.cli.main import app
+
+    ckpt = _checkpoint_trained_at(tmp_path, 56)
+    out = tmp_path / "m112.onnx"
+    result = CliRunner().invoke(app, ["export", str(ckpt), "--out", str(out), "--image-size", "112"])
+    assert result.exit_code == 0, result.output
+    assert AUModelSession(out, providers="cpu").input_size == 112
+    bad = CliRunner().invoke(app, ["export", str(ckpt), "--out", str(out), "--image-size", "8"])
+    assert bad.exit_code == 2  # a usage error: below the smallest side
