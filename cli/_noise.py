@@ -5,8 +5,10 @@ has set is left alone. FFmpeg's level is read when a capture opens and OpenCV's
 is also set through ``cv2.utils.logging``, so both take effect even though
 ``cv2`` is already imported. MediaPipe's C++ (absl) lines at landmarker start-up
 ("Created TensorFlow Lite XNNPACK delegate", "Feedback manager requires ...")
-ignore GLOG_minloglevel / TF_CPP_MIN_LOG_LEVEL in the mediapipe builds we pin;
-the variables are still set for the builds that honour them.
+ignore GLOG_minloglevel / TF_CPP_MIN_LOG_LEVEL in the mediapipe builds we pin
+(the variables are still set for the builds that honour them), so the landmark
+backends also point file descriptor 2 at /dev/null while a MediaPipe graph starts
+and runs its first frame (``aunce_rt.landmarks.quiet_native_logs``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ def quiet_third_party_logs(verbose: int) -> dict[str, str]:
             chosen[name] = quiet
     os.environ.update(chosen)
     _SET_BY_US.update(chosen)
+    from aunce_rt.landmarks import quiet_native_logs
+
+    quiet_native_logs(verbose < 2)
     if "OPENCV_LOG_LEVEL" in chosen or (verbose >= 2 and "OPENCV_LOG_LEVEL" not in os.environ):
         try:
             import cv2

@@ -32,6 +32,7 @@ from aunce_rt.boxes import box_iou, box_of
 from aunce_rt.landmarks._face import NUM_LANDMARKS, FaceLandmarks, LandmarkBackend, most_confident_face
 from aunce_rt.landmarks._facemesh import FaceMeshBackend
 from aunce_rt.landmarks._factory import create_backend
+from aunce_rt.landmarks._native import quiet_native_logs
 from aunce_rt.landmarks._tasks import TasksBackend
 
 __all__ = [
@@ -44,4 +45,5 @@ __all__ = [
     "box_of",
     "create_backend",
     "most_confident_face",
+    "quiet_native_logs",
 ]

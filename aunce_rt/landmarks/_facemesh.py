@@ -9,6 +9,7 @@ padded image) runs before giving up; video never retries.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 from aunce_rt.boxes import box_iou
 from aunce_rt.errors import InputError
 from aunce_rt.landmarks._face import FaceLandmarks, check_rgb, to_face
+from aunce_rt.landmarks._native import native_stderr_silenced
 from aunce_rt.landmarks._retry import pad_replicate, shift_faces
 
 logger = logging.getLogger(__name__)
@@ -73,31 +75,42 @@ class FaceMeshBackend:
         self.last_retry_ms = 0.0  # time the last still image spent in retries (0 when none ran)
         self._short_range: Any = None  # made on the first retry
         self._prev: list[FaceLandmarks] = []
-        if static:
-            self._detector = face_detection.FaceDetection(
-                model_selection=1, min_detection_confidence=min_detection_confidence
-            )
-            self._mesh = face_mesh.FaceMesh(
-                static_image_mode=True, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.3
-            )
-        else:
-            self._detector = None
-            # The stock FaceMesh class outputs landmarks only; the same graph also
-            # outputs its detections, whose scores give an honest confidence.
-            self._mesh = SolutionBase(
-                binary_graph_path=face_mesh._BINARYPB_FILE_PATH,
-                side_inputs={"num_faces": self.max_faces, "with_attention": True, "use_prev_landmarks": True},
-                calculator_params={
-                    _DET_PARAM: min_detection_confidence,
-                    _TRACK_PARAM: min_tracking_confidence,
-                },
-                outputs=["multi_face_landmarks", "face_detections"],
-            )
+        self._warm = False  # the first frame logs natively too (see aunce_rt.landmarks._native)
+        with native_stderr_silenced():
+            if static:
+                self._detector = face_detection.FaceDetection(
+                    model_selection=1, min_detection_confidence=min_detection_confidence
+                )
+                self._mesh = face_mesh.FaceMesh(
+                    static_image_mode=True,
+                    max_num_faces=1,
+                    refine_landmarks=True,
+                    min_detection_confidence=0.3,
+                )
+            else:
+                self._detector = None
+                # The stock FaceMesh class outputs landmarks only; the same graph also
+                # outputs its detections, whose scores give an honest confidence.
+                self._mesh = SolutionBase(
+                    binary_graph_path=face_mesh._BINARYPB_FILE_PATH,
+                    side_inputs={
+                        "num_faces": self.max_faces,
+                        "with_attention": True,
+                        "use_prev_landmarks": True,
+                    },
+                    calculator_params={
+                        _DET_PARAM: min_detection_confidence,
+                        _TRACK_PARAM: min_tracking_confidence,
+                    },
+                    outputs=["multi_face_landmarks", "face_detections"],
+                )
 
     def process(self, rgb: np.ndarray, timestamp_ms: int = 0) -> list[FaceLandmarks]:
         """Faces in an RGB frame, at most ``max_faces``, largest first in static mode."""
         rgb = check_rgb(rgb)
-        return self._process_static(rgb) if self.static else self._process_tracking(rgb)
+        first, self._warm = not self._warm, True
+        with native_stderr_silenced() if first else contextlib.nullcontext():
+            return self._process_static(rgb) if self.static else self._process_tracking(rgb)
 
     def _process_tracking(self, rgb: np.ndarray) -> list[FaceLandmarks]:
         h, w = rgb.shape[:2]
@@ -135,9 +148,10 @@ class FaceMeshBackend:
         if self._short_range is None:
             from mediapipe.python.solutions import face_detection
 
-            self._short_range = face_detection.FaceDetection(
-                model_selection=0, min_detection_confidence=self.min_detection_confidence
-            )
+            with native_stderr_silenced():
+                self._short_range = face_detection.FaceDetection(
+                    model_selection=0, min_detection_confidence=self.min_detection_confidence
+                )
         faces = self._detect_then_mesh(rgb, self._short_range)
         if faces:
             return faces

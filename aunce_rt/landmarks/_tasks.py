@@ -8,6 +8,7 @@ import numpy as np
 
 from aunce_rt.errors import ModelError
 from aunce_rt.landmarks._face import FaceLandmarks, check_rgb, to_face
+from aunce_rt.landmarks._native import native_stderr_silenced
 
 
 class TasksBackend:
@@ -44,7 +45,8 @@ class TasksBackend:
             output_face_blendshapes=True,
         )
         try:
-            self._landmarker = vision.FaceLandmarker.create_from_options(options)
+            with native_stderr_silenced():
+                self._landmarker = vision.FaceLandmarker.create_from_options(options)
         except Exception as exc:  # mediapipe raises RuntimeError/ValueError with a C++ message
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(
