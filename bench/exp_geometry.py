@@ -344,12 +344,13 @@ def teacher_synth(split: str, seed: int, n: int, workers: int) -> dict[str, np.n
     probs = np.zeros((n, 12), np.float32)
     found = np.zeros(n, bool)
     if workers > 1:
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        import multiprocessing
-
         # spawn: the parent already holds MediaPipe graphs and threads (fork crashed in malloc)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+        ) as pool:
             parts = list(pool.map(_teacher_chunk, jobs))
     else:
         parts = [_teacher_chunk(j) for j in jobs]
@@ -357,7 +358,14 @@ def teacher_synth(split: str, seed: int, n: int, workers: int) -> dict[str, np.n
         probs[order], found[order] = p, f
     out = {"teacher": probs, "found": found, "au_codes": np.array(TEACHER_AUS)}
     np.savez_compressed(path, **out)
-    log.info("teacher on SynthAU %s seed %d: faces %d/%d (%.0f s)", split, seed, found.sum(), n, time.perf_counter() - t0)
+    log.info(
+        "teacher on SynthAU %s seed %d: faces %d/%d (%.0f s)",
+        split,
+        seed,
+        found.sum(),
+        n,
+        time.perf_counter() - t0,
+    )
     return out
 
 
@@ -374,7 +382,11 @@ def retry_check(split: str, seed: int, n: int, missed: np.ndarray) -> dict:
     backend = FaceMeshBackend(static=True, max_faces=4, retry=True)
     idx = [int(i) for i in np.flatnonzero(missed)]
     try:
-        now = [i for i in gen.render_order(idx) if most_confident_face(backend, gen.render_sample(i).image) is not None]
+        now = [
+            i
+            for i in gen.render_order(idx)
+            if most_confident_face(backend, gen.render_sample(i).image) is not None
+        ]
     finally:
         backend.close()
     out = {"missed_before": len(idx), "found_with_retry": len(now), "indices": sorted(now)}
@@ -393,7 +405,9 @@ def fit_lr(
     from sklearn.preprocessing import StandardScaler
 
     def one(k: int):
-        m = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000, tol=TOL, class_weight=class_weight))
+        m = make_pipeline(
+            StandardScaler(), LogisticRegression(C=c, max_iter=2000, tol=TOL, class_weight=class_weight)
+        )
         return m.fit(x, y[:, k], logisticregression__sample_weight=weights)
 
     return Parallel(n_jobs=N_JOBS, prefer="threads")(delayed(one)(k) for k in range(y.shape[1]))
@@ -545,7 +559,11 @@ def main(argv: list[str] | None = None) -> int:
     tsyn = teacher_synth("test", 0, N_HELDOUT, args.workers)
     t_auc = roc_auc(tsyn["teacher"].astype(np.float64), held["labels"].astype(int))
     trusted = [k for k in range(len(codes)) if t_auc[k] >= TEACHER_MIN_AUC]
-    log.info("teacher SynthAU held-out AUC %s; trusted %s", np.round(t_auc, 3).tolist(), [codes[k] for k in trusted])
+    log.info(
+        "teacher SynthAU held-out AUC %s; trusted %s",
+        np.round(t_auc, 3).tolist(),
+        [codes[k] for k in trusted],
+    )
     models4 = [(levers["G1"][1] if k in trusted else levers["G0"][1])[k] for k in range(len(codes))]
     models5 = fit_lr(x0, y0, c0, class_weight="balanced")
     new_levers = {
@@ -560,12 +578,16 @@ def main(argv: list[str] | None = None) -> int:
         "seed": seed0,
         "C": c0,
         "teacher_min_auc": TEACHER_MIN_AUC,
-        "teacher_synthau_heldout_auc": dict(zip([int(c) for c in codes], np.round(t_auc, 4).tolist(), strict=True)),
+        "teacher_synthau_heldout_auc": dict(
+            zip([int(c) for c in codes], np.round(t_auc, 4).tolist(), strict=True)
+        ),
         "teacher_synthau_heldout_faces": int(tsyn["found"].sum()),
         "trusted_aus": [int(codes[k]) for k in trusted],
     }
     settings["G5"] = {"seed": seed0, "C": c0, "class_weight": "balanced"}
-    settings["retry_synthau"] = {k: {kk: vv for kk, vv in v.items() if kk != "indices"} for k, v in retry_info.items()}
+    settings["retry_synthau"] = {
+        k: {kk: vv for kk, vv in v.items() if kk != "indices"} for k, v in retry_info.items()
+    }
 
     # ---- SynthAU held-out (sanity)
     held_reports = {}
