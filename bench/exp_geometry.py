@@ -51,10 +51,38 @@ Seeds: SynthAU train seed 0 for G0/G1/G2; G0 repeated with seeds 1 and 2
     held-out set is fixed (test split, seed 0). GroupKFold and lbfgs are
     deterministic.
 
+Second run (after main gained the still-image retry of ``aunce_rt.landmarks._retry``),
+settings fixed BEFORE any of G0r..G5 was scored on ckplus_dev:
+G0r = G0 (same SynthAU seed-0 training cache, same C, same models) but the
+    ckplus_dev landmarks come from the runtime WITH the retry
+    (``FaceMeshBackend(static=True, max_faces=4, retry=True)``, the default now);
+    the pre-retry ckplus cache (``retry=False``) stays the one G0..G2 are scored
+    on. The SynthAU training/held-out caches are kept (made before the retry);
+    whether the retry would change them is measured by re-running FaceMesh with
+    the retry on the renders where it found no face (``retry_check``; only those
+    can change: the retry runs only when the first attempt finds nothing). The
+    real CC BY faces all had a face already (454/454), so their cache is kept.
+    G1 is also scored on the retry landmarks ("G1r", same models) as G4's base.
+G3 = G0r with C chosen from {0.1, 1, 10, 100} (``C_GRID_G3``) by the same
+    3-fold identity-grouped SynthAU CV (seed 0, mean AUC over the 12 AUs); CV
+    values already cached for the same tag/folds/C are reused (deterministic).
+G4 = G1r with the teacher's soft targets only for the AUs where the teacher is
+    reliable, by a rule fixed on SynthAU: the teacher (``BlendshapeAUDetector``,
+    its most confident face, no face = 0) is run on the SynthAU held-out renders
+    (test split, seed 0, 0..999); its AUC against SynthAU truth per AU;
+    AUC >= 0.85 (``TEACHER_MIN_AUC``) -> that AU is trained as G1 (SynthAU +
+    real faces with soft teacher targets), otherwise as G0 (SynthAU truth only).
+    C = G0's C; everything else as G1/G0.
+G5 = G0r with ``class_weight="balanced"`` (C = G0's C, not re-chosen), for
+    F1 at 0.5; AUC reported too.
+References (bundled model, teacher), when run, use the runtime as it is now
+    (with the retry); the first run's reference rows were scored before it.
+
 Caches (landmarks, teacher scores) go to ``bench/results/geometry/``; a rerun reads them.
 
     .venv/bin/python bench/exp_geometry.py                 # all levers + references, ~10 min cold
     .venv/bin/python bench/exp_geometry.py --seeds 0       # without the G0 seed repeats
+    .venv/bin/python bench/exp_geometry.py --no-references # the second run (G0r..G5), references not rerun
 """
 
 from __future__ import annotations
@@ -82,6 +110,8 @@ N_TRAIN = 4000
 N_HELDOUT = 1000
 GRID_STRIDE = 3
 C_GRID = (0.001, 0.01, 0.1, 1.0)
+C_GRID_G3 = (0.1, 1.0, 10.0, 100.0)
+TEACHER_MIN_AUC = 0.85  # G4: teacher trusted for an AU iff its SynthAU held-out AUC >= this
 CV_FOLDS = 3
 TOL = 1e-3  # lbfgs tolerance: 2-3x faster than 1e-4, same SynthAU AUC to 1e-3
 THRESHOLD = 0.5
@@ -253,15 +283,20 @@ def real_landmarks() -> dict[str, np.ndarray]:
     return out
 
 
-def ckplus_landmarks(data, prep) -> dict[str, np.ndarray]:
-    """Aligned FaceMesh landmarks of ckplus_dev under its protocol (cached; no labels stored)."""
-    path = CACHE / "ckplus_dev_landmarks.npz"
+def ckplus_landmarks(data, prep, retry: bool = False) -> dict[str, np.ndarray]:
+    """Aligned FaceMesh landmarks of ckplus_dev under its protocol (cached; no labels stored).
+
+    ``retry=False`` is the runtime as it was for G0..G2; ``retry=True`` the runtime with
+    the still-image retry (G0r..G5).
+    """
+    path = CACHE / ("ckplus_dev_landmarks_retry.npz" if retry else "ckplus_dev_landmarks.npz")
     if path.is_file():
         return dict(np.load(path))
     from aunce_rt.imageio import read_image
-    from aunce_rt.landmarks import create_backend, most_confident_face
+    from aunce_rt.landmarks import most_confident_face
+    from aunce_rt.landmarks._facemesh import FaceMeshBackend
 
-    backend = create_backend("facemesh", static=True, max_faces=4)
+    backend = FaceMeshBackend(static=True, max_faces=4, retry=retry)
     lms = np.zeros((len(data.paths), 478, 3), np.float32)
     found = np.zeros(len(data.paths), bool)
     try:
@@ -277,8 +312,92 @@ def ckplus_landmarks(data, prep) -> dict[str, np.ndarray]:
     return out
 
 
+def _teacher_chunk(job: tuple[str, int, list[int]]) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """The blendshape teacher's AU scores on SynthAU renders (one worker's share)."""
+    from aunce_rt.evaluation.teacher import BlendshapeAUDetector
+    from aunce_rt.synthau import SynthAU
+
+    split, seed, indices = job
+    gen = SynthAU(seed=seed, split=split)
+    order = gen.render_order(indices)
+    probs = np.zeros((len(order), 12), np.float32)
+    found = np.zeros(len(order), bool)
+    with BlendshapeAUDetector(TASK, providers="cpu") as teacher:
+        for j, i in enumerate(order):
+            result = teacher.detect(gen.render_sample(i).image)
+            if result.faces:
+                probs[j] = max(result.faces, key=lambda f: f.confidence).probabilities
+                found[j] = True
+    return order, probs, found
+
+
+def teacher_synth(split: str, seed: int, n: int, workers: int) -> dict[str, np.ndarray]:
+    """Teacher AU scores (no face = 0) and found flags on SynthAU samples 0..n-1 (cached)."""
+    path = CACHE / f"teacher_synthau_{split}_s{seed}_n{n}.npz"
+    if path.is_file():
+        return dict(np.load(path))
+    from aunce_rt.evaluation.teacher import TEACHER_AUS
+
+    t0 = time.perf_counter()
+    share = -(-n // workers)
+    jobs = [(split, seed, list(range(k, min(k + share, n)))) for k in range(0, n, share)]
+    probs = np.zeros((n, 12), np.float32)
+    found = np.zeros(n, bool)
+    if workers > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn: the parent already holds MediaPipe graphs and threads (fork crashed in malloc)
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+        ) as pool:
+            parts = list(pool.map(_teacher_chunk, jobs))
+    else:
+        parts = [_teacher_chunk(j) for j in jobs]
+    for order, p, f in parts:
+        probs[order], found[order] = p, f
+    out = {"teacher": probs, "found": found, "au_codes": np.array(TEACHER_AUS)}
+    np.savez_compressed(path, **out)
+    log.info(
+        "teacher on SynthAU %s seed %d: faces %d/%d (%.0f s)",
+        split,
+        seed,
+        found.sum(),
+        n,
+        time.perf_counter() - t0,
+    )
+    return out
+
+
+def retry_check(split: str, seed: int, n: int, missed: np.ndarray) -> dict:
+    """How many SynthAU renders without a FaceMesh face get one with the retry (cached json)."""
+    path = CACHE / f"retry_check_{split}_s{seed}_n{n}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    from aunce_rt.landmarks import most_confident_face
+    from aunce_rt.landmarks._facemesh import FaceMeshBackend
+    from aunce_rt.synthau import SynthAU
+
+    gen = SynthAU(seed=seed, split=split)
+    backend = FaceMeshBackend(static=True, max_faces=4, retry=True)
+    idx = [int(i) for i in np.flatnonzero(missed)]
+    try:
+        now = [
+            i
+            for i in gen.render_order(idx)
+            if most_confident_face(backend, gen.render_sample(i).image) is not None
+        ]
+    finally:
+        backend.close()
+    out = {"missed_before": len(idx), "found_with_retry": len(now), "indices": sorted(now)}
+    path.write_text(json.dumps(out))
+    return out
+
+
 # ----------------------------------------------------------------------------- models
-def fit_lr(x: np.ndarray, y: np.ndarray, c: float, weights: np.ndarray | None = None) -> list:
+def fit_lr(
+    x: np.ndarray, y: np.ndarray, c: float, weights: np.ndarray | None = None, class_weight: str | None = None
+) -> list:
     """One StandardScaler + LogisticRegression per AU column of y (S, K) in {0, 1}."""
     from joblib import Parallel, delayed
     from sklearn.linear_model import LogisticRegression
@@ -286,7 +405,9 @@ def fit_lr(x: np.ndarray, y: np.ndarray, c: float, weights: np.ndarray | None = 
     from sklearn.preprocessing import StandardScaler
 
     def one(k: int):
-        m = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000, tol=TOL))
+        m = make_pipeline(
+            StandardScaler(), LogisticRegression(C=c, max_iter=2000, tol=TOL, class_weight=class_weight)
+        )
         return m.fit(x, y[:, k], logisticregression__sample_weight=weights)
 
     return Parallel(n_jobs=N_JOBS, prefer="threads")(delayed(one)(k) for k in range(y.shape[1]))
@@ -298,18 +419,30 @@ def predict(models: list, x: np.ndarray) -> np.ndarray:
     )
 
 
-def choose_c(x: np.ndarray, y: np.ndarray, groups: np.ndarray, tag: str) -> tuple[float, dict[float, float]]:
-    """The C of ``C_GRID`` with the best mean (over AUs) identity-grouped CV AUC on SynthAU (cached by tag)."""
+def choose_c(
+    x: np.ndarray, y: np.ndarray, groups: np.ndarray, tag: str, grid: tuple[float, ...] = C_GRID
+) -> tuple[float, dict[float, float]]:
+    """The C of ``grid`` with the best mean (over AUs) identity-grouped CV AUC on SynthAU (cached by tag).
+
+    A C already scored for the same tag and folds (in another grid's cache) is reused.
+    """
     from sklearn.model_selection import GroupKFold
 
     from aunce_rt.evaluation.metrics import roc_auc
 
-    path = CACHE / f"cv_{tag}_{CV_FOLDS}fold_{'_'.join(f'{c:g}' for c in C_GRID)}.json"
+    path = CACHE / f"cv_{tag}_{CV_FOLDS}fold_{'_'.join(f'{c:g}' for c in grid)}.json"
     if path.is_file():
         scores = {float(k): v for k, v in json.loads(path.read_text()).items()}
         return max(scores, key=scores.get), scores
+    known: dict[float, float] = {}
+    for other in sorted(CACHE.glob(f"cv_{tag}_{CV_FOLDS}fold_*.json")):
+        known.update({float(k): v for k, v in json.loads(other.read_text()).items()})
     scores = {}
-    for c in C_GRID:
+    for c in grid:
+        if c in known:
+            scores[c] = known[c]
+            log.info("  CV %s C=%g: mean AUC %.4f (cached)", tag, c, scores[c])
+            continue
         oof = np.zeros(y.shape, np.float64)
         for tr, te in GroupKFold(CV_FOLDS).split(x, y, groups):
             oof[te] = predict(fit_lr(x[tr], y[tr], c), x[te])
@@ -410,12 +543,60 @@ def main(argv: list[str] | None = None) -> int:
             levers["G2"] = (features_dist, fit_lr(x2, y, c2))
             settings["G2"] = {"seed": s, "C": c2, "cv_mean_auc": cv2_, "train_faces": int(len(x2))}
 
+    # ---- second run: G3, G4, G5 (SynthAU / real faces only; nothing from ckplus)
+    from aunce_rt.evaluation.metrics import roc_auc
+
+    x0, y0, g0 = synth_xy(train[seed0], features_g0)
+    retry_info = {
+        "train": retry_check("train", seed0, N_TRAIN, ~train[seed0]["found"].astype(bool)),
+        "heldout": retry_check("test", 0, N_HELDOUT, ~held["found"].astype(bool)),
+    }
+    for k, v in retry_info.items():
+        log.info("retry on SynthAU %s misses: %d of %d found", k, v["found_with_retry"], v["missed_before"])
+    log.info("G3: choosing C from %s", C_GRID_G3)
+    c3, cv3 = choose_c(x0, y0, g0, f"g0_s{seed0}_n{N_TRAIN}", C_GRID_G3)
+    models3 = levers["G0"][1] if c3 == c0 else fit_lr(x0, y0, c3)
+    tsyn = teacher_synth("test", 0, N_HELDOUT, args.workers)
+    t_auc = roc_auc(tsyn["teacher"].astype(np.float64), held["labels"].astype(int))
+    trusted = [k for k in range(len(codes)) if t_auc[k] >= TEACHER_MIN_AUC]
+    log.info(
+        "teacher SynthAU held-out AUC %s; trusted %s",
+        np.round(t_auc, 3).tolist(),
+        [codes[k] for k in trusted],
+    )
+    models4 = [(levers["G1"][1] if k in trusted else levers["G0"][1])[k] for k in range(len(codes))]
+    models5 = fit_lr(x0, y0, c0, class_weight="balanced")
+    new_levers = {
+        "G0r": levers["G0"],
+        "G1r": levers["G1"],
+        "G3": (features_g0, models3),
+        "G4": (features_g0, models4),
+        "G5": (features_g0, models5),
+    }
+    settings["G3"] = {"seed": seed0, "C": c3, "cv_mean_auc": cv3}
+    settings["G4"] = {
+        "seed": seed0,
+        "C": c0,
+        "teacher_min_auc": TEACHER_MIN_AUC,
+        "teacher_synthau_heldout_auc": dict(
+            zip([int(c) for c in codes], np.round(t_auc, 4).tolist(), strict=True)
+        ),
+        "teacher_synthau_heldout_faces": int(tsyn["found"].sum()),
+        "trusted_aus": [int(codes[k]) for k in trusted],
+    }
+    settings["G5"] = {"seed": seed0, "C": c0, "class_weight": "balanced"}
+    settings["retry_synthau"] = {
+        k: {kk: vv for kk, vv in v.items() if kk != "indices"} for k, v in retry_info.items()
+    }
+
     # ---- SynthAU held-out (sanity)
     held_reports = {}
     hf = held["found"]
-    for name, (feats, models) in levers.items():
+    for name, (feats, models) in {**levers, **{n: new_levers[n] for n in ("G3", "G4", "G5")}}.items():
         p = predict(models, feats(held["landmarks"][hf]))
         held_reports[name] = score(p, hf, held["labels"], codes, "synthau test")
+    tf = tsyn["found"]
+    held_reports["teacher (ref)"] = score(tsyn["teacher"][tf], tf, held["labels"], codes, "synthau test")
 
     # ---- ckplus_dev: evaluation only, each lever scored once
     data = read_labelled_images(CKPLUS)
@@ -429,6 +610,13 @@ def main(argv: list[str] | None = None) -> int:
         ck_reports[name] = score(
             predict(models, feats(ck["landmarks"][cf])), cf, labels, codes, str(data.source)
         )
+    ckr = ckplus_landmarks(data, prep, retry=True)
+    crf = ckr["found"]
+    log.info("ckplus_dev faces: %d without the retry, %d with it", cf.sum(), crf.sum())
+    for name, (feats, models) in new_levers.items():
+        ck_reports[name] = score(
+            predict(models, feats(ckr["landmarks"][crf])), crf, labels, codes, str(data.source)
+        )
     if not args.no_references:
         from aunce_rt.detector import AUDetector
         from aunce_rt.evaluation.images import evaluate_images
@@ -439,7 +627,7 @@ def main(argv: list[str] | None = None) -> int:
         with BlendshapeAUDetector(TASK, providers="cpu") as det:
             ck_reports["teacher (ref)"] = evaluate_images(det, data, prep)
 
-    g0_means = [ck_reports[n].mean_auc for n in levers if n.startswith("G0")]
+    g0_means = [ck_reports[n].mean_auc for n in levers if n.startswith("G0")]  # G0 and its seeds
     g0_held = [held_reports[n].mean_auc for n in levers if n.startswith("G0")]
     wall = time.perf_counter() - start
     text = "\n".join(
