@@ -19,7 +19,7 @@ import numpy as np
 from aunce_rt.boxes import box_iou
 from aunce_rt.errors import InputError
 from aunce_rt.landmarks._face import FaceLandmarks, check_rgb, to_face
-from aunce_rt.landmarks._native import native_stderr_silenced
+from aunce_rt.landmarks._native import native_logs_quiet, native_stderr_silenced
 from aunce_rt.landmarks._retry import pad_replicate, shift_faces
 
 logger = logging.getLogger(__name__)
@@ -104,6 +104,17 @@ class FaceMeshBackend:
                     },
                     outputs=["multi_face_landmarks", "face_detections"],
                 )
+            if native_logs_quiet():  # let the graphs open (and log) inside the silenced window
+                self._warm_up()
+
+    def _warm_up(self) -> None:
+        """One blank frame through each graph: MediaPipe opens its calculators on its own threads."""
+        blank = np.zeros((64, 64, 3), np.uint8)
+        if self._detector is not None:
+            self._detector.process(blank)
+            self._mesh.process(blank)
+        else:
+            self._mesh.process({"image": blank})
 
     def process(self, rgb: np.ndarray, timestamp_ms: int = 0) -> list[FaceLandmarks]:
         """Faces in an RGB frame, at most ``max_faces``, largest first in static mode."""

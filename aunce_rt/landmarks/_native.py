@@ -6,7 +6,9 @@ first frame ("Using NORM_RECT without IMAGE_DIMENSIONS ..."), ignoring
 GLOG_minloglevel in the builds we pin. Python's logging cannot reach those lines,
 so, when asked (the CLI asks below ``-vv``; a library user calls
 :func:`quiet_native_logs`), the backends point file descriptor 2 at /dev/null
-while a graph is built and while it runs its first frame, and nowhere else.
+while a graph is built and while it runs its first frame, and nowhere else. A
+graph opens its calculators on its own threads, so a quiet backend also runs one
+blank frame inside the window: the start-up lines are all written before it closes.
 Python-level stderr output of other threads during those few milliseconds is
 lost too; the CLI's progress bars redraw at once.
 """
@@ -25,6 +27,11 @@ def quiet_native_logs(quiet: bool = True) -> None:
     """Silence (True) or keep (False, the default) MediaPipe's native start-up lines."""
     global _QUIET
     _QUIET = bool(quiet)
+
+
+def native_logs_quiet() -> bool:
+    """Whether :func:`quiet_native_logs` is on."""
+    return _QUIET
 
 
 @contextlib.contextmanager
