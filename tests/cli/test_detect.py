@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import shutil
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aunce_rt.cli.main import app
+from tests.cli.helpers import assert_one_line_error, read_rows, run_detect
 from tests.tiny_onnx import TINY_AUS, write_tiny_model
 
 runner = CliRunner()
@@ -22,35 +22,15 @@ def model(tmp_path_factory) -> Path:
     return write_tiny_model(tmp_path_factory.mktemp("m") / "tiny.onnx")
 
 
-def _detect(model: Path, *args: str):
-    return runner.invoke(
-        app, ["detect", *args, "--model", str(model), "--providers", "cpu", "--threads", "1"]
-    )
-
-
-def _rows(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def _one_line_error(result, *fragments: str) -> None:
-    assert result.exit_code == 1, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    assert "Traceback" not in result.output and "error:" in result.output
-    text = " ".join(result.output.split())
-    for fragment in fragments:
-        assert fragment in text, text
-
-
 @pytest.mark.parametrize(
     ("video", "frames", "success"),
     [("single_face.mp4", 72, (72, 72)), ("face_noface.mov", 169, (66, 80)), ("no_face.mp4", 95, (0, 0))],
 )
 def test_detect_videos_one_row_per_decoded_frame(model, shared_data, tmp_path, video, frames, success):
     out = tmp_path / "aus.csv"
-    result = _detect(model, str(shared_data / "video" / video), "--out", str(out))
+    result = run_detect(model, str(shared_data / "video" / video), "--out", str(out))
     assert result.exit_code == 0, result.output
-    rows = _rows(out)
+    rows = read_rows(out)
     assert [int(r["frame"]) for r in rows] == list(range(1, frames + 1))
     ok = sum(r["success"] == "1" for r in rows)
     assert success[0] <= ok <= success[1]
@@ -70,7 +50,7 @@ def test_detect_images_of_any_depth_one_file_per_source(model, shared_data, tmp_
         "multi_face.jpg",
     ]
     out = tmp_path / "aus.jsonl"
-    result = _detect(model, *(str(images / n) for n in names), "--out", str(out), "--max-faces", "8")
+    result = run_detect(model, *(str(images / n) for n in names), "--out", str(out), "--max-faces", "8")
     assert result.exit_code == 0, result.output
     import json
 
@@ -92,9 +72,9 @@ def test_detect_huge_image_and_saved_video(model, shared_data, tmp_path):
     big[1000 : 1000 + face.shape[0], 2000 : 2000 + face.shape[1]] = face
     cv2.imwrite(str(tmp_path / "big.jpg"), big)
     out, video = tmp_path / "aus.csv", tmp_path / "annotated.mp4"
-    result = _detect(model, str(tmp_path / "big.jpg"), "--out", str(out), "--save-video", str(video))
+    result = run_detect(model, str(tmp_path / "big.jpg"), "--out", str(out), "--save-video", str(video))
     assert result.exit_code == 0, result.output
-    assert len(_rows(out)) >= 1
+    assert len(read_rows(out)) >= 1
     cap = cv2.VideoCapture(str(video))
     ok, frame = cap.read()
     cap.release()
@@ -106,9 +86,9 @@ def test_truncated_video_keeps_every_decoded_frame(model, shared_data, tmp_path)
     broken = tmp_path / "broken.wmv"
     broken.write_bytes(data[: len(data) // 2])
     out = tmp_path / "aus.csv"
-    result = _detect(model, str(broken), "--out", str(out))
+    result = run_detect(model, str(broken), "--out", str(out))
     assert result.exit_code == 0, result.output
-    rows = _rows(out)
+    rows = read_rows(out)
     assert 20 < len(rows) < 88
     assert "truncated" in result.output
 
@@ -128,7 +108,7 @@ def test_bad_inputs_are_one_line_errors(model, shared_data, tmp_path):
         ("7", "no camera at index 7"),
     ]
     for source, fragment in cases:
-        _one_line_error(_detect(model, source, "--out", out), fragment)
+        assert_one_line_error(run_detect(model, source, "--out", out), fragment)
 
 
 def test_bad_models_are_one_line_errors(shared_data, tmp_path):
@@ -144,15 +124,17 @@ def test_bad_models_are_one_line_errors(shared_data, tmp_path):
         (no_meta, "aunce-rt export CHECKPOINT --out model.onnx"),
         (wrong, "112"),
     ]:
-        _one_line_error(_detect(path, video, "--out", out), fragment)
+        assert_one_line_error(run_detect(path, video, "--out", out), fragment)
 
 
 def test_bad_output_paths(model, shared_data, tmp_path):
     image = str(shared_data / "images" / "single_face.jpg")
-    _one_line_error(_detect(model, image, "--out", str(tmp_path / "missing" / "aus.csv")), "does not exist")
+    assert_one_line_error(
+        run_detect(model, image, "--out", str(tmp_path / "missing" / "aus.csv")), "does not exist"
+    )
     (tmp_path / "a_file").write_text("x")
-    _one_line_error(_detect(model, image, "--out", str(tmp_path / "a_file" / "aus.csv")), "a_file")
-    _one_line_error(_detect(model, image, "--out", str(tmp_path)), "is a folder")
+    assert_one_line_error(run_detect(model, image, "--out", str(tmp_path / "a_file" / "aus.csv")), "a_file")
+    assert_one_line_error(run_detect(model, image, "--out", str(tmp_path)), "is a folder")
 
 
 def test_ctrl_c_keeps_a_valid_csv(model, shared_data, tmp_path, monkeypatch):
@@ -168,9 +150,9 @@ def test_ctrl_c_keeps_a_valid_csv(model, shared_data, tmp_path, monkeypatch):
 
     monkeypatch.setattr(AUDetector, "stream_frames", interrupted)
     out = tmp_path / "aus.csv"
-    result = _detect(model, str(shared_data / "video" / "single_face.mp4"), "--out", str(out))
+    result = run_detect(model, str(shared_data / "video" / "single_face.mp4"), "--out", str(out))
     assert result.exit_code == 130, result.output
-    rows = _rows(out)
+    rows = read_rows(out)
     assert [int(r["frame"]) for r in rows] == list(range(1, 11))
     assert all(r["AU24_c"] in ("0", "1") for r in rows)
     assert "interrupted" in result.output
@@ -181,7 +163,7 @@ def test_webcam_without_display(model, monkeypatch):
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     monkeypatch.setattr("sys.platform", "linux")
     result = runner.invoke(app, ["webcam", "--model", str(model)])
-    _one_line_error(result, "no display available", "aunce-rt detect 0")
+    assert_one_line_error(result, "no display available", "aunce-rt detect 0")
 
 
 def test_webcam_without_camera(model, monkeypatch):
@@ -189,7 +171,7 @@ def test_webcam_without_camera(model, monkeypatch):
 
     monkeypatch.setattr(detect_mod, "_require_display", lambda: None)
     result = runner.invoke(app, ["webcam", "--camera", "7", "--model", str(model), "--providers", "cpu"])
-    _one_line_error(result, "no camera at index 7")
+    assert_one_line_error(result, "no camera at index 7")
 
 
 def test_info_prints_metadata_and_providers(model):
@@ -209,14 +191,14 @@ def test_info_without_a_model_describes_the_bundled_one():
 
 def test_info_refuses_model_without_metadata(tmp_path):
     path = write_tiny_model(tmp_path / "plain.onnx", metadata=False)
-    _one_line_error(runner.invoke(app, ["info", str(path)]), "no aunce-rt metadata")
+    assert_one_line_error(runner.invoke(app, ["info", str(path)]), "no aunce-rt metadata")
 
 
 def test_multiple_sources_unique_names(model, shared_data, tmp_path):
     seq = shared_data / "image_sequence"
     shutil.copy(seq / "001.jpg", tmp_path / "a.jpg")
     out = tmp_path / "aus.csv"
-    result = _detect(model, str(tmp_path / "a.jpg"), str(tmp_path / "a.jpg"), "--out", str(out))
+    result = run_detect(model, str(tmp_path / "a.jpg"), str(tmp_path / "a.jpg"), "--out", str(out))
     assert result.exit_code == 0, result.output
     assert (tmp_path / "aus_00_a.csv").is_file() and (tmp_path / "aus_01_a.csv").is_file()
 
@@ -247,6 +229,6 @@ def test_webcam_loop_writes_rows_and_stops_on_q(model, shared_data, tmp_path, mo
     )
     assert result.exit_code == 0, result.output
     assert len(shown) == 5 and "5 frames at" in result.output
-    assert [int(r["frame"]) for r in _rows(out)] == [1, 2, 3, 4, 5]
+    assert [int(r["frame"]) for r in read_rows(out)] == [1, 2, 3, 4, 5]
     with pytest.raises(StopIteration):  # the camera was released
         next(opened[0])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import os
 import shutil
 from pathlib import Path
@@ -11,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aunce_rt.cli.main import app
+from tests.cli.helpers import assert_one_line_error, read_rows, run_detect
 from tests.tiny_onnx import write_tiny_model
 
 runner = CliRunner()
@@ -19,26 +19,6 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def model(tmp_path_factory) -> Path:
     return write_tiny_model(tmp_path_factory.mktemp("m") / "tiny.onnx")
-
-
-def _detect(model: Path, *args: str):
-    return runner.invoke(
-        app, ["detect", *args, "--model", str(model), "--providers", "cpu", "--threads", "1"]
-    )
-
-
-def _rows(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def _one_line_error(result, *fragments: str) -> None:
-    assert result.exit_code == 1, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    assert "Traceback" not in result.output and "error:" in result.output
-    text = " ".join(result.output.split())
-    for fragment in fragments:
-        assert fragment in text, text
 
 
 # ---------------------------------------------------------------- item 1: outputs never overwrite inputs
@@ -56,7 +36,7 @@ def test_output_that_is_an_input_is_refused_before_any_work(model, shared_data, 
         ["--out", str(tmp_path / "aus.csv"), "--save-video", str(tmp_path / "link.wmv")],  # symlink
     ]
     for args in cases:
-        _one_line_error(_detect(model, str(victim), *args), "victim.wmv", "is an input")
+        assert_one_line_error(run_detect(model, str(victim), *args), "victim.wmv", "is an input")
         assert victim.read_bytes() == original
     assert not (tmp_path / "aus.csv").exists()
 
@@ -67,8 +47,8 @@ def test_output_that_is_an_image_of_an_input_folder_is_refused(model, shared_dat
     for name in ("001.jpg", "002.jpg"):
         shutil.copy(shared_data / "image_sequence" / name, folder / name)
     original = (folder / "002.jpg").read_bytes()
-    _one_line_error(
-        _detect(model, str(folder), "--out", str(folder / "002.jpg"), "--format", "csv"), "002.jpg"
+    assert_one_line_error(
+        run_detect(model, str(folder), "--out", str(folder / "002.jpg"), "--format", "csv"), "002.jpg"
     )
     assert (folder / "002.jpg").read_bytes() == original
 
@@ -76,22 +56,24 @@ def test_output_that_is_an_image_of_an_input_folder_is_refused(model, shared_dat
 def test_out_and_save_video_cannot_be_the_same_file(model, shared_data, tmp_path):
     image = str(shared_data / "images" / "single_face.jpg")
     same = str(tmp_path / "x.avi")
-    _one_line_error(_detect(model, image, "--out", same, "--format", "csv", "--save-video", same), "x.avi")
+    assert_one_line_error(
+        run_detect(model, image, "--out", same, "--format", "csv", "--save-video", same), "x.avi"
+    )
 
 
 def test_save_video_suffix_is_checked_before_processing(model, shared_data, tmp_path):
     out = tmp_path / "aus.csv"
     video = str(shared_data / "video" / "single_face.mp4")
-    _one_line_error(
-        _detect(model, video, "--out", str(out), "--save-video", str(tmp_path / "a.xyz")), "a.xyz"
+    assert_one_line_error(
+        run_detect(model, video, "--out", str(out), "--save-video", str(tmp_path / "a.xyz")), "a.xyz"
     )
     assert not out.exists()  # no partial CSV left behind
-    _one_line_error(
-        _detect(model, video, "--out", str(out), "--save-video", str(tmp_path / "missing" / "a.mp4")),
+    assert_one_line_error(
+        run_detect(model, video, "--out", str(out), "--save-video", str(tmp_path / "missing" / "a.mp4")),
         "does not exist",
     )
     assert not out.exists()
-    _one_line_error(_detect(model, video, "--out", str(tmp_path / "aus.txt")), "aus.txt")
+    assert_one_line_error(run_detect(model, video, "--out", str(tmp_path / "aus.txt")), "aus.txt")
 
 
 # ---------------------------------------------------------------- item 3: a bad source does not stop the rest
@@ -107,10 +89,10 @@ def _sequence(shared_data: Path, folder: Path, corrupt: int | None = None) -> Pa
 def test_corrupt_image_in_a_folder_is_skipped_and_reported(model, shared_data, tmp_path):
     folder = _sequence(shared_data, tmp_path / "seq", corrupt=15)
     out = tmp_path / "aus.csv"
-    result = _detect(model, str(folder), "--out", str(out))
+    result = run_detect(model, str(folder), "--out", str(out))
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
-    frames = sorted({int(r["frame"]) for r in _rows(out)})
+    frames = sorted({int(r["frame"]) for r in read_rows(out)})
     assert frames == [n for n in range(1, 31) if n != 15]  # 13-14 kept, 16-30 run
     text = " ".join(result.output.split())
     assert "015.jpg" in text and "failed" in text
@@ -119,9 +101,9 @@ def test_corrupt_image_in_a_folder_is_skipped_and_reported(model, shared_data, t
 def test_corrupt_image_with_fail_fast_keeps_every_processed_row(model, shared_data, tmp_path):
     folder = _sequence(shared_data, tmp_path / "seq", corrupt=15)
     out = tmp_path / "aus.csv"
-    result = _detect(model, str(folder), "--out", str(out), "--fail-fast")
-    _one_line_error(result, "015.jpg")
-    frames = sorted({int(r["frame"]) for r in _rows(out)})
+    result = run_detect(model, str(folder), "--out", str(out), "--fail-fast")
+    assert_one_line_error(result, "015.jpg")
+    frames = sorted({int(r["frame"]) for r in read_rows(out)})
     assert frames[:14] == list(range(1, 15))  # frames processed before the failure are written
     assert 30 not in frames
 
@@ -130,10 +112,10 @@ def test_typo_in_the_second_of_three_sources(model, shared_data, tmp_path):
     images = shared_data / "images"
     sources = [str(images / "single_face.jpg"), str(tmp_path / "typo.jpg"), str(images / "multi_face.jpg")]
     out = tmp_path / "aus.csv"
-    result = _detect(model, *sources, "--out", str(out))
+    result = run_detect(model, *sources, "--out", str(out))
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
-    assert _rows(tmp_path / "aus_00_single_face.csv") and _rows(tmp_path / "aus_02_multi_face.csv")
+    assert read_rows(tmp_path / "aus_00_single_face.csv") and read_rows(tmp_path / "aus_02_multi_face.csv")
     assert not (tmp_path / "aus_01_typo.csv").exists()
     text = " ".join(result.output.split())
     assert "typo.jpg" in text and "does not exist" in text
@@ -141,8 +123,8 @@ def test_typo_in_the_second_of_three_sources(model, shared_data, tmp_path):
 
     for path in tmp_path.glob("aus_*.csv"):
         path.unlink()
-    fast = _detect(model, *sources, "--out", str(out), "--fail-fast")
-    _one_line_error(fast, "typo.jpg")
+    fast = run_detect(model, *sources, "--out", str(out), "--fail-fast")
+    assert_one_line_error(fast, "typo.jpg")
     assert not list(tmp_path.glob("aus_*.csv"))  # validated before the first frame
 
 
@@ -154,7 +136,7 @@ def test_text_file_is_not_a_video(model, tmp_path):
     renamed = tmp_path / "clip.avi"
     renamed.write_bytes(notes.read_bytes())
     for path in (notes, renamed):
-        _one_line_error(_detect(model, str(path), "--out", str(out)), path.name, "not a video")
+        assert_one_line_error(run_detect(model, str(path), "--out", str(out)), path.name, "not a video")
         assert not out.exists()
 
 
@@ -162,8 +144,8 @@ def test_text_file_is_not_a_video(model, tmp_path):
 def test_model_with_outputs_outside_0_1_is_refused_at_load(shared_data, tmp_path, scale):
     broken = write_tiny_model(tmp_path / "broken.onnx", output_scale=scale)
     out = tmp_path / "aus.csv"
-    result = _detect(broken, str(shared_data / "images" / "single_face.jpg"), "--out", str(out))
-    _one_line_error(result, "broken.onnx", "probabilities in [0, 1]")
+    result = run_detect(broken, str(shared_data / "images" / "single_face.jpg"), "--out", str(out))
+    assert_one_line_error(result, "broken.onnx", "probabilities in [0, 1]")
     assert not out.exists()
 
 
@@ -172,18 +154,18 @@ def test_json_suffix_is_refused_and_jsonl_is_json_lines(model, shared_data, tmp_
     import json
 
     image = str(shared_data / "images" / "single_face.jpg")
-    _one_line_error(_detect(model, image, "--out", str(tmp_path / "x.json")), "x.json", ".jsonl")
+    assert_one_line_error(run_detect(model, image, "--out", str(tmp_path / "x.json")), "x.json", ".jsonl")
     assert not (tmp_path / "x.json").exists()
-    result = _detect(model, image, "--out", str(tmp_path / "x.jsonl"))
+    result = run_detect(model, image, "--out", str(tmp_path / "x.jsonl"))
     assert result.exit_code == 0, result.output
     assert [json.loads(line)["frame"] for line in (tmp_path / "x.jsonl").read_text().splitlines()] == [1]
 
 
 def test_no_face_rows_write_zero_like_openface(model, shared_data, tmp_path):
     out = tmp_path / "aus.csv"
-    result = _detect(model, str(shared_data / "images" / "free-mountain-vector-01.jpg"), "--out", str(out))
+    result = run_detect(model, str(shared_data / "images" / "free-mountain-vector-01.jpg"), "--out", str(out))
     assert result.exit_code == 0, result.output
-    (row,) = _rows(out)
+    (row,) = read_rows(out)
     assert row["success"] == "0"
     aus = {k: v for k, v in row.items() if k.startswith("AU")}
     assert aus and all(float(v) == 0 for v in aus.values()), aus
@@ -196,15 +178,19 @@ def _plot(*args: str):
 
 def test_plot_refuses_an_au_missing_from_the_file(model, shared_data, tmp_path):
     out = tmp_path / "aus.csv"
-    assert _detect(model, str(shared_data / "images" / "single_face.jpg"), "--out", str(out)).exit_code == 0
-    _one_line_error(_plot(str(out), "--out", str(tmp_path / "p.png"), "--aus", "12,99"), "AU99", "aus.csv")
+    assert (
+        run_detect(model, str(shared_data / "images" / "single_face.jpg"), "--out", str(out)).exit_code == 0
+    )
+    assert_one_line_error(
+        _plot(str(out), "--out", str(tmp_path / "p.png"), "--aus", "12,99"), "AU99", "aus.csv"
+    )
     assert not (tmp_path / "p.png").exists()
 
 
 def test_plot_reads_our_jsonl(model, shared_data, tmp_path):
     out = tmp_path / "aus.jsonl"
     video = str(shared_data / "video" / "single_face.mp4")
-    assert _detect(model, video, "--out", str(out), "--stride", "8").exit_code == 0
+    assert run_detect(model, video, "--out", str(out), "--stride", "8").exit_code == 0
     result = _plot(str(out), "--out", str(tmp_path / "p.png"), "--aus", "1,12")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "p.png").stat().st_size > 1000
@@ -212,7 +198,7 @@ def test_plot_reads_our_jsonl(model, shared_data, tmp_path):
 
 def test_plot_on_a_video_is_a_one_line_error(shared_data, tmp_path):
     video = shared_data / "video" / "single_face.mp4"
-    _one_line_error(_plot(str(video), "--out", str(tmp_path / "p.png")), "single_face.mp4", ".csv")
+    assert_one_line_error(_plot(str(video), "--out", str(tmp_path / "p.png")), "single_face.mp4", ".csv")
 
 
 def test_demo_output_folder_is_ignored_by_git():
@@ -245,17 +231,17 @@ def http_video_dir(shared_data):
 def test_http_url_to_a_video_file_decodes_every_frame(model, shared_data, tmp_path, http_video_dir):
     local, remote = tmp_path / "local.csv", tmp_path / "remote.csv"
     name = "openface_changeLighting.wmv"
-    assert _detect(model, str(shared_data / "video" / name), "--out", str(local)).exit_code == 0
-    result = _detect(model, f"{http_video_dir}/{name}", "--out", str(remote))
+    assert run_detect(model, str(shared_data / "video" / name), "--out", str(local)).exit_code == 0
+    result = run_detect(model, f"{http_video_dir}/{name}", "--out", str(remote))
     assert result.exit_code == 0, result.output
-    frames = [int(r["frame"]) for r in _rows(remote)]
-    assert frames == [int(r["frame"]) for r in _rows(local)] and len(frames) > 80  # nothing dropped
+    frames = [int(r["frame"]) for r in read_rows(remote)]
+    assert frames == [int(r["frame"]) for r in read_rows(local)] and len(frames) > 80  # nothing dropped
     assert "frames dropped" not in result.output
 
 
 def test_live_handling_when_asked_reports_dropped_frames(model, tmp_path, http_video_dir):
     out = tmp_path / "live.csv"
-    result = _detect(model, f"{http_video_dir}/openface_changeLighting.wmv", "--out", str(out), "--live")
+    result = run_detect(model, f"{http_video_dir}/openface_changeLighting.wmv", "--out", str(out), "--live")
     assert result.exit_code == 0, result.output
     assert "frames dropped (live)" in " ".join(result.output.split())
 
@@ -295,7 +281,7 @@ def test_sigterm_finalises_the_video_and_prints_the_summary(model, shared_data, 
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
     assert "Traceback" not in err and "terminated" in err and "frames/s" in err  # the summary
-    rows = len(_rows(out))
+    rows = len(read_rows(out))
     cap = cv2.VideoCapture(str(video))
     frames = 0
     while cap.read()[0]:
