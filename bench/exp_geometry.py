@@ -78,11 +78,30 @@ G5 = G0r with ``class_weight="balanced"`` (C = G0's C, not re-chosen), for
 References (bundled model, teacher), when run, use the runtime as it is now
     (with the retry); the first run's reference rows were scored before it.
 
+Third run, settings fixed BEFORE G6/G7 were scored on ckplus_dev (``--g6g7``; runs only
+these two levers, with the SynthAU train seeds of ``--seeds``):
+G6 = G0r but the SynthAU TRAINING landmarks also come from the runtime with the
+    still-image retry: the renders the pre-retry cache has no face for (126 of
+    seed 0) are rendered again and run through
+    ``FaceMeshBackend(static=True, max_faces=4, retry=True)`` (``synth_landmarks_retry``);
+    every other render keeps its cached landmarks (the retry only runs when the first
+    attempt finds nothing, so they are unchanged). Same C = 1 (G0's, not re-chosen),
+    no class weights; ckplus_dev on the retry landmarks (as G0r). The SynthAU held-out
+    set stays the pre-retry cache (967/1000), as in the rows above.
+G7 = G6 + G1's real faces with the teacher's soft targets (same 454 faces, each twice
+    with weights p and 1 - p) + balanced class weights, C = 1. "Balanced" is sklearn's
+    formula n / (2 n_c) computed on the WEIGHTED class totals of the whole fit set
+    (SynthAU rows weight 1, real rows p or 1 - p), applied per AU as a factor on the
+    sample weights (so the duplicated real rows do not count twice).
+Seeds: 0 first; then 1 and 2 if time allows (their misses also recomputed with the
+    retry), same C = 1; held-out fixed (test, seed 0).
+
 Caches (landmarks, teacher scores) go to ``bench/results/geometry/``; a rerun reads them.
 
     .venv/bin/python bench/exp_geometry.py                 # all levers + references, ~10 min cold
     .venv/bin/python bench/exp_geometry.py --seeds 0       # without the G0 seed repeats
     .venv/bin/python bench/exp_geometry.py --no-references # the second run (G0r..G5), references not rerun
+    .venv/bin/python bench/exp_geometry.py --g6g7 --seeds 0     # the third run (G6, G7), seed 0
 """
 
 from __future__ import annotations
@@ -218,6 +237,65 @@ def synth_landmarks(split: str, seed: int, n: int, workers: int) -> dict[str, np
         seed,
         n,
         found.sum(),
+        time.perf_counter() - t0,
+    )
+    return out
+
+
+def _synth_retry_chunk(job: tuple[str, int, list[int]]) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """FaceMesh WITH the still-image retry on some SynthAU renders (one worker's share)."""
+    from aunce_rt.landmarks import most_confident_face
+    from aunce_rt.landmarks._facemesh import FaceMeshBackend
+    from aunce_rt.synthau import SynthAU
+
+    split, seed, indices = job
+    gen = SynthAU(seed=seed, split=split)
+    backend = FaceMeshBackend(static=True, max_faces=4, retry=True)
+    order = gen.render_order(indices)
+    lms = np.zeros((len(order), 478, 3), np.float32)
+    found = np.zeros(len(order), bool)
+    try:
+        for j, i in enumerate(order):
+            face = most_confident_face(backend, gen.render_sample(i).image)
+            if face is not None:
+                lms[j], found[j] = aligned_landmarks(face), True
+    finally:
+        backend.close()
+    return order, lms, found
+
+
+def synth_landmarks_retry(split: str, seed: int, n: int, workers: int) -> dict[str, np.ndarray]:
+    """The pre-retry SynthAU cache with its misses recomputed by the runtime with the retry (cached)."""
+    path = CACHE / f"synthau_{split}_s{seed}_n{n}_retry.npz"
+    if path.is_file():
+        return dict(np.load(path))
+    base = synth_landmarks(split, seed, n, workers)
+    out = {k: np.array(v) for k, v in base.items()}
+    missed = [int(i) for i in np.flatnonzero(~base["found"].astype(bool))]
+    t0 = time.perf_counter()
+    if missed:
+        share = -(-len(missed) // workers)
+        jobs = [(split, seed, missed[k : k + share]) for k in range(0, len(missed), share)]
+        if workers > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(
+                max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+            ) as pool:
+                parts = list(pool.map(_synth_retry_chunk, jobs))
+        else:
+            parts = [_synth_retry_chunk(j) for j in jobs]
+        for order, part_lms, part_found in parts:
+            out["landmarks"][order], out["found"][order] = part_lms, part_found
+    np.savez_compressed(path, **out)
+    log.info(
+        "SynthAU %s seed %d with the retry: %d misses recomputed, %d found; faces %d (%.0f s)",
+        split,
+        seed,
+        len(missed),
+        int(out["found"].sum() - base["found"].sum()),
+        int(out["found"].sum()),
         time.perf_counter() - t0,
     )
     return out
@@ -478,6 +556,97 @@ def table(reports: dict, codes) -> str:
     return "\n".join(lines)
 
 
+def balanced_factors(y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Per-row factors n / (2 n_c) of sklearn's "balanced", on the weighted class totals (y in {0, 1})."""
+    total = w.sum()
+    pos = (w * y).sum()
+    return np.where(y == 1, total / (2 * pos), total / (2 * (total - pos)))
+
+
+def run_g6g7(args) -> int:
+    """Third run: G6 (G0r + retry SynthAU training landmarks) and G7 (G6 + real soft targets + balanced)."""
+    from aunce_rt.aus import BENCHMARK_AUS
+    from aunce_rt.evaluation.images import ImagePrep, read_labelled_images
+
+    start = time.perf_counter()
+    codes = BENCHMARK_AUS["bp4d"]
+    c = 1.0  # G0's C (chosen on seed 0 in the first run), fixed a priori
+    # ---- training / sanity data (no ckplus anywhere in this block)
+    held = synth_landmarks("test", 0, N_HELDOUT, args.workers)
+    real = real_landmarks()
+    rf = real["found"]
+    xr, pr = features_g0(real["landmarks"][rf]), real["teacher"][rf].astype(np.float64)
+    levers: dict[str, list] = {}
+    settings: dict[str, dict] = {}
+    for s in args.seeds:
+        d = synth_landmarks_retry("train", s, N_TRAIN, args.workers)
+        assert tuple(d["au_codes"]) == codes and tuple(real["au_codes"]) == codes
+        f = d["found"].astype(bool)
+        x, y = features_g0(d["landmarks"][f]), d["labels"][f].astype(int)
+        t0 = time.perf_counter()
+        sfx = "" if s == args.seeds[0] and s == 0 else f" seed {s}"
+        levers["G6" + sfx] = fit_lr(x, y, c)
+        x7 = np.concatenate([x, xr, xr])
+        y7 = np.concatenate([y, np.ones(pr.shape, int), np.zeros(pr.shape, int)])
+        models = []
+        for k in range(len(codes)):
+            w = np.concatenate([np.ones(len(x)), pr[:, k], 1.0 - pr[:, k]])
+            models += fit_lr(x7, y7[:, [k]], c, w * balanced_factors(y7[:, k], w))
+        levers["G7" + sfx] = models
+        common = {"seed": s, "C": c, "train_faces": int(len(x))}
+        settings["G6" + sfx] = common
+        settings["G7" + sfx] = {**common, "real_faces": int(rf.sum()), "class_weight": "balanced (weighted)"}
+        log.info("seed %d: G6/G7 fitted on %d SynthAU faces (%.0f s)", s, len(x), time.perf_counter() - t0)
+
+    hf = held["found"]
+    held_reports = {
+        n: score(predict(m, features_g0(held["landmarks"][hf])), hf, held["labels"], codes, "synthau test")
+        for n, m in levers.items()
+    }
+    # ---- ckplus_dev: evaluation only, each lever scored once (retry landmarks, as G0r)
+    data = read_labelled_images(CKPLUS)
+    prep = ImagePrep(grey=True, upscale=4, border=0.25)  # the set's protocol; never change it
+    labels = data.labels[:, [data.au_codes.index(c) for c in codes]]
+    ckr = ckplus_landmarks(data, prep, retry=True)
+    crf = ckr["found"]
+    ck_reports = {
+        n: score(predict(m, features_g0(ckr["landmarks"][crf])), crf, labels, codes, str(data.source))
+        for n, m in levers.items()
+    }
+    wall = time.perf_counter() - start
+    text = "\n".join(
+        [
+            f"### G6/G7 on ckplus_dev ({len(data.paths)} CK+ images; F1 at 0.5)",
+            "",
+            table(ck_reports, codes),
+            "",
+            f"### G6/G7 on SynthAU held-out ({N_HELDOUT} renders, pre-retry cache)",
+            "",
+            table(held_reports, codes),
+            "",
+            "settings: " + json.dumps(settings),
+            "",
+            f"wall time {wall:.0f} s",
+        ]
+    )
+    print(text)
+    tag = "_".join(str(s) for s in args.seeds)
+    (RESULTS / f"exp_geometry_g6g7_s{tag}.md").write_text(text + "\n")
+    (RESULTS / f"exp_geometry_g6g7_s{tag}.json").write_text(
+        json.dumps(
+            {
+                "settings": settings,
+                "ckplus": {n: r.to_dict() for n, r in ck_reports.items()},
+                "synthau_heldout": {n: r.to_dict() for n, r in held_reports.items()},
+                "wall_s": wall,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
@@ -489,9 +658,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--workers", type=int, default=2, help="render processes")
     ap.add_argument("--no-references", action="store_true", help="skip the bundled model and the teacher")
+    ap.add_argument("--g6g7", action="store_true", help="only the third run: G6 and G7 for --seeds")
     ap.add_argument("--out", type=Path, default=RESULTS / "exp_geometry.md")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
+    if args.g6g7:
+        return run_g6g7(args)
     start = time.perf_counter()
 
     from aunce_rt.aus import BENCHMARK_AUS
