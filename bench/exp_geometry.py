@@ -1,8 +1,8 @@
 """The geometry lever, measured: per-AU models on MediaPipe landmarks, scored on ckplus_dev (research).
 
 Every feature is made exactly as the runtime would make it: MediaPipe FaceMesh
-(``create_backend("facemesh", static=True, max_faces=4)``, the backend of
-``AUDetector.detect``), the most confident face, its 478 points mapped into the
+(``FaceMeshBackend(static=True, max_faces=4)``, the backend of ``AUDetector.detect``;
+``retry=False`` for the landmarks of G0..G2, made before the still-image retry existed), the most confident face, its 478 points mapped into the
 aligned frame with the runtime's similarity transform
 (``alignment_matrix(points, "mediapipe", size=CROP_SIZE, crop=INPUT_SIZE)``, the
 matrix behind ``aligned_input``); z (pixels at the scale of x) is multiplied by
@@ -178,14 +178,29 @@ def features_dist(lm: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- landmark caches
-def _synth_chunk(job: tuple[str, int, list[int]]) -> tuple[list[int], np.ndarray, np.ndarray]:
-    """Render SynthAU samples and find their FaceMesh landmarks (one worker's share)."""
-    from aunce_rt.landmarks import create_backend, most_confident_face
+def _map_chunks(fn, jobs: list, workers: int) -> list:
+    """``fn`` over ``jobs``, in spawned worker processes when ``workers > 1``.
+
+    spawn, not fork: the parent may already hold MediaPipe graphs and threads (fork crashed in malloc).
+    """
+    if workers <= 1:
+        return [fn(j) for j in jobs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(fn, jobs))
+
+
+def _synth_chunk(job: tuple[str, int, list[int], bool]) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """Render SynthAU samples and find their FaceMesh landmarks, with or without the still-image retry."""
+    from aunce_rt.landmarks import most_confident_face
+    from aunce_rt.landmarks._facemesh import FaceMeshBackend
     from aunce_rt.synthau import SynthAU
 
-    split, seed, indices = job
+    split, seed, indices, retry = job
     gen = SynthAU(seed=seed, split=split)
-    backend = create_backend("facemesh", static=True, max_faces=4)
+    backend = FaceMeshBackend(static=True, max_faces=4, retry=retry)
     order = gen.render_order(indices)
     lms = np.zeros((len(order), 478, 3), np.float32)
     found = np.zeros(len(order), bool)
@@ -208,16 +223,11 @@ def synth_landmarks(split: str, seed: int, n: int, workers: int) -> dict[str, np
         return dict(np.load(path))
     t0 = time.perf_counter()
     share = -(-n // workers)
-    jobs = [(split, seed, list(range(k, min(k + share, n)))) for k in range(0, n, share)]
+    # retry=False: the runtime as it was when G0..G2 ran (the retry is FaceMeshBackend's default now)
+    jobs = [(split, seed, list(range(k, min(k + share, n))), False) for k in range(0, n, share)]
     lms = np.zeros((n, 478, 3), np.float32)
     found = np.zeros(n, bool)
-    if workers > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            parts = list(pool.map(_synth_chunk, jobs))
-    else:
-        parts = [_synth_chunk(j) for j in jobs]
+    parts = _map_chunks(_synth_chunk, jobs, workers)
     for order, part_lms, part_found in parts:
         lms[order], found[order] = part_lms, part_found
     gen = SynthAU(seed=seed, split=split)
@@ -242,28 +252,6 @@ def synth_landmarks(split: str, seed: int, n: int, workers: int) -> dict[str, np
     return out
 
 
-def _synth_retry_chunk(job: tuple[str, int, list[int]]) -> tuple[list[int], np.ndarray, np.ndarray]:
-    """FaceMesh WITH the still-image retry on some SynthAU renders (one worker's share)."""
-    from aunce_rt.landmarks import most_confident_face
-    from aunce_rt.landmarks._facemesh import FaceMeshBackend
-    from aunce_rt.synthau import SynthAU
-
-    split, seed, indices = job
-    gen = SynthAU(seed=seed, split=split)
-    backend = FaceMeshBackend(static=True, max_faces=4, retry=True)
-    order = gen.render_order(indices)
-    lms = np.zeros((len(order), 478, 3), np.float32)
-    found = np.zeros(len(order), bool)
-    try:
-        for j, i in enumerate(order):
-            face = most_confident_face(backend, gen.render_sample(i).image)
-            if face is not None:
-                lms[j], found[j] = aligned_landmarks(face), True
-    finally:
-        backend.close()
-    return order, lms, found
-
-
 def synth_landmarks_retry(split: str, seed: int, n: int, workers: int) -> dict[str, np.ndarray]:
     """The pre-retry SynthAU cache with its misses recomputed by the runtime with the retry (cached)."""
     path = CACHE / f"synthau_{split}_s{seed}_n{n}_retry.npz"
@@ -275,17 +263,8 @@ def synth_landmarks_retry(split: str, seed: int, n: int, workers: int) -> dict[s
     t0 = time.perf_counter()
     if missed:
         share = -(-len(missed) // workers)
-        jobs = [(split, seed, missed[k : k + share]) for k in range(0, len(missed), share)]
-        if workers > 1:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            with ProcessPoolExecutor(
-                max_workers=workers, mp_context=multiprocessing.get_context("spawn")
-            ) as pool:
-                parts = list(pool.map(_synth_retry_chunk, jobs))
-        else:
-            parts = [_synth_retry_chunk(j) for j in jobs]
+        jobs = [(split, seed, missed[k : k + share], True) for k in range(0, len(missed), share)]
+        parts = _map_chunks(_synth_chunk, jobs, workers)
         for order, part_lms, part_found in parts:
             out["landmarks"][order], out["found"][order] = part_lms, part_found
     np.savez_compressed(path, **out)
@@ -330,11 +309,12 @@ def real_landmarks() -> dict[str, np.ndarray]:
     if path.is_file():
         return dict(np.load(path))
     from aunce_rt.evaluation.teacher import BlendshapeAUDetector
-    from aunce_rt.landmarks import create_backend, most_confident_face
+    from aunce_rt.landmarks import most_confident_face
+    from aunce_rt.landmarks._facemesh import FaceMeshBackend
 
     t0 = time.perf_counter()
     names, lms, teach, ok = [], [], [], []
-    backend = create_backend("facemesh", static=True, max_faces=4)
+    backend = FaceMeshBackend(static=True, max_faces=4, retry=False)  # as cached, before the retry
     with BlendshapeAUDetector(TASK, providers="cpu") as teacher:
         for name, image in _real_frames():
             face = most_confident_face(backend, image)
@@ -421,17 +401,7 @@ def teacher_synth(split: str, seed: int, n: int, workers: int) -> dict[str, np.n
     jobs = [(split, seed, list(range(k, min(k + share, n)))) for k in range(0, n, share)]
     probs = np.zeros((n, 12), np.float32)
     found = np.zeros(n, bool)
-    if workers > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        # spawn: the parent already holds MediaPipe graphs and threads (fork crashed in malloc)
-        with ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
-        ) as pool:
-            parts = list(pool.map(_teacher_chunk, jobs))
-    else:
-        parts = [_teacher_chunk(j) for j in jobs]
+    parts = _map_chunks(_teacher_chunk, jobs, workers)
     for order, p, f in parts:
         probs[order], found[order] = p, f
     out = {"teacher": probs, "found": found, "au_codes": np.array(TEACHER_AUS)}
