@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from torch import nn
 
 from aunce_rt.training.distributed import DistContext, all_gather_with_grad, amp_dtype, resolve_device
 from aunce_rt.training.losses import AUNCELoss
+from tests.training.gloo import free_port, join_gloo
 
 WORLD = 2
 B, N, D, C = 6, 3, 10, 8  # images per process, AUs, input dim, feature dim
@@ -43,8 +43,7 @@ def _loss(model: nn.Module, x1, x2, labels, gather) -> torch.Tensor:
 
 
 def _worker(rank: int, port: int, out: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch.distributed.init_process_group("gloo", rank=rank, world_size=WORLD)
+    join_gloo(rank, port, WORLD)
     try:
         torch.set_num_threads(1)
         x1, x2, labels = _data()
@@ -61,14 +60,8 @@ def _worker(rank: int, port: int, out: str) -> None:
         torch.distributed.destroy_process_group()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_two_process_gloo_equals_one_global_batch(tmp_path: Path) -> None:
-    mp.spawn(_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    mp.spawn(_worker, args=(free_port(), str(tmp_path)), nprocs=WORLD, join=True)
     model = _model()
     x1, x2, labels = _data()
     loss = _loss(model, x1, x2, labels, lambda t: t)
@@ -113,7 +106,7 @@ def test_torchrun_runs_the_cli_in_two_processes_to_a_report(tmp_path: Path) -> N
         "-m",
         "torch.distributed.run",
         "--nproc_per_node=2",
-        f"--master_port={_free_port()}",
+        f"--master_port={free_port()}",
     ]
     cmd += ["-m", "aunce_rt.cli", "-v", "train", "pretrain", "synthau_test", "--out", str(out)]
     for item in overrides:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ from aunce_rt.training.callbacks import EpochSummary, TrainCallbacks
 from aunce_rt.training.distributed import DistContext
 from aunce_rt.training.loop import fit
 from aunce_rt.training.pretrain import label_statistics, make_train_state, pretrain
+from tests.training.gloo import free_port, join_gloo
 from tests.training.test_pretrain import INPUT, _encoder, _Faces
 
 WORLD = 2
@@ -50,8 +49,7 @@ def test_one_process_pretrain_runs_the_one_fit(monkeypatch: pytest.MonkeyPatch) 
 
 
 def _ddp_worker(rank: int, port: int, out: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch.distributed.init_process_group("gloo", rank=rank, world_size=WORLD)
+    join_gloo(rank, port, WORLD)
     try:
         torch.set_num_threads(1)
         calls: list[dict] = []
@@ -67,14 +65,8 @@ def _ddp_worker(rank: int, port: int, out: str) -> None:
         torch.distributed.destroy_process_group()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_ddp_pretrain_runs_the_same_fit_with_sampler_and_gather(tmp_path: Path) -> None:
-    mp.spawn(_ddp_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    mp.spawn(_ddp_worker, args=(free_port(), str(tmp_path)), nprocs=WORLD, join=True)
     for rank in range(WORLD):
         (call,) = json.loads((tmp_path / f"rank{rank}.json").read_text())
         assert call == {
