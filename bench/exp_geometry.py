@@ -178,6 +178,12 @@ def features_dist(lm: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- landmark caches
+def _shares(indices: list[int], workers: int) -> list[list[int]]:
+    """``indices`` cut into at most ``workers`` consecutive shares of equal size (the last shorter)."""
+    share = max(1, -(-len(indices) // max(workers, 1)))
+    return [indices[k : k + share] for k in range(0, len(indices), share)]
+
+
 def _map_chunks(fn, jobs: list, workers: int) -> list:
     """``fn`` over ``jobs``, in spawned worker processes when ``workers > 1``.
 
@@ -222,9 +228,8 @@ def synth_landmarks(split: str, seed: int, n: int, workers: int) -> dict[str, np
     if path.is_file():
         return dict(np.load(path))
     t0 = time.perf_counter()
-    share = -(-n // workers)
     # retry=False: the runtime as it was when G0..G2 ran (the retry is FaceMeshBackend's default now)
-    jobs = [(split, seed, list(range(k, min(k + share, n))), False) for k in range(0, n, share)]
+    jobs = [(split, seed, part, False) for part in _shares(list(range(n)), workers)]
     lms = np.zeros((n, 478, 3), np.float32)
     found = np.zeros(n, bool)
     parts = _map_chunks(_synth_chunk, jobs, workers)
@@ -262,8 +267,7 @@ def synth_landmarks_retry(split: str, seed: int, n: int, workers: int) -> dict[s
     missed = [int(i) for i in np.flatnonzero(~base["found"].astype(bool))]
     t0 = time.perf_counter()
     if missed:
-        share = -(-len(missed) // workers)
-        jobs = [(split, seed, missed[k : k + share], True) for k in range(0, len(missed), share)]
+        jobs = [(split, seed, part, True) for part in _shares(missed, workers)]
         parts = _map_chunks(_synth_chunk, jobs, workers)
         for order, part_lms, part_found in parts:
             out["landmarks"][order], out["found"][order] = part_lms, part_found
@@ -397,8 +401,7 @@ def teacher_synth(split: str, seed: int, n: int, workers: int) -> dict[str, np.n
     from aunce_rt.evaluation.teacher import TEACHER_AUS
 
     t0 = time.perf_counter()
-    share = -(-n // workers)
-    jobs = [(split, seed, list(range(k, min(k + share, n)))) for k in range(0, n, share)]
+    jobs = [(split, seed, part) for part in _shares(list(range(n)), workers)]
     probs = np.zeros((n, 12), np.float32)
     found = np.zeros(n, bool)
     parts = _map_chunks(_teacher_chunk, jobs, workers)
