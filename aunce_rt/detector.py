@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from aunce_rt.align import aligned_input
+from aunce_rt.geometry import NUM_POINTS, aligned_landmarks
 from aunce_rt.aus import au_label
 from aunce_rt.errors import InputError, ModelError
 from aunce_rt.imageio import to_bgr8
@@ -103,7 +104,8 @@ class _Pending:
 
     frame: Frame
     faces: list[FaceLandmarks]
-    crops: np.ndarray  # (F, S, S, 3) uint8 in the model's colour order
+    crops: np.ndarray | None  # (F, S, S, 3) uint8 in the model's colour order (None: the model takes no images)
+    geometry: np.ndarray | None = None  # (F, 478, 3) float32 aligned landmarks (None: the model takes none)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -282,13 +284,19 @@ class AUDetector:
         faces = backend.process(rgb, int(round(frame.timestamp * 1000)))[: self.max_faces]
         t1 = time.perf_counter()
         meta = self.metadata
-        src = rgb if self._rgb_model else image
-        crops = np.empty((len(faces), meta.input_size, meta.input_size, 3), np.uint8)
-        for i, face in enumerate(faces):
-            crops[i] = aligned_input(src, face.points, "mediapipe", input_size=meta.input_size)
+        crops = geometry = None
+        if meta.uses_images:
+            src = rgb if self._rgb_model else image
+            crops = np.empty((len(faces), meta.input_size, meta.input_size, 3), np.uint8)
+            for i, face in enumerate(faces):
+                crops[i] = aligned_input(src, face.points, "mediapipe", input_size=meta.input_size)
+        if meta.uses_landmarks:
+            geometry = np.empty((len(faces), NUM_POINTS, 3), np.float32)
+            for i, face in enumerate(faces):
+                geometry[i] = aligned_landmarks(face.points, face.z)
         t2 = time.perf_counter()
         timings = {"decode": decode_ms, "landmarks": (t1 - t0) * 1e3, "align": (t2 - t1) * 1e3}
-        return _Pending(frame=frame, faces=faces, crops=crops, timings=timings)
+        return _Pending(frame=frame, faces=faces, crops=crops, geometry=geometry, timings=timings)
 
     def _finish_window(
         self, window: list[_Pending], tracker: FaceTracker | None, smoother: CausalSmoother | None
@@ -297,7 +305,12 @@ class AUDetector:
         counts = [len(p.faces) for p in window]
         total_faces = sum(counts)
         t0 = time.perf_counter()
-        probs = self.session.run(np.concatenate([p.crops for p in window])) if total_faces else None
+        probs = None
+        if total_faces:
+            meta = self.metadata
+            crops = np.concatenate([p.crops for p in window]) if meta.uses_images else None
+            geometry = np.concatenate([p.geometry for p in window]) if meta.uses_landmarks else None
+            probs = self.session.run(crops, landmarks=geometry)
         infer_ms = (time.perf_counter() - t0) * 1e3
         results, start = [], 0
         for pending, count in zip(window, counts, strict=True):

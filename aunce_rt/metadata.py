@@ -25,7 +25,10 @@ from aunce_rt.aus import au_label, au_name
 from aunce_rt.errors import ModelError
 
 METADATA_KEY = "aunce_rt"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest format this aunce-rt reads; 2 added ``inputs`` and ``geometry``
+INPUT_IMAGES = "images"
+INPUT_LANDMARKS = "landmarks"
+KNOWN_INPUTS = (INPUT_IMAGES, INPUT_LANDMARKS)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 REEXPORT_HINT = "re-export it with `aunce-rt export CHECKPOINT --out model.onnx`"
@@ -35,10 +38,13 @@ REEXPORT_HINT = "re-export it with `aunce-rt export CHECKPOINT --out model.onnx`
 class ModelMetadata:
     """Everything the runtime needs to know about an exported model.
 
-    The graph's input is ``(N, input_size, input_size, 3)`` uint8 in ``color_order``
-    (aligned crops made with ``template_id``); normalisation with ``mean``/``std``
-    happens inside the graph. Output 0 is ``(N, K)`` float32 probabilities in
-    ``au_codes`` order; output 1, when ``has_features``, is ``(N, K, C)`` features.
+    The graph's inputs are named in ``inputs``: ``"images"``, ``(N, input_size,
+    input_size, 3)`` uint8 in ``color_order`` (aligned crops made with
+    ``template_id``; normalisation with ``mean``/``std`` happens inside the graph),
+    and/or ``"landmarks"``, ``(N, 478, 3)`` float32 aligned geometry made as
+    ``geometry`` names (``aunce_rt.geometry``). Output 0 is ``(N, K)`` float32
+    probabilities in ``au_codes`` order; output 1, when ``has_features``, is
+    ``(N, K, C)`` features.
     """
 
     au_codes: tuple[int, ...]
@@ -63,7 +69,9 @@ class ModelMetadata:
     git_revision: str = ""
     export_date: str = ""
     licence_note: str = ""
-    format_version: int = FORMAT_VERSION
+    inputs: tuple[str, ...] = (INPUT_IMAGES,)
+    geometry: str = ""
+    format_version: int = 1
 
     def __post_init__(self) -> None:
         codes = tuple(int(c) for c in self.au_codes)
@@ -83,6 +91,16 @@ class ModelMetadata:
         object.__setattr__(self, "au_names", names)
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
         object.__setattr__(self, "std", tuple(float(v) for v in self.std))
+        inputs = tuple(str(i) for i in self.inputs)
+        object.__setattr__(self, "inputs", inputs)
+        unknown = [i for i in inputs if i not in KNOWN_INPUTS]
+        if not inputs or unknown or len(set(inputs)) != len(inputs):
+            raise ModelError(
+                f"model metadata lists inputs {list(inputs)}; expected one or both of {list(KNOWN_INPUTS)}, "
+                "each once; " + REEXPORT_HINT
+            )
+        if INPUT_LANDMARKS in inputs and not self.geometry:
+            raise ModelError("model metadata takes landmarks but names no geometry spec; " + REEXPORT_HINT)
         if self.color_order not in ("RGB", "BGR"):
             raise ModelError(f"color_order must be 'RGB' or 'BGR'; got {self.color_order!r}")
 
@@ -90,6 +108,16 @@ class ModelMetadata:
     def au_labels(self) -> tuple[str, ...]:
         """Column labels of the AUs: ('AU01', 'AU02', ...)."""
         return tuple(au_label(c) for c in self.au_codes)
+
+    @property
+    def uses_images(self) -> bool:
+        """True when the graph takes aligned crops (``"images"``)."""
+        return INPUT_IMAGES in self.inputs
+
+    @property
+    def uses_landmarks(self) -> bool:
+        """True when the graph takes aligned landmark geometry (``"landmarks"``)."""
+        return INPUT_LANDMARKS in self.inputs
 
     @property
     def num_aus(self) -> int:

@@ -7,6 +7,7 @@ checks that the graph's input agrees with what the metadata promises.
 Example:
     >>> session = AUModelSession("model.onnx", providers="cpu")  # doctest: +SKIP
     >>> probs = session.run(crops)  # (N, 224, 224, 3) uint8 RGB -> (N, K)  # doctest: +SKIP
+    >>> probs = session.run(crops, landmarks=geometry)  # a model that also takes (N, 478, 3)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from aunce_rt.errors import InputError, ModelError
-from aunce_rt.metadata import REEXPORT_HINT, ModelMetadata, metadata_from_props
+from aunce_rt.geometry import GEOMETRY_SPEC, NUM_POINTS
+from aunce_rt.metadata import INPUT_IMAGES, INPUT_LANDMARKS, REEXPORT_HINT, ModelMetadata, metadata_from_props
 from aunce_rt.providers import TENSORRT, ProviderSpec, provider_names, select_providers
 
 logger = logging.getLogger(__name__)
@@ -62,7 +64,8 @@ class AUModelSession:
     """An exported AU model ready to run on aligned crops.
 
     Args:
-        path: the ``.onnx`` file (input "images" uint8 (N, S, S, 3), output "probs" (N, K)).
+        path: the ``.onnx`` file (inputs "images" uint8 (N, S, S, 3) and/or "landmarks"
+            float32 (N, 478, 3), as its metadata's ``inputs`` say; output "probs" (N, K)).
         providers: see ``aunce_rt.providers.select_providers``.
         num_threads: intra-op threads (None = onnxruntime's default).
         fp16: build FP16 TensorRT engines for an fp32 model (ignored elsewhere).
@@ -102,30 +105,59 @@ class AUModelSession:
         self._session = _open_session(self.path, chosen, num_threads)
         self.metadata = read_metadata(self._session, self.path)
         self.providers: list[str] = list(self._session.get_providers())
-        self._input_name, self._output_name = self._check_io()
-        self.run(np.full((1, self.input_size, self.input_size, 3), 127, np.uint8))  # outputs in [0, 1]?
+        self._input_names, self._output_name = self._check_io()
+        self.run(  # outputs in [0, 1]? (a grey crop, a flat face)
+            np.full((1, self.input_size, self.input_size, 3), 127, np.uint8) if self.uses_images else None,
+            landmarks=np.zeros((1, NUM_POINTS, 3), np.float32) if self.uses_landmarks else None,
+        )
         logger.info("loaded %s on %s", self.path, self.providers[0])
 
-    def _check_io(self) -> tuple[str, str]:
-        """Check the graph's first input/output against the metadata; return their names."""
+    def _check_io(self) -> tuple[dict[str, str], str]:
+        """Check the graph's inputs and first output against the metadata.
+
+        Returns:
+            ({"images"|"landmarks": graph input name}, output name).
+        """
         meta = self.metadata
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
         if not inputs or not outputs:
             raise ModelError(f"{self.path} has no inputs or outputs; {REEXPORT_HINT}")
-        inp = inputs[0]
-        s = meta.input_size
-        expected = [s, s, 3] if meta.input_layout == "NHWC" else [3, s, s]
-        dims = list(inp.shape)
-        if len(dims) != 4 or [d if isinstance(d, int) else None for d in dims[1:]] != expected:
+        if meta.uses_landmarks and meta.geometry != GEOMETRY_SPEC:
             raise ModelError(
-                f"{self.path} input {inp.name!r} has shape {dims}; its metadata promises "
-                f"(N, {', '.join(map(str, expected))}) ({meta.input_layout}); {REEXPORT_HINT}"
+                f"{self.path} takes landmark geometry {meta.geometry!r}; this aunce-rt makes "
+                f"{GEOMETRY_SPEC!r}; upgrade aunce-rt or {REEXPORT_HINT}"
             )
-        want_type = _ORT_DTYPES.get(meta.input_dtype, meta.input_dtype)
-        if inp.type != want_type:
+        if len(inputs) != len(meta.inputs):
             raise ModelError(
-                f"{self.path} input {inp.name!r} is {inp.type}; its metadata promises {want_type}; {REEXPORT_HINT}"
+                f"{self.path} has {len(inputs)} inputs {[i.name for i in inputs]}; its metadata promises "
+                f"{list(meta.inputs)}; {REEXPORT_HINT}"
             )
+        names = {}
+        by_name = {i.name: i for i in inputs}
+        for k, role in enumerate(meta.inputs):
+            # single-input graphs of format 1 may name their input anything; else by role
+            inp = inputs[0] if len(inputs) == 1 else by_name.get(role)
+            if inp is None:
+                raise ModelError(f"{self.path} has no input named {role!r}; {REEXPORT_HINT}")
+            if role == INPUT_IMAGES:
+                s = meta.input_size
+                expected = [s, s, 3] if meta.input_layout == "NHWC" else [3, s, s]
+                want_type = _ORT_DTYPES.get(meta.input_dtype, meta.input_dtype)
+                promise = f"(N, {', '.join(map(str, expected))}) ({meta.input_layout})"
+            else:
+                expected, want_type = [NUM_POINTS, 3], _ORT_DTYPES["float32"]
+                promise = f"(N, {NUM_POINTS}, 3) aligned landmarks"
+            dims = list(inp.shape)
+            if len(dims) != len(expected) + 1 or [d if isinstance(d, int) else None for d in dims[1:]] != expected:
+                raise ModelError(
+                    f"{self.path} input {inp.name!r} has shape {dims}; its metadata promises "
+                    f"{promise}; {REEXPORT_HINT}"
+                )
+            if inp.type != want_type:
+                raise ModelError(
+                    f"{self.path} input {inp.name!r} is {inp.type}; its metadata promises {want_type}; {REEXPORT_HINT}"
+                )
+            names[role] = inp.name
         out = outputs[0]
         k = out.shape[-1] if out.shape else None
         if len(out.shape) != 2 or (isinstance(k, int) and k != meta.num_aus):
@@ -133,7 +165,17 @@ class AUModelSession:
                 f"{self.path} output {out.name!r} has shape {list(out.shape)}; expected (N, {meta.num_aus}) "
                 f"for the {meta.num_aus} AUs of its metadata; {REEXPORT_HINT}"
             )
-        return inp.name, out.name
+        return names, out.name
+
+    @property
+    def uses_images(self) -> bool:
+        """True when the model takes aligned crops."""
+        return self.metadata.uses_images
+
+    @property
+    def uses_landmarks(self) -> bool:
+        """True when the model takes aligned landmark geometry (``aunce_rt.geometry``)."""
+        return self.metadata.uses_landmarks
 
     @property
     def input_size(self) -> int:
@@ -144,30 +186,50 @@ class AUModelSession:
     def input_dtype(self) -> np.dtype:
         return np.dtype(self.metadata.input_dtype)
 
-    def run(self, crops: np.ndarray) -> np.ndarray:
-        """AU probabilities of aligned crops, in one batched call.
+    def run(self, crops: np.ndarray | None = None, landmarks: np.ndarray | None = None) -> np.ndarray:
+        """AU probabilities of aligned faces, in one batched call.
 
         Args:
             crops: (N, S, S, 3) uint8 crops in the metadata's colour order (RGB for
-                exported models), S = ``input_size``. N = 0 is allowed.
+                exported models), S = ``input_size``; required when the model takes images.
+            landmarks: (N, 478, 3) float32 aligned geometry
+                (``aunce_rt.geometry.aligned_landmarks``); required when the model takes it.
+                N = 0 is allowed.
 
         Returns:
             (N, K) float32 probabilities in ``metadata.au_codes`` order.
 
         Raises:
+            InputError: an input the model needs is missing or misshapen.
             ModelError: the model returned values that are not finite or not in
                 [0, 1] (also checked once at load, on a grey crop).
         """
-        s = self.input_size
-        crops = np.asarray(crops)
-        if crops.ndim != 4 or crops.shape[1:] != (s, s, 3):
-            raise InputError(f"crops must have shape (N, {s}, {s}, 3); got {crops.shape}")
-        if crops.shape[0] == 0:
+        feed, n = {}, None
+        if self.uses_images:
+            s = self.input_size
+            crops = None if crops is None else np.asarray(crops)
+            if crops is None or crops.ndim != 4 or crops.shape[1:] != (s, s, 3):
+                got = "none" if crops is None else crops.shape
+                raise InputError(f"crops must have shape (N, {s}, {s}, 3); got {got}")
+            if self.metadata.input_layout == "NCHW":
+                crops = crops.transpose(0, 3, 1, 2)
+            feed[self._input_names[INPUT_IMAGES]] = np.ascontiguousarray(crops, dtype=self.input_dtype)
+            n = crops.shape[0]
+        if self.uses_landmarks:
+            landmarks = None if landmarks is None else np.asarray(landmarks)
+            if landmarks is None or landmarks.ndim != 3 or landmarks.shape[1:] != (NUM_POINTS, 3):
+                got = "none" if landmarks is None else landmarks.shape
+                raise InputError(
+                    f"{self.path.name} takes landmark geometry (N, {NUM_POINTS}, 3) from "
+                    f"aunce_rt.geometry.aligned_landmarks; got {got}"
+                )
+            if n is not None and landmarks.shape[0] != n:
+                raise InputError(f"{n} crops but {landmarks.shape[0]} landmark sets; give one per face")
+            feed[self._input_names[INPUT_LANDMARKS]] = np.ascontiguousarray(landmarks, dtype=np.float32)
+            n = landmarks.shape[0]
+        if n == 0:
             return np.zeros((0, self.metadata.num_aus), np.float32)
-        if self.metadata.input_layout == "NCHW":
-            crops = crops.transpose(0, 3, 1, 2)
-        feed = np.ascontiguousarray(crops, dtype=self.input_dtype)
-        (probs,) = self._session.run([self._output_name], {self._input_name: feed})
+        (probs,) = self._session.run([self._output_name], feed)
         probs = np.asarray(probs, dtype=np.float32)
         self._check_probabilities(probs)
         return probs
@@ -190,7 +252,12 @@ class AUModelSession:
         """One line naming the model: file, backbone, AUs, precision, provider."""
         meta = self.metadata
         backbone = meta.backbone or meta.encoder
+        parts = []
+        if meta.uses_images:
+            parts.append(f"input {meta.input_size}px {meta.color_order}")
+        if meta.uses_landmarks:
+            parts.append("478 landmarks")
         return (
             f"{self.path.name} ({backbone}, {meta.num_aus} AUs, {meta.precision}, "
-            f"input {meta.input_size}px {meta.color_order}) on {self.providers[0]}"
+            f"{' + '.join(parts)}) on {self.providers[0]}"
         )

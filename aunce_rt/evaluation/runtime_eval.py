@@ -202,7 +202,8 @@ def evaluate_clip(
                 on_frame(n)
         seconds = time.perf_counter() - start  # the runtime alone: the truth-aligned pass is not timed
         truth_aligned = None
-        if clip.landmarks is not None and n == len(clip.labels):
+        # truth-aligned crops exist for image models only (the clip has no MediaPipe geometry)
+        if clip.landmarks is not None and n == len(clip.labels) and not meta.uses_landmarks:
             crops = truth_aligned_crops(clip, meta.input_size, meta.color_order)
             truth_probs = np.concatenate(
                 [detector.session.run(crops[k : k + 64]) for k in range(0, len(crops), 64)]

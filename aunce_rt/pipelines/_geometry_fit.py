@@ -1,0 +1,194 @@
+"""Fitting the real-face AU head: per-AU logistic regression on landmark geometry (+ appearance).
+
+Training rows come from ``_geometry_data``: SynthAU renders with exact AU truth
+(weight 1) and permissive real faces with the blendshape teacher's AU scores as
+SOFT targets (each real face enters twice: as a positive with weight p and as a
+negative with weight 1 - p). Options, each a lever of the recipe:
+
+* ``mirror``: every row also enters mirrored (x reflected, points re-indexed by the
+  FaceMesh mirror permutation; the appearance scores of the mirrored crop), so the
+  head treats a face and its mirror image alike;
+* ``balanced``: per AU, sklearn's "balanced" factor n / (2 n_c) on the weighted class
+  totals, so 0.5 is a sensible decision threshold for rare AUs;
+* ``appearance``: the appearance model's logits (K values) join the 1434 coordinates.
+
+Per AU: ``StandardScaler`` + ``LogisticRegression`` (lbfgs), folded into one affine
+map (``export._geometry_head.GeometryHead``) that the ONNX graph computes.
+
+Example:
+    >>> perm = mirror_permutation(np.random.default_rng(0).normal(size=(478, 3)))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from aunce_rt.align import INPUT_SIZE
+from aunce_rt.geometry import NUM_POINTS, mirror_landmarks
+
+logger = logging.getLogger(__name__)
+
+EPS = 1e-4
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """One lever setting of the real-face head.
+
+    Attributes:
+        c: inverse L2 strength of the logistic regressions (one for all AUs).
+        mirror: add the mirrored copy of every training row.
+        balanced: class-balanced sample weights per AU.
+        appearance: fuse the appearance model's logits.
+        real: use the real faces with teacher soft targets.
+        tol: lbfgs tolerance.
+    """
+
+    c: float = 1.0
+    mirror: bool = False
+    balanced: bool = True
+    appearance: bool = False
+    real: bool = True
+    tol: float = 1e-3
+
+
+@dataclass
+class Rows:
+    """Training rows: geometry (S, 478, 3), appearance logits (S, K), targets (S, K), weights (S, K)."""
+
+    landmarks: np.ndarray
+    app_logits: np.ndarray
+    targets: np.ndarray
+    weights: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.landmarks)
+
+    @staticmethod
+    def concat(parts: list[Rows]) -> Rows:
+        return Rows(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("landmarks", "app_logits", "targets", "weights")))
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, np.float64), EPS, 1 - EPS)
+    return np.log(p / (1 - p))
+
+
+def mirror_permutation(mean_shape: np.ndarray) -> np.ndarray:
+    """Each FaceMesh point's mirror partner, from a mean aligned face (478, 3).
+
+    The mean face is reflected about the crop's vertical centre line and matched to
+    itself by the assignment of least total distance (Hungarian), which yields a
+    bijection; points on the midline map to themselves. A mean over many faces of
+    varied pose is symmetric enough that the matching is the mesh's own symmetry.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    pts = np.asarray(mean_shape, np.float64)[:, :2]
+    mirrored = pts.copy()
+    mirrored[:, 0] = INPUT_SIZE - mirrored[:, 0]
+    cost = np.linalg.norm(pts[:, None] - mirrored[None], axis=-1)
+    rows, cols = linear_sum_assignment(cost)
+    perm = np.empty(len(pts), np.int64)
+    perm[rows] = cols
+    not_involution = int(np.sum(perm[perm] != np.arange(len(pts))))
+    if not_involution:
+        logger.warning("mirror permutation: %d points are not mutual partners", not_involution)
+    return perm
+
+
+def synth_rows(data: dict[str, np.ndarray]) -> Rows:
+    """SynthAU rows with a face: hard truth, weight 1."""
+    f = data["found"].astype(bool)
+    y = data["labels"][f].astype(np.float64)
+    return Rows(data["landmarks"][f], logit(data["app"][f]), y, np.ones_like(y))
+
+
+def synth_rows_mirrored(data: dict[str, np.ndarray], perm: np.ndarray) -> Rows:
+    f = data["found"].astype(bool)
+    y = data["labels"][f].astype(np.float64)
+    return Rows(mirror_landmarks(data["landmarks"][f], perm), logit(data["app_flip"][f]), y, np.ones_like(y))
+
+
+def real_rows(data: dict[str, np.ndarray], perm: np.ndarray | None = None) -> Rows:
+    """Real faces with soft teacher targets: each face as a positive (weight p) and a negative (1 - p)."""
+    f = data["found"].astype(bool)
+    lm = data["landmarks"][f]
+    app = data["app"][f]
+    if perm is not None:
+        lm, app = mirror_landmarks(lm, perm), data["app_flip"][f]
+    p = data["teacher"][f].astype(np.float64)
+    ones = np.ones_like(p)
+    return Rows(
+        np.concatenate([lm, lm]),
+        np.concatenate([logit(app), logit(app)]),
+        np.concatenate([ones, 0 * ones]),
+        np.concatenate([p, 1 - p]),
+    )
+
+
+def balanced_weights(rows: Rows) -> np.ndarray:
+    """(S, K) weights times sklearn's "balanced" factor n / (2 n_c), on the weighted class totals per AU."""
+    w, y = rows.weights, rows.targets
+    total = w.sum(0)
+    pos = (w * y).sum(0)
+    factor = np.where(y == 1, total / (2 * np.maximum(pos, 1e-9)), total / (2 * np.maximum(total - pos, 1e-9)))
+    return w * factor
+
+
+def features(rows: Rows, appearance: bool) -> np.ndarray:
+    x = rows.landmarks.reshape(len(rows), NUM_POINTS * 3).astype(np.float64)
+    return np.hstack([x, rows.app_logits]) if appearance else x
+
+
+def fit_head(rows: Rows, config: HeadConfig, n_jobs: int = 2):  # -> export._geometry_head.GeometryHead
+    """Per-AU standardised logistic regressions on ``rows``, folded into one ``GeometryHead``."""
+    from joblib import Parallel, delayed
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from export._geometry_head import GeometryHead
+
+    x = features(rows, config.appearance)
+    w = balanced_weights(rows) if config.balanced else rows.weights
+    scaler = StandardScaler().fit(x)
+    z = scaler.transform(x)
+    k = rows.targets.shape[1]
+
+    def one(j: int) -> tuple[np.ndarray, float]:
+        keep = w[:, j] > 0
+        lr = LogisticRegression(C=config.c, max_iter=2000, tol=config.tol)
+        lr.fit(z[keep], rows.targets[keep, j].astype(int), sample_weight=w[keep, j])
+        return lr.coef_[0], float(lr.intercept_[0])
+
+    fits = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(one)(j) for j in range(k))
+    coef = np.stack([c for c, _ in fits], axis=1)  # (D, K) on standardised features
+    intercept = np.array([b for _, b in fits])
+    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+    folded = coef / scale[:, None]
+    bias = intercept - (scaler.mean_ / scale) @ coef
+    d = NUM_POINTS * 3
+    return GeometryHead(
+        weights=folded[:d].astype(np.float32),
+        bias=bias.astype(np.float32),
+        appearance_weights=folded[d:].astype(np.float32) if config.appearance else None,
+    )
+
+
+def training_rows(
+    synth: dict[str, np.ndarray], real: dict[str, np.ndarray] | None, config: HeadConfig, perm: np.ndarray | None
+) -> Rows:
+    """All rows of one lever setting (SynthAU, + real soft targets, + mirrored copies)."""
+    parts = [synth_rows(synth)]
+    if config.real and real is not None:
+        parts.append(real_rows(real))
+    if config.mirror:
+        if perm is None:
+            raise ValueError("mirror augmentation needs the mirror permutation")
+        parts.append(synth_rows_mirrored(synth, perm))
+        if config.real and real is not None:
+            parts.append(real_rows(real, perm))
+    return Rows.concat(parts)

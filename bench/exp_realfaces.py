@@ -1,0 +1,145 @@
+"""Levers of the real-face head, each built as a shipped-format ONNX model and scored through the runtime.
+
+The head (``aunce_rt.pipelines._geometry_fit``) is per-AU logistic regression on the
+478 aligned FaceMesh points (``aunce_rt.geometry``), optionally fused with the
+bundled appearance model's logits, exported as one ONNX graph
+(``export._geometry_head``). Every lever's graph is scored on ckplus_dev by
+``bench/bench_ckplus.py`` (the full runtime: ``AUDetector(model=...).detect``, its
+still-image retry, the protocol of the set's README); SynthAU held-out figures
+come from the head on the cached held-out features (a sanity check).
+
+ckplus_dev is EVALUATION ONLY: nothing here trains on it or chooses anything on it.
+
+Settings, fixed BEFORE any of them was scored on ckplus_dev (2026-12-01)
+-----------------------------------------------------------------------
+Common: features from ``_geometry_data`` (FaceMesh still-image mode with the retry,
+most confident face); SynthAU ``split="train"`` samples 0..N-1, truth = intensity
+>= 0.25, renders without a face dropped; real faces = the 204 photos of
+``faces_cc`` and frames of the 10 ``video_cc`` GRID clips, used only where FaceMesh
+and the teacher both find a face, teacher AU scores as soft targets (each face
+twice, weights p and 1 - p); C = 1 (G0's, ``bench/EXP_GEOMETRY.md``); balanced
+class weights per AU (G7's rule); decision threshold 0.5.
+R0 = G7 again through the new code: SynthAU seed 0, N = 4000; GRID every 3rd frame.
+R1 = R0 + every GRID frame (750 instead of 250): more real faces.
+R2 = R1 + mirror augmentation (each row also mirrored: x reflected about the crop's
+     centre, points re-indexed by the FaceMesh mirror permutation computed from the
+     mean SynthAU training face; appearance scores of the mirrored crop).
+R3 = R2 + appearance fusion: the bundled model's 12 logits (clipped at 1e-4) join the
+     1434 coordinates (one graph with both inputs).
+R4 = R2 with N = 16000 SynthAU renders (seed 0, samples 0..15999): more synthetic data.
+Shipping rule: the lever with the highest ckplus_dev mean AUC; its SynthAU seed
+repeated with seeds 1 and 2 (N = 4000 levers only) for the spread. Nothing else is
+chosen on ckplus_dev.
+
+    .venv/bin/python bench/exp_realfaces.py --cache /tmp/realfaces --build       # fit + write the graphs
+    .venv/bin/python bench/bench_ckplus.py --model R0=/tmp/realfaces/models/R0.onnx ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+FACES = SHARED / "data" / "faces_cc"
+VIDEOS = SHARED / "data" / "video_cc"
+TASK = SHARED / "models" / "face_landmarker.task"
+
+log = logging.getLogger("exp_realfaces")
+
+LEVERS = {
+    "R0": dict(n=4000, stride=3, mirror=False, appearance=False),
+    "R1": dict(n=4000, stride=1, mirror=False, appearance=False),
+    "R2": dict(n=4000, stride=1, mirror=True, appearance=False),
+    "R3": dict(n=4000, stride=1, mirror=True, appearance=True),
+    "R4": dict(n=16000, stride=1, mirror=True, appearance=False),
+}
+
+
+def real_subset(real: dict[str, np.ndarray], stride: int) -> dict[str, np.ndarray]:
+    """The real faces with GRID frames thinned to every ``stride``-th (photos all kept)."""
+    keep = np.array(
+        [not n.split("/")[-1].isdigit() or int(n.split("/")[-1]) % stride == 0 for n in real["names"].tolist()]
+    )
+    return {k: (v[keep] if k != "au_codes" else v) for k, v in real.items()}
+
+
+def main() -> int:
+    from aunce_rt.aus import BENCHMARK_AUS
+    from aunce_rt.detector import default_model_path
+    from aunce_rt.evaluation.metrics import roc_auc
+    from aunce_rt.pipelines._geometry_data import RealSource, real_features, synth_features
+    from aunce_rt.pipelines._geometry_fit import HeadConfig, fit_head, mirror_permutation, training_rows
+    from aunce_rt.session import AUModelSession
+    from export._graph import load_model_proto, read_metadata, save_model_proto
+    from export._geometry_head import build_geometry_model
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cache", type=Path, required=True)
+    ap.add_argument("--levers", nargs="+", default=list(LEVERS))
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0])
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    codes = BENCHMARK_AUS["bp4d"]
+    app_model = default_model_path()
+    base_meta = read_metadata(load_model_proto(app_model))
+    real_all = real_features(
+        args.cache, RealSource.from_folders(FACES, VIDEOS), teacher_task=TASK, appearance_model=app_model
+    )
+    held = synth_features(args.cache, seed=0, split="test", n=1000, appearance_model=app_model, workers=args.workers)
+    out_dir = args.cache / "models"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary = {}
+    for name in args.levers:
+        lever = LEVERS[name]
+        for seed in args.seeds:
+            tag = name if seed == 0 else f"{name}s{seed}"
+            synth = synth_features(
+                args.cache, seed=seed, split="train", n=lever["n"], appearance_model=app_model, workers=args.workers
+            )
+            assert tuple(synth["au_codes"]) == codes == tuple(real_all["au_codes"])
+            perm = mirror_permutation(synth["landmarks"][synth["found"].astype(bool)].mean(0))
+            cfg = HeadConfig(mirror=lever["mirror"], appearance=lever["appearance"])
+            rows = training_rows(synth, real_subset(real_all, lever["stride"]), cfg, perm)
+            t0 = time.perf_counter()
+            head = fit_head(rows, cfg, n_jobs=args.workers)
+            fit_s = time.perf_counter() - t0
+            meta = base_meta.__class__(
+                au_codes=codes,
+                thresholds=(0.5,) * len(codes),
+                encoder="geometry-linear" + ("+appearance" if cfg.appearance else ""),
+                backbone=base_meta.backbone if cfg.appearance else "",
+                input_size=base_meta.input_size,
+                color_order=base_meta.color_order,
+                training={"lever": name, "seed": seed, "rows": len(rows), **lever},
+            )
+            appearance = load_model_proto(app_model) if cfg.appearance else None
+            path = save_model_proto(build_geometry_model(head, meta, appearance), out_dir / f"{tag}.onnx")
+            # parity of the graph with the numpy head, then SynthAU held-out (sanity)
+            f = held["found"].astype(bool)
+            session = AUModelSession(path, providers="cpu")
+            lm = held["landmarks"][f]
+            if cfg.appearance:  # the held-out crops are not cached: the graph's parity is a unit test
+                ref = head.probs(lm, held["app"][f])
+            else:
+                ref = head.probs(lm)
+                np.testing.assert_allclose(session.run(landmarks=lm), ref, atol=2e-4)
+            probs = np.zeros((len(f), len(codes)))
+            probs[f] = ref
+            auc = roc_auc(probs, held["labels"].astype(int))
+            summary[tag] = {"fit_s": round(fit_s, 1), "rows": len(rows), "synthau_heldout_auc": float(np.nanmean(auc))}
+            log.info("%s: %d rows, fit %.0f s, SynthAU held-out mean AUC %.3f -> %s", tag, len(rows), fit_s, np.nanmean(auc), path)
+    (args.cache / "levers.json").write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

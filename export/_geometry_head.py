@@ -1,0 +1,182 @@
+"""A linear AU head on landmark geometry, as an ONNX graph, alone or fused with an appearance model.
+
+The head is per-AU logistic regression folded into one affine map (standardisation
+included):
+
+    logits = flatten(landmarks) @ W_geo + b            (N, 1434) @ (1434, K) + (K,)
+           [+ logit(clip(p_app, eps, 1 - eps)) @ W_app] (N, K) @ (K, K)   when fused
+    probs  = sigmoid(logits)
+
+``landmarks`` is the (N, 478, 3) float32 aligned geometry of ``aunce_rt.geometry``;
+``p_app`` the (N, K) probabilities of an existing aunce-rt appearance graph, whose
+``images`` input and nodes are kept as they are (its outputs become internal).
+The result is one self-describing graph: its metadata lists both inputs and the
+geometry spec, so the runtime feeds what it needs.
+
+Example:
+    >>> head = GeometryHead(weights=np.zeros((1434, 2)), bias=np.zeros(2))
+    >>> model = build_geometry_model(head, ModelMetadata(au_codes=(1, 2), thresholds=(0.5, 0.5)))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from aunce_rt.errors import InputError
+from aunce_rt.geometry import GEOMETRY_SPEC, NUM_POINTS
+from aunce_rt.metadata import INPUT_IMAGES, INPUT_LANDMARKS, ModelMetadata
+from export._graph import check_model, set_metadata
+
+OPSET = 17
+EPS = 1e-4  # appearance probabilities are clipped to [EPS, 1 - EPS] before the logit
+_APP_PROBS = "appearance_probs"
+
+
+@dataclass(frozen=True)
+class GeometryHead:
+    """The folded per-AU linear models.
+
+    Attributes:
+        weights: (478 * 3, K) on the flattened aligned landmarks (x, y, z per point).
+        bias: (K,).
+        appearance_weights: (K, K) on the appearance model's logits, or None (geometry only).
+    """
+
+    weights: np.ndarray
+    bias: np.ndarray
+    appearance_weights: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        w, b = np.asarray(self.weights), np.asarray(self.bias)
+        if w.ndim != 2 or w.shape[0] != NUM_POINTS * 3 or b.shape != (w.shape[1],):
+            raise InputError(
+                f"geometry head needs weights ({NUM_POINTS * 3}, K) and bias (K,); got {w.shape} and {b.shape}"
+            )
+        a = self.appearance_weights
+        if a is not None and np.asarray(a).shape != (w.shape[1], w.shape[1]):
+            raise InputError(f"appearance weights must be (K, K) = {(w.shape[1],) * 2}; got {np.asarray(a).shape}")
+
+    @property
+    def num_aus(self) -> int:
+        return int(np.asarray(self.bias).shape[0])
+
+    def logits(self, landmarks: np.ndarray, appearance_probs: np.ndarray | None = None) -> np.ndarray:
+        """The head in numpy (the graph's reference): (N, 478, 3) [+ (N, K)] -> (N, K) logits."""
+        x = np.asarray(landmarks, np.float64).reshape(len(landmarks), -1)
+        out = x @ np.asarray(self.weights, np.float64) + np.asarray(self.bias, np.float64)
+        if self.appearance_weights is not None:
+            if appearance_probs is None:
+                raise InputError("a fused head needs the appearance model's probabilities")
+            p = np.clip(np.asarray(appearance_probs, np.float64), EPS, 1 - EPS)
+            out = out + np.log(p / (1 - p)) @ np.asarray(self.appearance_weights, np.float64)
+        return out
+
+    def probs(self, landmarks: np.ndarray, appearance_probs: np.ndarray | None = None) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.logits(landmarks, appearance_probs)))
+
+
+def _const(name: str, value: np.ndarray, dtype=np.float32) -> onnx.TensorProto:
+    return numpy_helper.from_array(np.asarray(value, dtype), name)
+
+
+def _geometry_nodes(head: GeometryHead) -> tuple[list, list]:
+    """Nodes and initialisers: landmarks -> geo_logits (N, K)."""
+    inits = [
+        _const("geo_shape", np.array([-1, NUM_POINTS * 3]), np.int64),
+        _const("geo_weights", head.weights),
+        _const("geo_bias", head.bias),
+    ]
+    nodes = [
+        helper.make_node("Reshape", [INPUT_LANDMARKS, "geo_shape"], ["geo_flat"], name="geo_flatten"),
+        helper.make_node("MatMul", ["geo_flat", "geo_weights"], ["geo_mm"], name="geo_matmul"),
+        helper.make_node("Add", ["geo_mm", "geo_bias"], ["geo_logits"], name="geo_add"),
+    ]
+    return nodes, inits
+
+
+def _appearance_nodes(head: GeometryHead) -> tuple[list, list]:
+    """Nodes and initialisers: appearance_probs -> app_term (N, K), the weighted appearance logits."""
+    inits = [
+        _const("app_eps", np.array(EPS)),
+        _const("app_one_minus_eps", np.array(1 - EPS)),
+        _const("app_one", np.array(1.0)),
+        _const("app_weights", head.appearance_weights),
+    ]
+    nodes = [
+        helper.make_node("Clip", [_APP_PROBS, "app_eps", "app_one_minus_eps"], ["app_p"], name="app_clip"),
+        helper.make_node("Sub", ["app_one", "app_p"], ["app_q"], name="app_complement"),
+        helper.make_node("Div", ["app_p", "app_q"], ["app_odds"], name="app_odds"),
+        helper.make_node("Log", ["app_odds"], ["app_logit"], name="app_logit"),
+        helper.make_node("MatMul", ["app_logit", "app_weights"], ["app_term"], name="app_matmul"),
+    ]
+    return nodes, inits
+
+
+def build_geometry_model(
+    head: GeometryHead, metadata: ModelMetadata, appearance: onnx.ModelProto | None = None
+) -> onnx.ModelProto:
+    """The ONNX model of ``head``: inputs ``landmarks`` (and the appearance graph's ``images``), output ``probs``.
+
+    Args:
+        head: the folded linear head.
+        metadata: the new model's metadata; its ``inputs``/``geometry``/format are set here.
+        appearance: an aunce-rt appearance graph (input images, output 0 probabilities
+            (N, K) in the same AU order) to fuse with; required iff the head has
+            appearance weights.
+
+    Returns:
+        A checked ``onnx.ModelProto`` with the metadata written into it.
+    """
+    if (appearance is None) != (head.appearance_weights is None):
+        raise InputError("give an appearance graph exactly when the head has appearance weights")
+    k = head.num_aus
+    if len(metadata.au_codes) != k:
+        raise InputError(f"metadata lists {len(metadata.au_codes)} AUs; the head has {k}")
+    geo_in = helper.make_tensor_value_info(INPUT_LANDMARKS, TensorProto.FLOAT, ["N", NUM_POINTS, 3])
+    out = helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["N", k])
+    nodes, inits = _geometry_nodes(head)
+    if appearance is None:
+        nodes.append(helper.make_node("Sigmoid", ["geo_logits"], ["probs"], name="head_sigmoid"))
+        graph = helper.make_graph(nodes, "aunce_rt_geometry", [geo_in], [out], initializer=inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+        inputs: tuple[str, ...] = (INPUT_LANDMARKS,)
+    else:
+        model = onnx.ModelProto()
+        model.CopyFrom(appearance)
+        g = model.graph
+        if any(i.name == INPUT_LANDMARKS for i in g.input):
+            raise InputError("the appearance graph already takes landmarks; give an image-only model")
+        old = g.output[0].name
+        for node in g.node:  # its probabilities become an internal tensor
+            node.output[:] = [_APP_PROBS if o == old else o for o in node.output]
+            node.input[:] = [_APP_PROBS if i == old else i for i in node.input]
+        del g.output[:]
+        app_nodes, app_inits = _appearance_nodes(head)
+        nodes += app_nodes + [
+            helper.make_node("Add", ["geo_logits", "app_term"], ["fused_logits"], name="fuse_add"),
+            helper.make_node("Sigmoid", ["fused_logits"], ["probs"], name="head_sigmoid"),
+        ]
+        g.node.extend(nodes)
+        g.initializer.extend(inits + app_inits)
+        g.input.append(geo_in)
+        g.output.append(out)
+        opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=OPSET)
+        if opset < 13:
+            raise InputError(f"the appearance graph uses opset {opset}; re-export it with opset >= 13")
+        inputs = (INPUT_IMAGES, INPUT_LANDMARKS)
+    meta = ModelMetadata(
+        **{
+            **{f: getattr(metadata, f) for f in metadata.__dataclass_fields__},
+            "inputs": inputs,
+            "geometry": GEOMETRY_SPEC,
+            "has_features": False,
+            "format_version": 2,
+        }
+    )
+    set_metadata(model, meta)
+    check_model(model)
+    return model
