@@ -30,9 +30,9 @@ import cv2
 import numpy as np
 
 from aunce_rt.align import aligned_input
-from aunce_rt.geometry import NUM_POINTS, aligned_landmarks
 from aunce_rt.aus import au_label
 from aunce_rt.errors import InputError, ModelError
+from aunce_rt.geometry import NUM_POINTS, aligned_landmarks
 from aunce_rt.imageio import to_bgr8
 from aunce_rt.landmarks import FaceLandmarks, LandmarkBackend, create_backend
 from aunce_rt.providers import ProviderSpec
@@ -104,7 +104,9 @@ class _Pending:
 
     frame: Frame
     faces: list[FaceLandmarks]
-    crops: np.ndarray | None  # (F, S, S, 3) uint8 in the model's colour order (None: the model takes no images)
+    crops: (
+        np.ndarray | None
+    )  # (F, S, S, 3) uint8 in the model's colour order (None: the model takes no images)
     geometry: np.ndarray | None = None  # (F, 478, 3) float32 aligned landmarks (None: the model takes none)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -181,7 +183,8 @@ class AUDetector:
         pending = self._prepare(frame, self._static, decode_ms=0.0)
         order = np.argsort([f.box[0] for f in pending.faces], kind="stable")
         pending.faces = [pending.faces[i] for i in order]
-        pending.crops = pending.crops[order]
+        pending.crops = pending.crops[order] if pending.crops is not None else None
+        pending.geometry = pending.geometry[order] if pending.geometry is not None else None
         return self._finish_window([pending], tracker=None, smoother=None)[0]
 
     def stream(
@@ -310,7 +313,8 @@ class AUDetector:
             meta = self.metadata
             crops = np.concatenate([p.crops for p in window]) if meta.uses_images else None
             geometry = np.concatenate([p.geometry for p in window]) if meta.uses_landmarks else None
-            probs = self.session.run(crops, landmarks=geometry)
+            # image-only models get the call of format 1 (a duck-typed session keeps working)
+            probs = self.session.run(crops) if geometry is None else self.session.run(crops, landmarks=geometry)
         infer_ms = (time.perf_counter() - t0) * 1e3
         results, start = [], 0
         for pending, count in zip(window, counts, strict=True):

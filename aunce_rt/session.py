@@ -134,7 +134,7 @@ class AUModelSession:
             )
         names = {}
         by_name = {i.name: i for i in inputs}
-        for k, role in enumerate(meta.inputs):
+        for role in meta.inputs:
             # single-input graphs of format 1 may name their input anything; else by role
             inp = inputs[0] if len(inputs) == 1 else by_name.get(role)
             if inp is None:
@@ -148,7 +148,10 @@ class AUModelSession:
                 expected, want_type = [NUM_POINTS, 3], _ORT_DTYPES["float32"]
                 promise = f"(N, {NUM_POINTS}, 3) aligned landmarks"
             dims = list(inp.shape)
-            if len(dims) != len(expected) + 1 or [d if isinstance(d, int) else None for d in dims[1:]] != expected:
+            if (
+                len(dims) != len(expected) + 1
+                or [d if isinstance(d, int) else None for d in dims[1:]] != expected
+            ):
                 raise ModelError(
                     f"{self.path} input {inp.name!r} has shape {dims}; its metadata promises "
                     f"{promise}; {REEXPORT_HINT}"

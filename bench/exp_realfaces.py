@@ -65,7 +65,10 @@ LEVERS = {
 def real_subset(real: dict[str, np.ndarray], stride: int) -> dict[str, np.ndarray]:
     """The real faces with GRID frames thinned to every ``stride``-th (photos all kept)."""
     keep = np.array(
-        [not n.split("/")[-1].isdigit() or int(n.split("/")[-1]) % stride == 0 for n in real["names"].tolist()]
+        [
+            not n.split("/")[-1].isdigit() or int(n.split("/")[-1]) % stride == 0
+            for n in real["names"].tolist()
+        ]
     )
     return {k: (v[keep] if k != "au_codes" else v) for k, v in real.items()}
 
@@ -74,11 +77,11 @@ def main() -> int:
     from aunce_rt.aus import BENCHMARK_AUS
     from aunce_rt.detector import default_model_path
     from aunce_rt.evaluation.metrics import roc_auc
+    from aunce_rt.export._geometry_head import build_geometry_model
+    from aunce_rt.export._graph import load_model_proto, read_metadata, save_model_proto
     from aunce_rt.pipelines._geometry_data import RealSource, real_features, synth_features
     from aunce_rt.pipelines._geometry_fit import HeadConfig, fit_head, mirror_permutation, training_rows
     from aunce_rt.session import AUModelSession
-    from export._graph import load_model_proto, read_metadata, save_model_proto
-    from export._geometry_head import build_geometry_model
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cache", type=Path, required=True)
@@ -93,7 +96,9 @@ def main() -> int:
     real_all = real_features(
         args.cache, RealSource.from_folders(FACES, VIDEOS), teacher_task=TASK, appearance_model=app_model
     )
-    held = synth_features(args.cache, seed=0, split="test", n=1000, appearance_model=app_model, workers=args.workers)
+    held = synth_features(
+        args.cache, seed=0, split="test", n=1000, appearance_model=app_model, workers=args.workers
+    )
     out_dir = args.cache / "models"
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = {}
@@ -102,7 +107,12 @@ def main() -> int:
         for seed in args.seeds:
             tag = name if seed == 0 else f"{name}s{seed}"
             synth = synth_features(
-                args.cache, seed=seed, split="train", n=lever["n"], appearance_model=app_model, workers=args.workers
+                args.cache,
+                seed=seed,
+                split="train",
+                n=lever["n"],
+                appearance_model=app_model,
+                workers=args.workers,
             )
             assert tuple(synth["au_codes"]) == codes == tuple(real_all["au_codes"])
             perm = mirror_permutation(synth["landmarks"][synth["found"].astype(bool)].mean(0))
@@ -130,12 +140,25 @@ def main() -> int:
                 ref = head.probs(lm, held["app"][f])
             else:
                 ref = head.probs(lm)
-                np.testing.assert_allclose(session.run(landmarks=lm), ref, atol=2e-4)
+                np.testing.assert_allclose(
+                    session.run(landmarks=lm), ref, atol=1e-3
+                )  # float32 sums of 1434 terms
             probs = np.zeros((len(f), len(codes)))
             probs[f] = ref
             auc = roc_auc(probs, held["labels"].astype(int))
-            summary[tag] = {"fit_s": round(fit_s, 1), "rows": len(rows), "synthau_heldout_auc": float(np.nanmean(auc))}
-            log.info("%s: %d rows, fit %.0f s, SynthAU held-out mean AUC %.3f -> %s", tag, len(rows), fit_s, np.nanmean(auc), path)
+            summary[tag] = {
+                "fit_s": round(fit_s, 1),
+                "rows": len(rows),
+                "synthau_heldout_auc": float(np.nanmean(auc)),
+            }
+            log.info(
+                "%s: %d rows, fit %.0f s, SynthAU held-out mean AUC %.3f -> %s",
+                tag,
+                len(rows),
+                fit_s,
+                np.nanmean(auc),
+                path,
+            )
     (args.cache / "levers.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
     return 0

@@ -289,3 +289,62 @@ def recipe_cmd(
     if res.installed:
         uses = "; `aunce-rt demo` now uses it" if install_default else ""
         out_console.print(f"installed {res.installed}{uses}")
+
+
+@train_app.command("real-faces")
+def real_faces_cmd(
+    out: Path = typer.Option(
+        Path("runs/real-faces"), "--out", "-o", help="Run folder (its cache/ is resumed)."
+    ),
+    shared: Path = typer.Option(
+        Path("../shared"), "--shared", help="Folder holding data/faces_cc, data/video_cc and models/."
+    ),
+    faces: Path | None = typer.Option(
+        None, "--faces", help="CC BY face photos (default SHARED/data/faces_cc)."
+    ),
+    videos: Path | None = typer.Option(
+        None, "--videos", help="CC BY face clips (default SHARED/data/video_cc)."
+    ),
+    teacher: Path | None = typer.Option(
+        None, "--teacher", help="MediaPipe face_landmarker.task (default SHARED/models/...); training only."
+    ),
+    appearance_model: Path | None = typer.Option(
+        None,
+        "--appearance-model",
+        help="Image-only aunce-rt .onnx whose scores the recipe records (default: bundled).",
+    ),
+    synth_n: int = typer.Option(4000, "--synth-n", help="SynthAU training renders."),
+    mirror: bool = typer.Option(True, "--mirror/--no-mirror", help="Also train on every face mirrored."),
+    appearance: bool = typer.Option(False, "--appearance/--geometry-only", help="Fuse the appearance model."),
+    workers: int = typer.Option(2, "--workers", help="Processes for the feature extraction."),
+    install_default: bool = typer.Option(
+        False, "--install-default/--no-install", help="Also copy the model to aunce_rt/assets/default.onnx."
+    ),
+    install_to: Path | None = typer.Option(
+        None, "--install-to", help="Also copy the model to this file or folder."
+    ),
+) -> None:
+    """Make the real-face model: landmark geometry on SynthAU + CC BY real faces (teacher soft targets)."""
+    from aunce_rt.pipelines.real_faces import RealFaceConfig, RealFaceSources, run_real_face_recipe
+
+    base = RealFaceSources.from_shared(shared, appearance_model)
+    sources = RealFaceSources(
+        faces=faces or base.faces,
+        videos=videos or base.videos,
+        teacher=teacher or base.teacher,
+        appearance_model=base.appearance_model,
+    )
+    cfg = RealFaceConfig(synth_n=synth_n, mirror=mirror, appearance=appearance, workers=workers)
+    res = run_real_face_recipe(sources, out, cfg, install_default=install_default, install_to=install_to)
+    held = res.metrics["synthau_heldout_renders"]
+    rt = res.metrics["synthau_runtime_unseen_people"]
+    out_console.print(
+        f"SynthAU held-out renders: mean AUC {held['mean_auc']:.3f}, F1-macro {100 * held['f1_macro']:.1f}%; "
+        f"through the runtime on {rt['people']} unseen people: F1-macro {100 * rt['f1_macro']:.1f}%"
+    )
+    out_console.print(f"model: {res.model} (card: {res.model.parent / 'MODEL_CARD.md'})")
+    if res.installed:
+        out_console.print(f"installed {res.installed}")
+    out_console.print(
+        "score it on real labelled faces: aunce-rt eval images LABELS.csv --model " + str(res.model)
+    )

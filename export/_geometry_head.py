@@ -27,9 +27,9 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from aunce_rt.errors import InputError
+from aunce_rt.export._graph import check_model, set_metadata
 from aunce_rt.geometry import GEOMETRY_SPEC, NUM_POINTS
 from aunce_rt.metadata import INPUT_IMAGES, INPUT_LANDMARKS, ModelMetadata
-from export._graph import check_model, set_metadata
 
 OPSET = 17
 EPS = 1e-4  # appearance probabilities are clipped to [EPS, 1 - EPS] before the logit
@@ -58,7 +58,9 @@ class GeometryHead:
             )
         a = self.appearance_weights
         if a is not None and np.asarray(a).shape != (w.shape[1], w.shape[1]):
-            raise InputError(f"appearance weights must be (K, K) = {(w.shape[1],) * 2}; got {np.asarray(a).shape}")
+            raise InputError(
+                f"appearance weights must be (K, K) = {(w.shape[1],) * 2}; got {np.asarray(a).shape}"
+            )
 
     @property
     def num_aus(self) -> int:

@@ -51,8 +51,12 @@ class RealSource:
     @classmethod
     def from_folders(cls, photos: Path | None, videos: Path | None, video_stride: int = 1) -> RealSource:
         """Every ``*.jpg``/``*.png`` under ``photos`` and ``*.mpg``/``*.mp4``/``*.avi`` under ``videos``."""
-        pics = sorted(p for ext in ("jpg", "jpeg", "png") for p in (photos or Path("/nonexistent")).rglob(f"*.{ext}"))
-        vids = sorted(p for ext in ("mpg", "mp4", "avi") for p in (videos or Path("/nonexistent")).rglob(f"*.{ext}"))
+        pics = sorted(
+            p for ext in ("jpg", "jpeg", "png") for p in (photos or Path("/nonexistent")).rglob(f"*.{ext}")
+        )
+        vids = sorted(
+            p for ext in ("mpg", "mp4", "avi") for p in (videos or Path("/nonexistent")).rglob(f"*.{ext}")
+        )
         return cls(tuple(pics), tuple(vids), video_stride)
 
     def frames(self) -> Iterator[tuple[str, np.ndarray]]:
@@ -169,7 +173,9 @@ def synth_features(
         path = cache / f"synthau_{split}_s{seed}_{start:06d}_{min(start + CHUNK, n):06d}.npz"
         paths.append(path)
         if not path.is_file():
-            jobs.append((seed, split, list(range(start, min(start + CHUNK, n))), str(appearance_model), str(path)))
+            jobs.append(
+                (seed, split, list(range(start, min(start + CHUNK, n))), str(appearance_model), str(path))
+            )
     if jobs:
         t0 = time.perf_counter()
         logger.info("SynthAU %s seed %d: %d of %d chunks to extract", split, seed, len(jobs), len(paths))
@@ -228,5 +234,10 @@ def real_features(
     tmp = cache / f"{name}.part.npz"
     np.savez_compressed(tmp, **out)
     tmp.rename(path)
-    logger.info("real faces: %d images, %d usable (%.0f s)", len(names), int(out["found"].sum()), time.perf_counter() - t0)
+    logger.info(
+        "real faces: %d images, %d usable (%.0f s)",
+        len(names),
+        int(out["found"].sum()),
+        time.perf_counter() - t0,
+    )
     return out

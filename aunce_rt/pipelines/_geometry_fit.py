@@ -69,7 +69,12 @@ class Rows:
 
     @staticmethod
     def concat(parts: list[Rows]) -> Rows:
-        return Rows(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("landmarks", "app_logits", "targets", "weights")))
+        return Rows(
+            *(
+                np.concatenate([getattr(p, f) for p in parts])
+                for f in ("landmarks", "app_logits", "targets", "weights")
+            )
+        )
 
 
 def logit(p: np.ndarray) -> np.ndarray:
@@ -135,7 +140,9 @@ def balanced_weights(rows: Rows) -> np.ndarray:
     w, y = rows.weights, rows.targets
     total = w.sum(0)
     pos = (w * y).sum(0)
-    factor = np.where(y == 1, total / (2 * np.maximum(pos, 1e-9)), total / (2 * np.maximum(total - pos, 1e-9)))
+    factor = np.where(
+        y == 1, total / (2 * np.maximum(pos, 1e-9)), total / (2 * np.maximum(total - pos, 1e-9))
+    )
     return w * factor
 
 
@@ -150,7 +157,7 @@ def fit_head(rows: Rows, config: HeadConfig, n_jobs: int = 2):  # -> export._geo
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    from export._geometry_head import GeometryHead
+    from aunce_rt.export._geometry_head import GeometryHead
 
     x = features(rows, config.appearance)
     w = balanced_weights(rows) if config.balanced else rows.weights
@@ -179,7 +186,10 @@ def fit_head(rows: Rows, config: HeadConfig, n_jobs: int = 2):  # -> export._geo
 
 
 def training_rows(
-    synth: dict[str, np.ndarray], real: dict[str, np.ndarray] | None, config: HeadConfig, perm: np.ndarray | None
+    synth: dict[str, np.ndarray],
+    real: dict[str, np.ndarray] | None,
+    config: HeadConfig,
+    perm: np.ndarray | None,
 ) -> Rows:
     """All rows of one lever setting (SynthAU, + real soft targets, + mirrored copies)."""
     parts = [synth_rows(synth)]

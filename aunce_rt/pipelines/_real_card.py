@@ -1,0 +1,83 @@
+"""The markdown model card of the real-face model, from its ``recipe_result.json``.
+
+Real-face figures come first when a ckplus_dev evaluation was added to the summary
+(``summary["real_faces_eval"]``, written by ``bench/bench_ckplus.py --card``); SynthAU
+figures second; then data sources with their licences and the limitations.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _row(label: str, per_au: dict[str, float], codes: list[int], mean: float, extra: str = "") -> str:
+    cells = " | ".join(f"{per_au.get(f'AU{c:02d}', float('nan')):.3f}" for c in codes)
+    return f"| {label} | {cells} | **{mean:.3f}** |{extra}"
+
+
+def real_face_card(summary: dict[str, Any]) -> str:
+    """A markdown model card for the real-face recipe's model."""
+    codes = summary["au_codes"]
+    cfg, m, tr = summary["config"], summary["metrics"], summary["training"]
+    held, rt = m["synthau_heldout_renders"], m["synthau_runtime_unseen_people"]
+    head = "| | " + " | ".join(f"AU{c:02d}" for c in codes) + " | mean |"
+    rule = "|---|" + "---:|" * (len(codes) + 1)
+    lines = [
+        "# Model card: the real-face AU model",
+        "",
+        f"- **file**: `{summary['file']}` ({summary['size_mb']:.2f} MB), made by `aunce-rt train real-faces`",
+        "- **model**: per-AU logistic regression on the 478 MediaPipe FaceMesh points of the face, mapped "
+        "into the runtime's aligned frame (`aunce_rt.geometry`), class-balanced"
+        + (", every training face also mirrored" if cfg["mirror"] else "")
+        + ("; fused with the SynthAU appearance model's logits" if cfg["appearance"] else "")
+        + ". One ONNX graph; its metadata declares the `landmarks` input the runtime feeds.",
+        f"- **data**: {tr['synthau_train_faces']} SynthAU renders (exact AU truth) and {tr['real_faces']} "
+        "real faces with MediaPipe blendshape scores mapped to AUs as soft targets; no FACS-coded real data.",
+        f"- **thresholds**: {m['thresholds']}.",
+        "",
+    ]
+    real = summary.get("real_faces_eval")
+    if real:
+        lines += [
+            f"## Real faces: {real['name']} ({real['images']} images, {real['people']} people; evaluation only)",
+            "",
+            "AUC per AU through the full runtime (" + real["protocol"] + ").",
+            "",
+            head,
+            rule,
+        ]
+        for name, r in real["systems"].items():
+            lines.append(_row(name, r["auc"], codes, r["mean_auc"]))
+        lines += ["", real.get("note", ""), ""]
+    lines += [
+        "## SynthAU",
+        "",
+        f"Held-out renders of unseen people (AUC; F1-macro at the thresholds {100 * held['f1_macro']:.1f}%):",
+        "",
+        head,
+        rule,
+        _row("held-out renders", held["auc"], codes, held["mean_auc"]),
+        "",
+        f"Through the full runtime, {rt['people']} unseen SynthAU people, {rt['frames']} video frames: "
+        f"F1-macro **{100 * rt['f1_macro']:.1f}%**, face found in {100 * rt['detection_rate']:.1f}% of frames.",
+        "",
+        f"Calibration on the held-out renders: expected calibration error {m['reliability_synthau_heldout']['ece']:.3f} "
+        "(reliability curve: `reliability.png` in the run folder). Class-balanced weights move every rare AU's "
+        "probabilities up: read them as balanced scores (0.5 = as likely present as absent at equal base rates).",
+        "",
+        "## Data and licences",
+        "",
+        summary["attribution"],
+        "",
+        "## Limitations",
+        "",
+        "- The model sees geometry only"
+        + ("" if not cfg["appearance"] else " and SynthAU-trained texture")
+        + ": AUs that show mostly as texture (AU10's nasolabial furrow, AU14's dimple, AU06's crow's feet) "
+        "are its weakest.",
+        "- The real-face figures are CK+: posed expressions, grey, low resolution (48 px upscaled), "
+        "frontal; they say little about spontaneous, subtle, occluded or profile faces.",
+        "- The soft targets come from a blendshape model, not from FACS coders; where the teacher is "
+        "wrong (AU14, AU23) the real faces can only teach geometry, not labels.",
+    ]
+    return "\n".join(lines) + "\n"

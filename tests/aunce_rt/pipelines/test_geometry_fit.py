@@ -1,0 +1,107 @@
+"""pipelines._geometry_fit: mirror permutation, soft targets, balanced weights, the folded head."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aunce_rt.geometry import NUM_POINTS, mirror_landmarks
+from aunce_rt.pipelines._geometry_fit import (
+    HeadConfig,
+    Rows,
+    balanced_weights,
+    fit_head,
+    mirror_permutation,
+    real_rows,
+    training_rows,
+)
+
+K = 3
+
+
+def _symmetric_face(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A face whose left half mirrors its right half under a known (shuffled) permutation."""
+    rng = np.random.default_rng(seed)
+    half = (NUM_POINTS - 28) // 2
+    right = rng.uniform([20, 20, -5], [105, 200, 5], (half, 3))
+    left = right * [-1, 1, 1] + [224, 0, 0]
+    mid = np.column_stack([np.full(28, 112.0), rng.uniform(20, 200, 28), rng.uniform(-5, 5, 28)])
+    pts = np.concatenate([right, left, mid])
+    partner = np.concatenate([np.arange(half) + half, np.arange(half), 2 * half + np.arange(28)])
+    order = rng.permutation(NUM_POINTS)  # hide the structure behind a shuffle
+    inv = np.argsort(order)
+    return pts[order], inv[partner[order]]
+
+
+def test_mirror_permutation_recovers_the_symmetry():
+    face, truth = _symmetric_face()
+    perm = mirror_permutation(face)
+    np.testing.assert_array_equal(perm, truth)
+    np.testing.assert_allclose(mirror_landmarks(face, perm), face, atol=1e-4)
+
+
+def test_real_rows_are_soft_targets():
+    rng = np.random.default_rng(0)
+    data = {
+        "landmarks": rng.normal(size=(4, NUM_POINTS, 3)).astype(np.float32),
+        "found": np.array([True, True, False, True]),
+        "app": np.full((4, K), 0.5, np.float32),
+        "app_flip": np.full((4, K), 0.5, np.float32),
+        "teacher": rng.uniform(size=(4, K)).astype(np.float32),
+    }
+    rows = real_rows(data)
+    assert len(rows) == 6  # 3 faces found, each twice
+    np.testing.assert_array_equal(rows.targets[:3], 1)
+    np.testing.assert_array_equal(rows.targets[3:], 0)
+    np.testing.assert_allclose(rows.weights[:3], data["teacher"][[0, 1, 3]], rtol=1e-6)
+    np.testing.assert_allclose(rows.weights[:3] + rows.weights[3:], 1, rtol=1e-6)
+
+
+def test_balanced_weights_equalise_the_classes():
+    y = np.array([[1], [0], [0], [0]], float)
+    w = balanced_weights(Rows(np.zeros((4, NUM_POINTS, 3)), np.zeros((4, 1)), y, np.ones((4, 1))))
+    assert w[y == 1].sum() == pytest.approx(w[y == 0].sum())
+
+
+def _toy(n: int = 600, seed: int = 0) -> dict[str, np.ndarray]:
+    """SynthAU-like rows: AU k present iff point k moves up (plus noise elsewhere)."""
+    rng = np.random.default_rng(seed)
+    lm = rng.normal(100, 1, (n, NUM_POINTS, 3)).astype(np.float32)
+    labels = rng.integers(0, 2, (n, K)).astype(np.int8)
+    for k in range(K):
+        lm[:, k, 1] -= 8 * labels[:, k]
+    return {
+        "landmarks": lm,
+        "found": np.ones(n, bool),
+        "labels": labels,
+        "app": np.full((n, K), 0.5, np.float32),
+        "app_flip": np.full((n, K), 0.5, np.float32),
+    }
+
+
+def test_folded_head_learns_and_matches_sklearn():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    data = _toy(1500)
+    cfg = HeadConfig(balanced=False, real=False)
+    rows = training_rows(data, None, cfg, None)
+    head = fit_head(rows, cfg, n_jobs=1)
+    test = _toy(200, seed=1)
+    probs = head.probs(test["landmarks"])
+    assert ((probs >= 0.5) == test["labels"]).mean() > 0.9
+    x = rows.landmarks.reshape(len(rows), -1)
+    scaler = StandardScaler().fit(x)
+    lr = LogisticRegression(C=1.0, max_iter=2000, tol=1e-3).fit(scaler.transform(x), rows.targets[:, 1])
+    want = lr.predict_proba(scaler.transform(test["landmarks"].reshape(200, -1)))[:, 1]
+    np.testing.assert_allclose(probs[:, 1], want, atol=1e-4)
+
+
+def test_mirror_rows_double_the_data():
+    data = _toy(50)
+    perm = np.arange(NUM_POINTS)
+    rows = training_rows(data, None, HeadConfig(mirror=True, real=False), perm)
+    assert len(rows) == 100
+    np.testing.assert_allclose(rows.landmarks[50:, :, 0], 224 - rows.landmarks[:50, :, 0], atol=1e-4)
+    with pytest.raises(ValueError, match="permutation"):
+        training_rows(data, None, HeadConfig(mirror=True, real=False), None)
