@@ -83,16 +83,21 @@ class RealSource:
 
 
 class _FaceFeatures:
-    """FaceMesh + aligned geometry + appearance scores of one BGR image (one worker's tools)."""
+    """FaceMesh + aligned geometry (+ appearance scores) of one BGR image (one worker's tools).
 
-    def __init__(self, appearance_model: Path) -> None:
+    Without an appearance model the scores are zeros (the geometry-only recipe needs none).
+    """
+
+    def __init__(self, appearance_model: Path | None, num_aus: int = 12) -> None:
         from aunce_rt.landmarks._facemesh import FaceMeshBackend
         from aunce_rt.session import AUModelSession
 
         self.backend = FaceMeshBackend(static=True, max_faces=4, retry=True)
-        self.session = AUModelSession(appearance_model, providers="cpu", num_threads=1)
-        self.rgb = self.session.metadata.color_order == "RGB"
-        self.k = self.session.metadata.num_aus
+        self.session = (
+            AUModelSession(appearance_model, providers="cpu", num_threads=1) if appearance_model else None
+        )
+        self.rgb = self.session is None or self.session.metadata.color_order == "RGB"
+        self.k = self.session.metadata.num_aus if self.session else num_aus
 
     def __call__(self, image_bgr: np.ndarray) -> tuple[np.ndarray, bool, np.ndarray, np.ndarray]:
         from aunce_rt.align import aligned_input
@@ -100,13 +105,16 @@ class _FaceFeatures:
         from aunce_rt.landmarks import most_confident_face
 
         face = most_confident_face(self.backend, image_bgr)
+        zeros = np.zeros(self.k, np.float32)
         if face is None:
-            zeros = np.zeros(self.k, np.float32)
             return np.zeros((NUM_POINTS, 3), np.float32), False, zeros, zeros
+        geometry = aligned_landmarks(face.points, face.z)
+        if self.session is None:
+            return geometry, True, zeros, zeros
         src = np.ascontiguousarray(image_bgr[:, :, ::-1]) if self.rgb else image_bgr
         crop = aligned_input(src, face.points, "mediapipe", input_size=self.session.input_size)
         probs = self.session.run(np.stack([crop, np.ascontiguousarray(crop[:, ::-1])]))
-        return aligned_landmarks(face.points, face.z), True, probs[0], probs[1]
+        return geometry, True, probs[0], probs[1]
 
     def close(self) -> None:
         self.backend.close()
@@ -118,7 +126,7 @@ def _synth_chunk(job: tuple[int, str, list[int], str, str]) -> str:
 
     seed, split, indices, model, out = job
     gen = SynthAU(seed=seed, split=split)
-    tools = _FaceFeatures(Path(model))
+    tools = _FaceFeatures(Path(model) if model else None, num_aus=len(gen.au_codes))
     order = gen.render_order(indices)
     n = len(order)
     lms = np.zeros((n, NUM_POINTS, 3), np.float32)
@@ -159,9 +167,12 @@ def _pool_map(fn, jobs: list, workers: int) -> list:
 
 
 def synth_features(
-    cache: Path, *, seed: int, split: str, n: int, appearance_model: Path, workers: int = 2
+    cache: Path, *, seed: int, split: str, n: int, appearance_model: Path | None, workers: int = 2
 ) -> dict[str, np.ndarray]:
     """Features of SynthAU samples 0..n-1 of ``(seed, split)``; chunks cached under ``cache``.
+
+    The chunk names carry whether appearance scores were made (``_app``), so a cache made
+    without an appearance model is never read as one with it.
 
     Returns:
         dict with ``landmarks`` (n, 478, 3), ``found`` (n,), ``app``/``app_flip`` (n, K),
@@ -170,12 +181,12 @@ def synth_features(
     cache.mkdir(parents=True, exist_ok=True)
     jobs, paths = [], []
     for start in range(0, n, CHUNK):
-        path = cache / f"synthau_{split}_s{seed}_{start:06d}_{min(start + CHUNK, n):06d}.npz"
+        stop = min(start + CHUNK, n)
+        path = cache / f"synthau_{split}_s{seed}_{start:06d}_{stop:06d}{'_app' if appearance_model else ''}.npz"
         paths.append(path)
         if not path.is_file():
-            jobs.append(
-                (seed, split, list(range(start, min(start + CHUNK, n))), str(appearance_model), str(path))
-            )
+            model = str(appearance_model) if appearance_model else ""
+            jobs.append((seed, split, list(range(start, stop)), model, str(path)))
     if jobs:
         t0 = time.perf_counter()
         logger.info("SynthAU %s seed %d: %d of %d chunks to extract", split, seed, len(jobs), len(paths))
@@ -190,7 +201,7 @@ def synth_features(
 
 
 def real_features(
-    cache: Path, source: RealSource, *, teacher_task: Path, appearance_model: Path, name: str = "real"
+    cache: Path, source: RealSource, *, teacher_task: Path, appearance_model: Path | None, name: str = "real"
 ) -> dict[str, np.ndarray]:
     """Features and teacher AU scores of permissive real faces (one cached npz).
 
@@ -198,7 +209,7 @@ def real_features(
         dict with ``names`` (n,), ``landmarks`` (n, 478, 3), ``found`` (n,) (FaceMesh AND the
         teacher found a face), ``app``/``app_flip`` (n, K), ``teacher`` (n, K), ``au_codes``.
     """
-    path = cache / f"{name}.npz"
+    path = cache / f"{name}{'_app' if appearance_model else ''}.npz"
     if path.is_file():
         return dict(np.load(path))
     from aunce_rt.evaluation.teacher import BlendshapeAUDetector
@@ -231,7 +242,7 @@ def real_features(
         "teacher": np.stack(teach).astype(np.float32),
         "au_codes": codes,
     }
-    tmp = cache / f"{name}.part.npz"
+    tmp = path.with_suffix(".part.npz")
     np.savez_compressed(tmp, **out)
     tmp.rename(path)
     logger.info(

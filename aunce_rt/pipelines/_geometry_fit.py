@@ -10,7 +10,11 @@ negative with weight 1 - p). Options, each a lever of the recipe:
   head treats a face and its mirror image alike;
 * ``balanced``: per AU, sklearn's "balanced" factor n / (2 n_c) on the weighted class
   totals, so 0.5 is a sensible decision threshold for rare AUs;
-* ``appearance``: the appearance model's logits (K values) join the 1434 coordinates.
+* ``appearance``: the appearance model's logits (K values) join the 1434 coordinates;
+* ``align_neutral``: the SynthAU geometry is moved by the difference between the mean
+  NEUTRAL real face (the real photos filed as neutral) and the mean neutral SynthAU
+  face (renders with no AU present), so that the rendered heads' systematic shape
+  (brow height, lip thickness, ...) is not read as expression on real faces.
 
 Per AU: ``StandardScaler`` + ``LogisticRegression`` (lbfgs), folded into one affine
 map (``export._geometry_head.GeometryHead``) that the ONNX graph computes.
@@ -44,6 +48,7 @@ class HeadConfig:
         balanced: class-balanced sample weights per AU.
         appearance: fuse the appearance model's logits.
         real: use the real faces with teacher soft targets.
+        align_neutral: shift SynthAU geometry by (mean neutral real - mean neutral SynthAU).
         tol: lbfgs tolerance.
     """
 
@@ -52,6 +57,7 @@ class HeadConfig:
     balanced: bool = True
     appearance: bool = False
     real: bool = True
+    align_neutral: bool = False
     tol: float = 1e-3
 
 
@@ -185,6 +191,23 @@ def fit_head(rows: Rows, config: HeadConfig, n_jobs: int = 2):  # -> export._geo
     )
 
 
+def neutral_offset(synth: dict[str, np.ndarray], real: dict[str, np.ndarray], marker: str = "neutral/") -> np.ndarray:
+    """(478, 3) mean neutral real face minus mean neutral SynthAU face, in the aligned frame.
+
+    Neutral real faces: those whose name starts with ``marker`` (the photos filed as
+    neutral); neutral SynthAU renders: no AU present in the truth.
+    """
+    names = np.array([str(n) for n in real["names"]])
+    real_neutral = real["found"].astype(bool) & np.char.startswith(names, marker)
+    synth_neutral = synth["found"].astype(bool) & (synth["labels"] == 0).all(1)
+    if real_neutral.sum() < 10 or synth_neutral.sum() < 10:
+        raise ValueError(
+            f"neutral alignment needs >= 10 neutral faces per domain; got {int(real_neutral.sum())} real "
+            f"(names starting {marker!r}) and {int(synth_neutral.sum())} SynthAU"
+        )
+    return real["landmarks"][real_neutral].mean(0) - synth["landmarks"][synth_neutral].mean(0)
+
+
 def training_rows(
     synth: dict[str, np.ndarray],
     real: dict[str, np.ndarray] | None,
@@ -192,6 +215,10 @@ def training_rows(
     perm: np.ndarray | None,
 ) -> Rows:
     """All rows of one lever setting (SynthAU, + real soft targets, + mirrored copies)."""
+    if config.align_neutral:
+        if real is None:
+            raise ValueError("neutral alignment needs the real faces")
+        synth = {**synth, "landmarks": synth["landmarks"] + neutral_offset(synth, real)[None]}
     parts = [synth_rows(synth)]
     if config.real and real is not None:
         parts.append(real_rows(real))

@@ -68,6 +68,7 @@ class RealFaceConfig(BaseModel):
     mirror: bool = True
     balanced: bool = True
     appearance: bool = False
+    align_neutral: bool = False
     threshold: float = Field(0.5, gt=0, lt=1, description="decision threshold of every AU")
     clip_people: int = Field(60, ge=1)
     clip_frames: int = Field(60, ge=1)
@@ -81,18 +82,16 @@ class RealFaceSources:
     faces: Path
     videos: Path
     teacher: Path
-    appearance_model: Path
+    appearance_model: Path | None = None
 
     @classmethod
     def from_shared(cls, shared: str | Path, appearance_model: str | Path | None = None) -> RealFaceSources:
-        from aunce_rt.detector import default_model_path
-
         root = Path(shared)
         return cls(
             faces=root / "data" / "faces_cc",
             videos=root / "data" / "video_cc",
             teacher=root / "models" / "face_landmarker.task",
-            appearance_model=Path(appearance_model) if appearance_model else default_model_path(),
+            appearance_model=Path(appearance_model) if appearance_model else None,
         )
 
     def check(self) -> None:
@@ -103,7 +102,7 @@ class RealFaceSources:
             ("teacher", self.teacher, "--teacher", "MediaPipe's face_landmarker.task"),
             ("appearance model", self.appearance_model, "--appearance-model", "an image-only aunce-rt .onnx"),
         ):
-            if not path.exists():
+            if path is not None and not path.exists():
                 raise InputError(f"{name} not found at {path}; pass {flag} PATH ({what})")
 
 
@@ -214,18 +213,23 @@ def run_real_face_recipe(
     out = Path(out)
     cache = out / "cache"
     seconds: dict[str, float] = {}
-    app_meta = read_metadata(load_model_proto(sources.appearance_model), sources.appearance_model)
-    if app_meta.uses_landmarks:
-        raise InputError(
-            f"{sources.appearance_model} already takes landmarks; pass an image-only model as --appearance-model"
-        )
+    if cfg.appearance and sources.appearance_model is None:
+        raise InputError("the appearance lever needs an image-only model: pass --appearance-model PATH")
+    app_meta = None
+    if sources.appearance_model is not None:
+        app_meta = read_metadata(load_model_proto(sources.appearance_model), sources.appearance_model)
+        if app_meta.uses_landmarks:
+            raise InputError(
+                f"{sources.appearance_model} already takes landmarks; pass an image-only model as --appearance-model"
+            )
 
+    app_model = sources.appearance_model if cfg.appearance else None  # geometry only: no crops needed
     t0 = time.perf_counter()
     real = real_features(
         cache,
         RealSource.from_folders(sources.faces, sources.videos, cfg.video_stride),
         teacher_task=sources.teacher,
-        appearance_model=sources.appearance_model,
+        appearance_model=app_model,
         name=f"real_stride{cfg.video_stride}",
     )
     synth = synth_features(
@@ -233,7 +237,7 @@ def run_real_face_recipe(
         seed=cfg.synth_seed,
         split="train",
         n=cfg.synth_n,
-        appearance_model=sources.appearance_model,
+        appearance_model=app_model,
         workers=cfg.workers,
     )
     held = synth_features(
@@ -241,20 +245,22 @@ def run_real_face_recipe(
         seed=0,
         split="test",
         n=cfg.heldout_n,
-        appearance_model=sources.appearance_model,
+        appearance_model=app_model,
         workers=cfg.workers,
     )
     codes = tuple(int(c) for c in synth["au_codes"])
-    if tuple(int(c) for c in real["au_codes"]) != codes or app_meta.au_codes != codes:
+    if tuple(int(c) for c in real["au_codes"]) != codes or (app_meta is not None and app_meta.au_codes != codes):
         raise InputError(
             f"AU lists differ: SynthAU {codes}, teacher {tuple(real['au_codes'])}, appearance model "
-            f"{app_meta.au_codes}; the appearance model must predict the 12 BP4D AUs"
+            f"{app_meta.au_codes if app_meta else None}; the appearance model must predict the 12 BP4D AUs"
         )
     seconds["features"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
     perm = mirror_permutation(synth["landmarks"][synth["found"].astype(bool)].mean(0))
-    head_cfg = HeadConfig(c=cfg.c, mirror=cfg.mirror, balanced=cfg.balanced, appearance=cfg.appearance)
+    head_cfg = HeadConfig(
+        c=cfg.c, mirror=cfg.mirror, balanced=cfg.balanced, appearance=cfg.appearance, align_neutral=cfg.align_neutral
+    )
     rows = training_rows(synth, real, head_cfg, perm)
     head = fit_head(rows, head_cfg, n_jobs=cfg.workers)
     seconds["fit"] = time.perf_counter() - t1
@@ -268,15 +274,17 @@ def run_real_face_recipe(
         "rows": len(rows),
         "git_revision": git_revision(),
     }
+    image_fields = (
+        {"backbone": app_meta.backbone, "input_size": app_meta.input_size, "color_order": app_meta.color_order,
+         "mean": app_meta.mean, "std": app_meta.std}
+        if cfg.appearance and app_meta is not None
+        else {}
+    )
     meta = ModelMetadata(
         au_codes=codes,
         thresholds=(cfg.threshold,) * len(codes),
         encoder="geometry-linear" + ("+appearance" if cfg.appearance else ""),
-        backbone=app_meta.backbone if cfg.appearance else "",
-        input_size=app_meta.input_size,
-        color_order=app_meta.color_order,
-        mean=app_meta.mean,
-        std=app_meta.std,
+        **image_fields,
         training=training,
         licence_note=LICENCE_NOTE,
         git_revision=git_revision(),

@@ -105,3 +105,21 @@ def test_mirror_rows_double_the_data():
     np.testing.assert_allclose(rows.landmarks[50:, :, 0], 224 - rows.landmarks[:50, :, 0], atol=1e-4)
     with pytest.raises(ValueError, match="permutation"):
         training_rows(data, None, HeadConfig(mirror=True, real=False), None)
+
+
+def test_neutral_offset_moves_synthau_onto_the_real_neutral_face():
+    from aunce_rt.pipelines._geometry_fit import neutral_offset
+
+    synth = _toy(300)
+    synth["labels"][:40] = 0  # 40 neutral renders
+    real = {
+        "names": np.array([f"neutral/{i:03d}.jpg" for i in range(12)] + ["clip/0001"]),
+        "landmarks": np.full((13, NUM_POINTS, 3), 105.0, np.float32),
+        "found": np.ones(13, bool),
+    }
+    offset = neutral_offset(synth, real)
+    want = 105.0 - synth["landmarks"][(synth["labels"] == 0).all(1)].mean(0)
+    np.testing.assert_allclose(offset, want, rtol=1e-5)
+    real["names"] = np.array(["smiling/x.jpg"] * 13)
+    with pytest.raises(ValueError, match="neutral"):
+        neutral_offset(synth, real)
