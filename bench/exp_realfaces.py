@@ -31,6 +31,12 @@ Added after R0..R3 were scored (21:47), before R4/R5 were (settings fixed here f
 R5 = R2 + neutral alignment: SynthAU geometry shifted by (mean of the neutral London
      photos' geometry - mean of the SynthAU renders with no AU present), the domain's
      systematic shape offset, so that it is not read as expression.
+Added after R5 was scored (21:53), before R6 was:
+R6 = R5 with N = 16000 SynthAU renders (the two levers combined).
+Added after R5 was scored, before R7 was (21:59):
+R7 = the better of R5/R6 (by ckplus mean AUC, the shipping rule below), its fitted head
+     averaged with its mirror image (``_geometry_fit.symmetrise``): mirror-consistent by
+     construction. No refit.
 Shipping rule: the lever with the highest ckplus_dev mean AUC; its SynthAU seed
 repeated with seeds 1 and 2 (N = 4000 levers only) for the spread. Nothing else is
 chosen on ckplus_dev.
@@ -64,7 +70,9 @@ LEVERS = {
     "R3": dict(n=4000, stride=1, mirror=True, appearance=True),
     "R4": dict(n=16000, stride=1, mirror=True, appearance=False),
     "R5": dict(n=4000, stride=1, mirror=True, appearance=False, align_neutral=True),
+    "R6": dict(n=16000, stride=1, mirror=True, appearance=False, align_neutral=True),
 }
+DERIVED = {"R7": "symmetrise the head of --base"}
 
 
 def real_subset(real: dict[str, np.ndarray], stride: int) -> dict[str, np.ndarray]:
@@ -93,6 +101,7 @@ def main() -> int:
     ap.add_argument("--levers", nargs="+", default=list(LEVERS))
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--base", help="R7: the lever whose saved head is symmetrised")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     codes = BENCHMARK_AUS["bp4d"]
@@ -108,6 +117,25 @@ def main() -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = {}
     for name in args.levers:
+        if name == "R7":
+            from aunce_rt.export._geometry_head import GeometryHead
+            from aunce_rt.pipelines._geometry_fit import symmetrise
+
+            from onnx import numpy_helper
+
+            base = load_model_proto(out_dir / f"{args.base}.onnx")
+            inits = {t.name: numpy_helper.to_array(t) for t in base.graph.initializer}
+            synth = synth_features(
+                args.cache, seed=0, split="train", n=LEVERS[args.base]["n"], appearance_model=app_model,
+                workers=args.workers,
+            )
+            perm = mirror_permutation(synth["landmarks"][synth["found"].astype(bool)].mean(0))  # as the base's
+            head = symmetrise(GeometryHead(inits["geo_weights"], inits["geo_bias"]), perm)
+            meta = read_metadata(base)
+            meta = meta.__class__(**{**meta.__dict__, "training": {**meta.training, "lever": "R7", "base": args.base}})
+            path = save_model_proto(build_geometry_model(head, meta), out_dir / "R7.onnx")
+            log.info("R7 = symmetrised %s -> %s", args.base, path)
+            continue
         lever = LEVERS[name]
         for seed in args.seeds:
             tag = name if seed == 0 else f"{name}s{seed}"
@@ -137,6 +165,7 @@ def main() -> int:
                 color_order=base_meta.color_order,
                 training={"lever": name, "seed": seed, "rows": len(rows), **lever},
             )
+            np.savez(out_dir / f"{tag}_head.npz", weights=head.weights, bias=head.bias, perm=perm)
             appearance = load_model_proto(app_model) if cfg.appearance else None
             path = save_model_proto(build_geometry_model(head, meta, appearance), out_dir / f"{tag}.onnx")
             # parity of the graph with the numpy head, then SynthAU held-out (sanity)

@@ -322,11 +322,19 @@ def info(
     for label, name, thr in zip(meta.au_labels, meta.au_names, meta.thresholds, strict=True):
         table.add_row(label, name, f"{thr:.3f}")
     out_console.print(table)
+    inputs = []
+    if meta.uses_images:
+        inputs.append(
+            f"images {meta.input_dtype} {meta.input_layout} (N, {meta.input_size}, {meta.input_size}, 3) "
+            f"{meta.color_order}, crop {meta.crop_size}, template {meta.template_id}"
+        )
+    if meta.uses_landmarks:
+        inputs.append(f"landmarks float32 (N, 478, 3), geometry {meta.geometry} (aunce_rt.geometry)")
     rows = {
-        "input": f"{meta.input_dtype} {meta.input_layout} (N, {meta.input_size}, {meta.input_size}, 3) "
-        f"{meta.color_order}, crop {meta.crop_size}, template {meta.template_id}",
-        "normalisation": f"mean {meta.mean}, std {meta.std} (inside the graph)",
-        "encoder": f"{meta.encoder} / {meta.backbone or '?'} (node dim {meta.node_dim or '?'})",
+        "input": "; ".join(inputs),
+        "normalisation": f"mean {meta.mean}, std {meta.std} (inside the graph)" if meta.uses_images else "-",
+        "encoder": meta.encoder
+        + (f" / {meta.backbone or '?'} (node dim {meta.node_dim or '?'})" if meta.uses_images else ""),
         "precision": meta.precision,
         "features output": str(meta.has_features),
         "exported": f"{meta.export_date or '?'} (git {meta.git_revision or '?'})",

@@ -11,6 +11,8 @@ negative with weight 1 - p). Options, each a lever of the recipe:
 * ``balanced``: per AU, sklearn's "balanced" factor n / (2 n_c) on the weighted class
   totals, so 0.5 is a sensible decision threshold for rare AUs;
 * ``appearance``: the appearance model's logits (K values) join the 1434 coordinates;
+* ``symmetric``: the fitted head is averaged with its mirror image, so that a face and
+  its mirror image get exactly the same scores (up to the landmarker's own asymmetry);
 * ``align_neutral``: the SynthAU geometry is moved by the difference between the mean
   NEUTRAL real face (the real photos filed as neutral) and the mean neutral SynthAU
   face (renders with no AU present), so that the rendered heads' systematic shape
@@ -49,6 +51,7 @@ class HeadConfig:
         appearance: fuse the appearance model's logits.
         real: use the real faces with teacher soft targets.
         align_neutral: shift SynthAU geometry by (mean neutral real - mean neutral SynthAU).
+        symmetric: average the fitted head with its mirror image (``symmetrise``).
         tol: lbfgs tolerance.
     """
 
@@ -58,6 +61,7 @@ class HeadConfig:
     appearance: bool = False
     real: bool = True
     align_neutral: bool = False
+    symmetric: bool = False
     tol: float = 1e-3
 
 
@@ -206,6 +210,28 @@ def neutral_offset(synth: dict[str, np.ndarray], real: dict[str, np.ndarray], ma
             f"(names starting {marker!r}) and {int(synth_neutral.sum())} SynthAU"
         )
     return real["landmarks"][real_neutral].mean(0) - synth["landmarks"][synth_neutral].mean(0)
+
+
+def symmetrise(head, perm: np.ndarray):  # (GeometryHead, (478,)) -> GeometryHead
+    """The head averaged with its mirror image, so that a face and its mirror get the same logits.
+
+    With M the mirror of the aligned geometry (``mirror_landmarks``: x -> S - x, points
+    re-indexed by the involution ``perm``), the mirrored head is W_m[j] = (-W[perm j, x],
+    W[perm j, y], W[perm j, z]), b_m = b + S * sum_i W[i, x]; (W + W_m) / 2 gives
+    logits(M g) == logits(g) exactly for every geometry g. Geometry-only heads.
+    """
+    from aunce_rt.export._geometry_head import GeometryHead
+
+    if head.appearance_weights is not None:
+        raise ValueError("only a geometry-only head can be symmetrised (the appearance logits are not mirrored)")
+    w = np.asarray(head.weights, np.float64).reshape(NUM_POINTS, 3, -1)
+    w_m = w[perm].copy()
+    w_m[:, 0] *= -1
+    b_m = np.asarray(head.bias, np.float64) + INPUT_SIZE * w[:, 0].sum(0)
+    return GeometryHead(
+        weights=((w + w_m) / 2).reshape(NUM_POINTS * 3, -1).astype(np.float32),
+        bias=((np.asarray(head.bias, np.float64) + b_m) / 2).astype(np.float32),
+    )
 
 
 def training_rows(

@@ -123,3 +123,19 @@ def test_neutral_offset_moves_synthau_onto_the_real_neutral_face():
     real["names"] = np.array(["smiling/x.jpg"] * 13)
     with pytest.raises(ValueError, match="neutral"):
         neutral_offset(synth, real)
+
+
+def test_symmetrised_head_scores_a_face_and_its_mirror_alike():
+    from aunce_rt.export._geometry_head import GeometryHead
+    from aunce_rt.pipelines._geometry_fit import symmetrise
+
+    face, perm = _symmetric_face()
+    rng = np.random.default_rng(3)
+    head = GeometryHead(rng.normal(0, 0.05, (NUM_POINTS * 3, K)).astype(np.float32), rng.normal(size=K).astype(np.float32))
+    geo = (face[None] + rng.normal(0, 3, (5, NUM_POINTS, 3))).astype(np.float32)  # asymmetric faces
+    sym = symmetrise(head, perm)
+    np.testing.assert_allclose(sym.logits(mirror_landmarks(geo, perm)), sym.logits(geo), atol=1e-3)
+    assert np.abs(head.logits(mirror_landmarks(geo, perm)) - head.logits(geo)).max() > 0.1  # it was not
+    # on average over a face and its mirror, nothing changes
+    both = (head.logits(geo) + head.logits(mirror_landmarks(geo, perm))) / 2
+    np.testing.assert_allclose(sym.logits(geo), both, atol=1e-3)
