@@ -314,7 +314,9 @@ class AUDetector:
             crops = np.concatenate([p.crops for p in window]) if meta.uses_images else None
             geometry = np.concatenate([p.geometry for p in window]) if meta.uses_landmarks else None
             # image-only models get the call of format 1 (a duck-typed session keeps working)
-            probs = self.session.run(crops) if geometry is None else self.session.run(crops, landmarks=geometry)
+            probs = (
+                self.session.run(crops) if geometry is None else self.session.run(crops, landmarks=geometry)
+            )
         infer_ms = (time.perf_counter() - t0) * 1e3
         results, start = [], 0
         for pending, count in zip(window, counts, strict=True):

@@ -99,18 +99,26 @@ def measure(name: str, model: Path, videos: list[Path]) -> dict:
             two_sided = [j for j, c in enumerate(codes) if c not in ONE_SIDED]
             one_sided = [j for j, c in enumerate(codes) if c in ONE_SIDED]
             pf = p[found]
-            flips = np.abs(np.diff((pf >= thr).astype(int), axis=0)).sum(0) if len(pf) > 1 else np.zeros(len(codes))
+            flips = (
+                np.abs(np.diff((pf >= thr).astype(int), axis=0)).sum(0)
+                if len(pf) > 1
+                else np.zeros(len(codes))
+            )
             seconds = max(len(pf) / fps, 1e-9)
             row = {
                 "frames": len(frames),
                 "found": int(found.sum()),
-                "mirror_change": float((dec[:, two_sided] != dec_m[:, two_sided]).mean()) if both.any() else None,
+                "mirror_change": float((dec[:, two_sided] != dec_m[:, two_sided]).mean())
+                if both.any()
+                else None,
                 "mirror_change_au14": float((dec[:, one_sided] != dec_m[:, one_sided]).mean())
                 if both.any() and one_sided
                 else None,
                 "toggles_per_s": float(flips.mean() / seconds),
                 "saturated": float(((pf < 0.05) | (pf > 0.95)).mean()) if len(pf) else None,
-                "positive_rate": {f"AU{c:02d}": float((pf[:, j] >= thr[j]).mean()) for j, c in enumerate(codes)},
+                "positive_rate": {
+                    f"AU{c:02d}": float((pf[:, j] >= thr[j]).mean()) for j, c in enumerate(codes)
+                },
             }
             ref = _openface(video)
             if ref is not None:
@@ -121,7 +129,9 @@ def measure(name: str, model: Path, videos: list[Path]) -> dict:
                         a, b = p[:n, j], ref[c][:n]
                         m = ~np.isnan(a) & ~np.isnan(b)
                         r[f"AU{c:02d}"] = (
-                            float(np.corrcoef(a[m], b[m])[0, 1]) if m.sum() > 2 and a[m].std() > 0 and b[m].std() > 0 else None
+                            float(np.corrcoef(a[m], b[m])[0, 1])
+                            if m.sum() > 2 and a[m].std() > 0 and b[m].std() > 0
+                            else None
                         )
                 row["openface_r"] = r
                 vals = [v for v in r.values() if v is not None]
@@ -139,14 +149,20 @@ def _fmt(v, pct=False) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", action="append", type=_named_model, required=True, help="NAME=PATH (repeatable)")
-    ap.add_argument("--videos", nargs="*", type=Path, help="default: every video of ../shared/data/video with a face")
+    ap.add_argument(
+        "--model", action="append", type=_named_model, required=True, help="NAME=PATH (repeatable)"
+    )
+    ap.add_argument(
+        "--videos", nargs="*", type=Path, help="default: every video of ../shared/data/video with a face"
+    )
     ap.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "real_video.json")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     videos = args.videos or [p for p in sorted(VIDEOS.iterdir()) if p.stem != "no_face"]
     results = {name: measure(name, path, videos) for name, path in args.model}
-    print("| model | video | faces | mirror changes (%, AU14 apart) | AU14 mirror (%) | toggles/s | saturated (%) | r with OpenFace |")
+    print(
+        "| model | video | faces | mirror changes (%, AU14 apart) | AU14 mirror (%) | toggles/s | saturated (%) | r with OpenFace |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for name, per in results.items():
         for video, row in per.items():
@@ -158,8 +174,10 @@ def main() -> int:
     for name, per in results.items():
         for video, row in per.items():
             if "openface_r" in row:
-                print(f"\n{name} / {video}: r with OpenFace AUxx_r: " + ", ".join(
-                    f"{k} {_fmt(v)}" for k, v in row["openface_r"].items()))
+                print(
+                    f"\n{name} / {video}: r with OpenFace AUxx_r: "
+                    + ", ".join(f"{k} {_fmt(v)}" for k, v in row["openface_r"].items())
+                )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -118,21 +118,29 @@ def main() -> int:
     summary = {}
     for name in args.levers:
         if name == "R7":
+            from onnx import numpy_helper
+
             from aunce_rt.export._geometry_head import GeometryHead
             from aunce_rt.pipelines._geometry_fit import symmetrise
-
-            from onnx import numpy_helper
 
             base = load_model_proto(out_dir / f"{args.base}.onnx")
             inits = {t.name: numpy_helper.to_array(t) for t in base.graph.initializer}
             synth = synth_features(
-                args.cache, seed=0, split="train", n=LEVERS[args.base]["n"], appearance_model=app_model,
+                args.cache,
+                seed=0,
+                split="train",
+                n=LEVERS[args.base]["n"],
+                appearance_model=app_model,
                 workers=args.workers,
             )
-            perm = mirror_permutation(synth["landmarks"][synth["found"].astype(bool)].mean(0))  # as the base's
+            perm = mirror_permutation(
+                synth["landmarks"][synth["found"].astype(bool)].mean(0)
+            )  # as the base's
             head = symmetrise(GeometryHead(inits["geo_weights"], inits["geo_bias"]), perm)
             meta = read_metadata(base)
-            meta = meta.__class__(**{**meta.__dict__, "training": {**meta.training, "lever": "R7", "base": args.base}})
+            meta = meta.__class__(
+                **{**meta.__dict__, "training": {**meta.training, "lever": "R7", "base": args.base}}
+            )
             path = save_model_proto(build_geometry_model(head, meta), out_dir / "R7.onnx")
             log.info("R7 = symmetrised %s -> %s", args.base, path)
             continue
@@ -150,7 +158,9 @@ def main() -> int:
             assert tuple(synth["au_codes"]) == codes == tuple(real_all["au_codes"])
             perm = mirror_permutation(synth["landmarks"][synth["found"].astype(bool)].mean(0))
             cfg = HeadConfig(
-                mirror=lever["mirror"], appearance=lever["appearance"], align_neutral=lever.get("align_neutral", False)
+                mirror=lever["mirror"],
+                appearance=lever["appearance"],
+                align_neutral=lever.get("align_neutral", False),
             )
             rows = training_rows(synth, real_subset(real_all, lever["stride"]), cfg, perm)
             t0 = time.perf_counter()

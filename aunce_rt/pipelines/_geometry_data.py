@@ -182,7 +182,9 @@ def synth_features(
     jobs, paths = [], []
     for start in range(0, n, CHUNK):
         stop = min(start + CHUNK, n)
-        path = cache / f"synthau_{split}_s{seed}_{start:06d}_{stop:06d}{'_app' if appearance_model else ''}.npz"
+        path = (
+            cache / f"synthau_{split}_s{seed}_{start:06d}_{stop:06d}{'_app' if appearance_model else ''}.npz"
+        )
         paths.append(path)
         if not path.is_file():
             model = str(appearance_model) if appearance_model else ""

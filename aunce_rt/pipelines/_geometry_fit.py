@@ -195,7 +195,9 @@ def fit_head(rows: Rows, config: HeadConfig, n_jobs: int = 2):  # -> export._geo
     )
 
 
-def neutral_offset(synth: dict[str, np.ndarray], real: dict[str, np.ndarray], marker: str = "neutral/") -> np.ndarray:
+def neutral_offset(
+    synth: dict[str, np.ndarray], real: dict[str, np.ndarray], marker: str = "neutral/"
+) -> np.ndarray:
     """(478, 3) mean neutral real face minus mean neutral SynthAU face, in the aligned frame.
 
     Neutral real faces: those whose name starts with ``marker`` (the photos filed as
@@ -223,7 +225,9 @@ def symmetrise(head, perm: np.ndarray):  # (GeometryHead, (478,)) -> GeometryHea
     from aunce_rt.export._geometry_head import GeometryHead
 
     if head.appearance_weights is not None:
-        raise ValueError("only a geometry-only head can be symmetrised (the appearance logits are not mirrored)")
+        raise ValueError(
+            "only a geometry-only head can be symmetrised (the appearance logits are not mirrored)"
+        )
     w = np.asarray(head.weights, np.float64).reshape(NUM_POINTS, 3, -1)
     w_m = w[perm].copy()
     w_m[:, 0] *= -1

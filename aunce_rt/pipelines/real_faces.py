@@ -249,7 +249,9 @@ def run_real_face_recipe(
         workers=cfg.workers,
     )
     codes = tuple(int(c) for c in synth["au_codes"])
-    if tuple(int(c) for c in real["au_codes"]) != codes or (app_meta is not None and app_meta.au_codes != codes):
+    if tuple(int(c) for c in real["au_codes"]) != codes or (
+        app_meta is not None and app_meta.au_codes != codes
+    ):
         raise InputError(
             f"AU lists differ: SynthAU {codes}, teacher {tuple(real['au_codes'])}, appearance model "
             f"{app_meta.au_codes if app_meta else None}; the appearance model must predict the 12 BP4D AUs"
@@ -259,7 +261,11 @@ def run_real_face_recipe(
     t1 = time.perf_counter()
     perm = mirror_permutation(synth["landmarks"][synth["found"].astype(bool)].mean(0))
     head_cfg = HeadConfig(
-        c=cfg.c, mirror=cfg.mirror, balanced=cfg.balanced, appearance=cfg.appearance, align_neutral=cfg.align_neutral
+        c=cfg.c,
+        mirror=cfg.mirror,
+        balanced=cfg.balanced,
+        appearance=cfg.appearance,
+        align_neutral=cfg.align_neutral,
     )
     rows = training_rows(synth, real, head_cfg, perm)
     head = fit_head(rows, head_cfg, n_jobs=cfg.workers)
@@ -275,8 +281,13 @@ def run_real_face_recipe(
         "git_revision": git_revision(),
     }
     image_fields = (
-        {"backbone": app_meta.backbone, "input_size": app_meta.input_size, "color_order": app_meta.color_order,
-         "mean": app_meta.mean, "std": app_meta.std}
+        {
+            "backbone": app_meta.backbone,
+            "input_size": app_meta.input_size,
+            "color_order": app_meta.color_order,
+            "mean": app_meta.mean,
+            "std": app_meta.std,
+        }
         if cfg.appearance and app_meta is not None
         else {}
     )

@@ -131,7 +131,9 @@ def test_symmetrised_head_scores_a_face_and_its_mirror_alike():
 
     face, perm = _symmetric_face()
     rng = np.random.default_rng(3)
-    head = GeometryHead(rng.normal(0, 0.05, (NUM_POINTS * 3, K)).astype(np.float32), rng.normal(size=K).astype(np.float32))
+    head = GeometryHead(
+        rng.normal(0, 0.05, (NUM_POINTS * 3, K)).astype(np.float32), rng.normal(size=K).astype(np.float32)
+    )
     geo = (face[None] + rng.normal(0, 3, (5, NUM_POINTS, 3))).astype(np.float32)  # asymmetric faces
     sym = symmetrise(head, perm)
     np.testing.assert_allclose(sym.logits(mirror_landmarks(geo, perm)), sym.logits(geo), atol=1e-3)
