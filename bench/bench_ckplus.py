@@ -87,6 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-teacher", action="store_true", help="skip the blendshape teacher")
     ap.add_argument("--providers", default="cpu")
     ap.add_argument("--out", type=Path, help="also write the markdown table here")
+    ap.add_argument(
+        "--card",
+        type=Path,
+        help="a real-face recipe's run folder: put these figures first in its MODEL_CARD.md",
+    )
     ap.add_argument("--json", type=Path, default=RESULTS / "ckplus.json")
     ap.add_argument("--plot", type=Path, default=RESULTS / "ckplus.png")
     args = ap.parse_args(argv)
@@ -153,7 +158,46 @@ def main(argv: list[str] | None = None) -> int:
     args.json.write_text(json.dumps({n: r.to_dict() for n, r in reports.items()}, indent=2) + "\n")
     plot = plot_image_eval(reports, args.plot)
     log.info("wrote %s and %s", args.json, plot)
+    if args.card:
+        _update_card(args.card, reports, data)
     return 0
+
+
+def _update_card(run_dir: Path, reports: dict, data) -> None:
+    """Add the ckplus_dev figures to a real-face run's recipe_result.json and rewrite its MODEL_CARD.md."""
+    from aunce_rt.aus import au_label
+    from aunce_rt.pipelines._real_card import real_face_card
+
+    summary_path = run_dir / "recipe_result.json"
+    summary = json.loads(summary_path.read_text())
+    import csv
+
+    with Path(data.source).open() as fh:
+        people = len({row.get("subject") for row in csv.DictReader(fh)} - {None})
+    summary["real_faces_eval"] = {
+        "name": "ckplus_dev (CK+)",
+        "images": len(data.paths),
+        "people": people,
+        "protocol": "grey, x4 cubic, replicated border of 1/4 side, still-image detect, most confident face; "
+        "no face = 0 for every AU; `python bench/bench_ckplus.py`",
+        "systems": {
+            name: {
+                "auc": {au_label(c): float(r.auc[k]) for k, c in enumerate(r.au_codes)},
+                "mean_auc": float(r.mean_auc),
+                "f1_macro": float(r.f1_macro),
+                "faces": f"{int(r.found.sum())}/{r.found.size}",
+            }
+            for name, r in reports.items()
+        },
+        "note": "F1-macro at each system's own thresholds: "
+        + ", ".join(f"{n} {100 * r.f1_macro:.1f}%" for n, r in reports.items())
+        + ". Faces found: "
+        + ", ".join(f"{n} {int(r.found.sum())}/{r.found.size}" for n, r in reports.items())
+        + ".",
+    }
+    summary_path.write_text(json.dumps(summary, indent=2))
+    (run_dir / "MODEL_CARD.md").write_text(real_face_card(summary))
+    log.info("updated %s and its MODEL_CARD.md", summary_path)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,9 @@ R6 = R5 with N = 16000 SynthAU renders (the two levers combined).
 Added after R5 was scored, before R7 was (21:59):
 R7 = the better of R5/R6 (by ckplus mean AUC, the shipping rule below), its fitted head
      averaged with its mirror image (``_geometry_fit.symmetrise``): mirror-consistent by
-     construction. No refit.
+     construction. No refit. Rule fixed before scoring R7 (22:12): R7 ships instead of its
+     base if its ckplus_dev mean AUC is within 2 seed sd of the base's (the issue requires
+     mirror consistency; exact symmetry is worth a loss inside the noise).
 Shipping rule: the lever with the highest ckplus_dev mean AUC; its SynthAU seed
 repeated with seeds 1 and 2 (N = 4000 levers only) for the spread. Nothing else is
 chosen on ckplus_dev.
