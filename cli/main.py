@@ -20,6 +20,7 @@ from aunce_rt._version import __version__
 from aunce_rt.cli import data, demo, detect, evaluate, export, plot, train
 from aunce_rt.cli._console import err_console
 from aunce_rt.cli._extras import missing_extra_message
+from aunce_rt.cli._help import drop_flag_placeholders
 from aunce_rt.cli._noise import quiet_third_party_logs
 from aunce_rt.cli._signals import Terminated, exit_code, handle_sigterm
 from aunce_rt.errors import AunceError
@@ -32,6 +33,10 @@ class _Group(typer.core.TyperGroup):
 
     Ctrl-C exits 130 and SIGTERM 143, both through the commands' clean-up paths.
     """
+
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        drop_flag_placeholders(self)  # the whole tree is built by now: no <bool> after flags
 
     def invoke(self, ctx):  # type: ignore[no-untyped-def]
         try:
