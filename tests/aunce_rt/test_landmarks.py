@@ -168,3 +168,18 @@ def test_most_confident_face_of_a_bgr_frame():
     rgb, ts = backend.seen[0]
     assert ts == 40 and rgb[..., 2].min() == 255 and rgb[..., 0].max() == 0  # handed over as RGB
     assert most_confident_face(Fake([]), bgr) is None
+
+
+def test_tasks_backend_reports_the_detection_score(landmarker_task, shared_data):
+    # Issue 16: every Tasks face had confidence == min_confidence (0.5); now its detection's score.
+    rgb = np.ascontiguousarray(cv2.imread(str(shared_data / "images" / "single_face.jpg"))[:, :, ::-1])
+    for static in (True, False):
+        backend = create_backend(landmarker_task, static=static, max_faces=2, min_confidence=0.3)
+        try:
+            runs = [backend.process(rgb, ts) for ts in (0, 33, 66)]
+        finally:
+            backend.close()
+        for faces in runs:
+            assert len(faces) == 1, static
+            assert 0.8 < faces[0].confidence <= 1.0, (static, faces[0].confidence)  # BlazeFace: ~0.9
+        assert len({f[0].confidence for f in runs}) == 1  # same image, same score (video: carried over)
