@@ -107,19 +107,25 @@ class TasksBackend:
             min_tracking_confidence=min_confidence,
             output_face_blendshapes=True,
         )
-        try:
-            with native_stderr_silenced():
-                self._landmarker = vision.FaceLandmarker.create_from_options(options)
-        except Exception as exc:  # mediapipe raises RuntimeError/ValueError with a C++ message
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(
-                f"cannot load MediaPipe FaceLandmarker model {path}: {first}; "
-                "pass a valid face_landmarker.task bundle or landmarks='facemesh'"
-            ) from None
+        self._path, self._options = path, options
+        self._landmarker: Any = self._create()
         self._detector = _bundled_detector(path, self.min_confidence)
         self._prev_boxes = np.zeros((0, 4), np.float32)  # video: last frame's faces and scores
         self._prev_scores = np.zeros(0, np.float32)
         self._last_ts = -1
+
+    def _create(self) -> Any:
+        from mediapipe.tasks.python import vision
+
+        try:
+            with native_stderr_silenced():
+                return vision.FaceLandmarker.create_from_options(self._options)
+        except Exception as exc:  # mediapipe raises RuntimeError/ValueError with a C++ message
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(
+                f"cannot load MediaPipe FaceLandmarker model {self._path}: {first}; "
+                "pass a valid face_landmarker.task bundle or landmarks='facemesh'"
+            ) from None
 
     def process(self, rgb: np.ndarray, timestamp_ms: int = 0) -> list[FaceLandmarks]:
         """Faces with blendshapes; VIDEO mode needs increasing timestamps (enforced here)."""
@@ -161,6 +167,17 @@ class TasksBackend:
             self._prev_boxes = boxes[scored]
             self._prev_scores = np.array([scores[i] for i in scored], np.float32)
         return [s if s is not None else self.min_confidence for s in scores]
+
+    def reset(self) -> None:
+        """Start a new stream; in VIDEO mode the landmarker is rebuilt (the Tasks API cannot
+        reset its tracking, and a new stream's timestamps start again)."""
+        self._prev_boxes = np.zeros((0, 4), np.float32)
+        self._prev_scores = np.zeros(0, np.float32)
+        if not self.static and self._landmarker is not None:
+            self._landmarker.close()
+            self._landmarker = None
+            self._landmarker = self._create()
+            self._last_ts = -1
 
     def close(self) -> None:
         if self._detector is not None:

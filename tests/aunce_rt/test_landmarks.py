@@ -183,3 +183,22 @@ def test_tasks_backend_reports_the_detection_score(landmarker_task, shared_data)
             assert len(faces) == 1, static
             assert 0.8 < faces[0].confidence <= 1.0, (static, faces[0].confidence)  # BlazeFace: ~0.9
         assert len({f[0].confidence for f in runs}) == 1  # same image, same score (video: carried over)
+
+
+def test_reset_starts_a_new_stream(landmarker_task, shared_data):
+    # AUDetector.stream reuses one backend per mode and resets it between streams (issue 16).
+    frames = _video_frames(shared_data / "video" / "single_face.mp4", 2)
+    for spec in ("facemesh", landmarker_task):
+        fresh = create_backend(spec, static=False, max_faces=1)
+        reused = create_backend(spec, static=False, max_faces=1)
+        try:
+            expected = [fresh.process(f, 40 * i)[0].points for i, f in enumerate(frames)]
+            reused.process(np.zeros_like(frames[0]), 5000)  # another stream, later timestamps
+            reused.process(frames[1], 5040)
+            reused.reset()
+            again = [reused.process(f, 40 * i)[0].points for i, f in enumerate(frames)]
+        finally:
+            fresh.close()
+            reused.close()
+        for a, b in zip(expected, again, strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-3, err_msg=str(spec))
