@@ -43,13 +43,14 @@ class _Group(typer.core.TyperGroup):
             with handle_sigterm():  # SIGTERM stops as cleanly as Ctrl-C (exit 143)
                 return super().invoke(ctx)
         except AunceError as exc:
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+            # soft_wrap: one line however narrow the terminal (a wrapped line reads as several)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except ImportError as exc:  # an optional dependency (torch, onnx) is not installed
             message = missing_extra_message(exc, ctx.invoked_subcommand or "")
             if message is None:
                 raise
-            err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt as exc:
             err_console.print(
