@@ -15,6 +15,7 @@ import logging
 import typer
 from rich.logging import RichHandler
 from rich.markup import escape
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
 from aunce_rt._version import __version__
 from aunce_rt.cli import data, demo, detect, evaluate, export, plot, train
@@ -31,6 +32,9 @@ __all__ = ["app", "err_console", "main"]
 class _Group(typer.core.TyperGroup):
     """Root group: a library error becomes one red line and exit code 1, never a traceback.
 
+    A command's usage error (a bad option value, a missing file argument) is one line
+    too, with exit code 2, instead of Typer's usage + panel block.
+
     Ctrl-C exits 130 and SIGTERM 143, both through the commands' clean-up paths.
     """
 
@@ -42,6 +46,13 @@ class _Group(typer.core.TyperGroup):
         try:
             with handle_sigterm():  # SIGTERM stops as cleanly as Ctrl-C (exit 143)
                 return super().invoke(ctx)
+        except NoArgsIsHelpError:
+            raise  # the help was printed already
+        except UsageError as exc:  # a bad option value or argument of a command: one line too
+            where = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
+            message = f"{exc.format_message().rstrip('.')} (see `{where} --help`)"
+            err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
         except AunceError as exc:
             # soft_wrap: one line however narrow the terminal (a wrapped line reads as several)
             err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
