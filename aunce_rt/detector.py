@@ -159,6 +159,9 @@ class AUDetector:
         self.batch_frames = int(batch_frames)
         self._rgb_model = self.metadata.color_order == "RGB"
         self._static: LandmarkBackend | None = None
+        # One idle landmark backend per mode (static?) that ``stream`` reuses: a MediaPipe graph
+        # built and closed per call left ~1 MB of native memory behind each time (issue 16).
+        self._idle: dict[bool, LandmarkBackend] = {}
         if self.landmarks != "facemesh":  # fail now, not mid-stream, on a bad .task
             create_backend(self.landmarks, static=True, max_faces=1).close()
 
@@ -229,8 +232,8 @@ class AUDetector:
             )
         backend: LandmarkBackend | None = None
         try:
-            tracking = src.kind in TRACKING_KINDS
-            backend = create_backend(self.landmarks, static=not tracking, max_faces=self.max_faces)
+            static = src.kind not in TRACKING_KINDS
+            backend = self._take_backend(static)
             window = 1 if src.is_live else int(batch_frames or self.batch_frames)
             tracker = FaceTracker(max_faces=self.max_faces, max_lost=MAX_LOST)
             smoother = CausalSmoother(self.smoothing) if self.smoothing is not None else None
@@ -259,7 +262,7 @@ class AUDetector:
                     break
         finally:
             if backend is not None:
-                backend.close()
+                self._give_back(static, backend)
             src.close()
 
     def describe(self) -> str:
@@ -267,16 +270,39 @@ class AUDetector:
         return self.session.describe()
 
     def close(self) -> None:
-        """Release the still-image landmark backend (streams release their own)."""
+        """Release the landmark backends (``detect``'s and the idle ones ``stream`` reuses)."""
         if self._static is not None:
             self._static.close()
             self._static = None
+        while self._idle:
+            self._idle.popitem()[1].close()
 
     def __enter__(self) -> AUDetector:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # ------------------------------------------------------------------ landmark backends
+    def _take_backend(self, static: bool) -> LandmarkBackend:
+        """The idle backend of this mode, or a new one while it is in use (concurrent streams)."""
+        backend = self._idle.pop(static, None)
+        if backend is None:
+            backend = create_backend(self.landmarks, static=static, max_faces=self.max_faces)
+        return backend
+
+    def _give_back(self, static: bool, backend: LandmarkBackend) -> None:
+        """Keep ``backend``, reset for the next stream, unless one of its mode is kept already."""
+        if static in self._idle:
+            backend.close()
+            return
+        try:
+            backend.reset()
+        except Exception as exc:  # runs in a finally block: never mask the stream's own error
+            logger.debug("landmark backend not reusable (%s); closed", exc)
+            backend.close()
+            return
+        self._idle[static] = backend
 
     # ------------------------------------------------------------------ stages
     def _prepare(self, frame: Frame, backend: LandmarkBackend, decode_ms: float) -> _Pending:

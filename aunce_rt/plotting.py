@@ -85,6 +85,23 @@ def series_from_columns(columns: Mapping[str, np.ndarray], name: str) -> list[AU
     return out
 
 
+def _check_plot_path(out: str | Path, inputs: Sequence[str | Path]) -> Path:
+    """``out`` as a Path once it is known writable, of an image format, and not an input."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    from aunce_rt.sinks import check_not_input, check_output_path
+
+    out = check_output_path(out)
+    check_not_input(out, inputs, option="--out")
+    if out.suffix.lower().lstrip(".") not in FigureCanvasBase.get_supported_filetypes():
+        raise OutputError(
+            f"cannot plot to {str(out)!r}: "
+            + (f"{out.suffix!r} is not an image format" if out.suffix else "the name has no suffix")
+            + "; name the output .png (or .pdf, .svg, .jpg)"
+        )
+    return out
+
+
 def plot_timelines(
     csv_paths: Sequence[str | Path],
     out: str | Path,
@@ -121,6 +138,7 @@ def plot_timelines(
 
     if not csv_paths:
         raise InputError("no CSV given to plot; pass at least one file written by `aunce-rt detect`")
+    out = _check_plot_path(out, csv_paths)
     series: list[AUSeries] = []
     for p in csv_paths:
         path = Path(p)
@@ -136,11 +154,6 @@ def plot_timelines(
             "choose --aus among them"
         )
     codes = sorted(aus or present)
-    out = Path(out)
-    if not out.parent.exists():
-        raise OutputError(
-            f"{out.parent}: output folder does not exist; create it first (mkdir -p {out.parent})"
-        )
 
     fig, axes = plt.subplots(len(codes), 1, figsize=(11, 0.72 * len(codes) + 1.2), sharex=True, squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]

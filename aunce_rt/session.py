@@ -87,6 +87,11 @@ class AUModelSession:
         trt_cache_dir: str | Path | None = None,
     ) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise ModelError(
+                f"model path {self.path} is a folder; pass the .onnx file itself "
+                "(export one with `aunce-rt export CHECKPOINT --out model.onnx`)"
+            )
         if not self.path.is_file():
             raise ModelError(
                 f"model file {self.path} not found; pass the path of an exported .onnx model "

@@ -22,6 +22,7 @@ QUIET_ENV: dict[str, str] = {
     "GLOG_minloglevel": "2",
     "TF_CPP_MIN_LOG_LEVEL": "3",
 }
+_CV_LOG_ERROR, _CV_LOG_INFO = 2, 4  # cv2.setLogLevel's levels (cv::utils::logging::LogLevel)
 _SET_BY_US: dict[str, str] = {}  # what this process set, to tell it from the user's own values
 
 
@@ -44,9 +45,11 @@ def quiet_third_party_logs(verbose: int) -> dict[str, str]:
     if "OPENCV_LOG_LEVEL" in chosen or (verbose >= 2 and "OPENCV_LOG_LEVEL" not in os.environ):
         try:
             import cv2
-
-            logging = cv2.utils.logging
+        except ImportError:
+            return chosen
+        logging = getattr(getattr(cv2, "utils", None), "logging", None)
+        if logging is not None:
             logging.setLogLevel(logging.LOG_LEVEL_INFO if verbose >= 2 else logging.LOG_LEVEL_ERROR)
-        except (ImportError, AttributeError):  # an OpenCV without the logging API
-            pass
+        elif hasattr(cv2, "setLogLevel"):  # opencv-python 4.11 wheels: no cv2.utils.logging
+            cv2.setLogLevel(_CV_LOG_INFO if verbose >= 2 else _CV_LOG_ERROR)
     return chosen

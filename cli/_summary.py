@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rich.markup import escape
 from rich.progress import ProgressColumn
 from rich.table import Table
 from rich.text import Text
@@ -43,10 +44,10 @@ class FPSColumn(ProgressColumn):
 def summary_table(stats: list[Stats], model_line: str, interrupted: bool) -> Table:
     """One column per source, one row per figure: readable in an 80-column terminal or a log."""
     title = "aunce-rt detect" + (" (interrupted)" if interrupted else "")
-    table = Table(title=title, caption=f"model: {model_line}", title_justify="left")
+    table = Table(title=title, caption=f"model: {escape(model_line)}", title_justify="left")
     table.add_column("")
-    for s in stats:
-        table.add_column(s.name, justify="right", overflow="fold")
+    for s in stats:  # a name such as 'take[1].mp4' is text, not rich markup
+        table.add_column(Text(s.name), justify="right", overflow="fold")
     n = [max(s.frames, 1) for s in stats]
     rows: list[tuple[str, list[str]]] = [
         ("frames", [str(s.frames) for s in stats]),

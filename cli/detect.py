@@ -27,6 +27,7 @@ from contextlib import closing
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -145,7 +146,9 @@ def detect(
         raise failure
     for s in stats:
         if s.error:
-            err_console.print(f"[bold red]failed:[/] {s.name}: {s.error}", highlight=False)
+            err_console.print(
+                f"[bold red]failed:[/] {escape(s.name)}: {escape(s.error)}", highlight=False, soft_wrap=True
+            )
     written = ", ".join(str(p) for p in outs if p.exists())
     if written:
         err_console.print(f"wrote {written}")

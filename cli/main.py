@@ -15,11 +15,13 @@ import logging
 import typer
 from rich.logging import RichHandler
 from rich.markup import escape
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
 from aunce_rt._version import __version__
 from aunce_rt.cli import data, demo, detect, evaluate, export, plot, train
 from aunce_rt.cli._console import err_console
 from aunce_rt.cli._extras import missing_extra_message
+from aunce_rt.cli._help import drop_flag_placeholders
 from aunce_rt.cli._noise import quiet_third_party_logs
 from aunce_rt.cli._signals import Terminated, exit_code, handle_sigterm
 from aunce_rt.errors import AunceError
@@ -30,21 +32,36 @@ __all__ = ["app", "err_console", "main"]
 class _Group(typer.core.TyperGroup):
     """Root group: a library error becomes one red line and exit code 1, never a traceback.
 
+    A command's usage error (a bad option value, a missing file argument) is one line
+    too, with exit code 2, instead of Typer's usage + panel block.
+
     Ctrl-C exits 130 and SIGTERM 143, both through the commands' clean-up paths.
     """
+
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        drop_flag_placeholders(self)  # the whole tree is built by now: no <bool> after flags
 
     def invoke(self, ctx):  # type: ignore[no-untyped-def]
         try:
             with handle_sigterm():  # SIGTERM stops as cleanly as Ctrl-C (exit 143)
                 return super().invoke(ctx)
+        except NoArgsIsHelpError:
+            raise  # the help was printed already
+        except UsageError as exc:  # a bad option value or argument of a command: one line too
+            where = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
+            message = f"{exc.format_message().rstrip('.')} (see `{where} --help`)"
+            err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
         except AunceError as exc:
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+            # soft_wrap: one line however narrow the terminal (a wrapped line reads as several)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except ImportError as exc:  # an optional dependency (torch, onnx) is not installed
             message = missing_extra_message(exc, ctx.invoked_subcommand or "")
             if message is None:
                 raise
-            err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt as exc:
             err_console.print(

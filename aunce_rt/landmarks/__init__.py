@@ -18,8 +18,10 @@ FaceMesh's confidence is the score of the BlazeFace detection that found the
 face (matched by box overlap; in tracking mode, when no detection ran on this
 frame, the last matched score of the same face is carried over). A face with no
 detection score yet gets the tracking threshold, the lower bound its landmark
-presence score passed. The Tasks API exposes no score either: its faces get the
-presence threshold they passed (``min_face_presence_confidence``).
+presence score passed. The Tasks result exposes no per-face score either, so the
+Tasks backend does the same with the bundle's own face detector
+(``face_detector.tflite``): a face's confidence is its detection's score, carried
+over in video, and the presence threshold it passed when no detection overlaps it.
 
 Example:
     >>> backend = create_backend("facemesh", static=True, max_faces=2)  # doctest: +SKIP

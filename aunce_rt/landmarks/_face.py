@@ -39,6 +39,10 @@ class LandmarkBackend(Protocol):
         """Faces in an (H, W, 3) uint8 RGB frame; ``timestamp_ms`` grows over a stream."""
         ...
 
+    def reset(self) -> None:
+        """Forget the stream so far (tracking state, timestamps): the next frame starts a new one."""
+        ...
+
     def close(self) -> None:
         """Release the MediaPipe graph."""
         ...

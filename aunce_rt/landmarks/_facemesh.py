@@ -188,6 +188,14 @@ class FaceMeshBackend:
                 faces.append(to_face(found[0].landmark, ex - ox, ey - oy, scores[i], (ox, oy)))
         return _dedupe(faces)
 
+    def reset(self) -> None:
+        """Start a new stream: the tracking graph restarts (no landmarks seed the next frame)."""
+        if not self.static and self._mesh is not None:
+            self._mesh.reset()
+            self._warm = False  # a restarted graph logs on its first frame again
+        self._prev = []
+        self.last_retry_ms = 0.0
+
     def close(self) -> None:
         for graph in (self._mesh, self._detector, self._short_range):
             if graph is not None:

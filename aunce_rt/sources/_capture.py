@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +31,9 @@ STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt")
 # sends no finite file (no frame count: MJPEG, a live HLS playlist).
 LIVE_SCHEMES = ("rtsp", "rtsps", "rtmp", "udp", "tcp", "srt")
 STREAM_TIMEOUT_MS = 10_000
+# Ports of the TCP-carried schemes when the URL names none (udp and srt have no connection to probe).
+_TCP_DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "rtmp": 1935, "http": 80, "https": 443, "tcp": None}
+_PROBE_TIMEOUT_S = 3.0
 # A video that decodes fewer frames than its container announces, by more than this
 # many frames (or this fraction), is reported as truncated. Containers' counts are
 # estimates (no_face.mp4 announces 98 frames and holds 95), hence the slack.
@@ -107,14 +111,12 @@ def open_stream(url: str, stride: int, **opts: Any) -> FrameSource:
         cv2.CAP_PROP_READ_TIMEOUT_MSEC,
         STREAM_TIMEOUT_MS,
     ]
+    t0 = time.monotonic()
     cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
     first = _first_frame(cap)
     if first is None:
         cap.release()
-        raise InputError(
-            f"cannot open stream {name!r}: no frame within {STREAM_TIMEOUT_MS / 1000:.0f} s; check the URL, "
-            "the credentials and that the server is reachable (try it with `ffplay URL`)"
-        )
+        raise InputError(_stream_failure(url, name, time.monotonic() - t0))
     _check_size(first, name, cap)
     count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
     if urlsplit(url).scheme.lower() not in LIVE_SCHEMES and count > 0:
@@ -142,6 +144,48 @@ def open_stream(url: str, stride: int, **opts: Any) -> FrameSource:
         stride=stride,
         **opts,
     )
+
+
+def _stream_failure(url: str, name: str, elapsed_s: float) -> str:
+    """Why a stream gave no first frame, in one line: OpenCV reports only that it failed."""
+    cause = _connect_failure(url)
+    if cause is not None:
+        return f"could not connect to {name!r}: {cause}; check the address and that the stream is up"
+    if elapsed_s < 0.9 * STREAM_TIMEOUT_MS / 1000:
+        return (
+            f"cannot open stream {name!r}: the server gave no video FFmpeg can read; check the URL's "
+            "path and the credentials (try it with `ffplay URL`)"
+        )
+    return (
+        f"cannot open stream {name!r}: no frame within {STREAM_TIMEOUT_MS / 1000:.0f} s; check the URL, "
+        "the credentials and that the server is reachable (try it with `ffplay URL`)"
+    )
+
+
+def _connect_failure(url: str) -> str | None:
+    """'connection refused', 'unknown host ...' and the like when a TCP connection to the URL's
+    server fails; None when it succeeds, times out or the scheme has no connection (udp, srt)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in _TCP_DEFAULT_PORTS or not parts.hostname:
+        return None
+    try:
+        port = parts.port or _TCP_DEFAULT_PORTS[scheme]
+    except ValueError:  # a port that is not a number
+        return "the port is not a number"
+    if port is None:
+        return None
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=_PROBE_TIMEOUT_S):
+            return None
+    except ConnectionRefusedError:
+        return "connection refused"
+    except socket.gaierror:
+        return f"unknown host {parts.hostname!r}"
+    except TimeoutError:
+        return None  # the caller's message covers a server that does not answer
+    except OSError as exc:  # network or host unreachable
+        return (exc.strerror or type(exc).__name__).lower()
 
 
 def _is_text(path: Path) -> bool:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+import threading
+import tracemalloc
+import weakref
+
 import cv2
 import numpy as np
 import pytest
@@ -166,3 +171,75 @@ def test_stride_applies_to_paths_and_is_checked_on_opened_sources(detector, shar
     opened = open_source(sequence)
     with pytest.raises(InputError, match=r"stride=5 was given for 'image_sequence'.*stride 1"):
         next(detector.stream(opened, stride=5))  # was silently ignored: every frame analysed
+
+
+def test_repeated_streams_keep_no_memory_threads_or_backends(tiny_model, shared_data, monkeypatch):
+    # Issue 16: each stream() built and closed its MediaPipe graphs, and every graph left ~1 MB
+    # of native memory behind (RSS grew ~2.5 MB per pair of streams here, without end). Native
+    # memory is too noisy to assert on, so this counts the graphs built and the objects kept.
+    made = weakref.WeakSet()
+    real_create = detector_mod.create_backend
+
+    def counting_create(*args, **kwargs):
+        backend = real_create(*args, **kwargs)
+        made.add(backend)
+        counting_create.calls += 1
+        return backend
+
+    counting_create.calls = 0
+    monkeypatch.setattr(detector_mod, "create_backend", counting_create)
+    image = cv2.imread(str(shared_data / "images" / "single_face.jpg"))
+    video = shared_data / "video" / "single_face.mp4"
+    with AUDetector(tiny_model, providers="cpu", num_threads=1) as det:
+
+        def one_of_each() -> None:
+            assert len(list(det.stream([image, image]))) == 2  # still images: static backend
+            assert len(list(det.stream(video, stride=36))) == 2  # a video: tracking backend
+
+        one_of_each()  # warm-up: the backends, ORT's and OpenCV's pools
+        gc.collect()
+        threads = threading.active_count()
+        tracemalloc.start()
+        try:
+            for _ in range(40):
+                one_of_each()
+            gc.collect()
+            python_growth = tracemalloc.get_traced_memory()[0]
+        finally:
+            tracemalloc.stop()
+        assert counting_create.calls == 2  # one backend per mode, reused by every later stream
+        assert len(made) == 2
+        assert threading.active_count() <= threads
+        assert python_growth < 1 << 20, python_growth
+    assert counting_create.calls == 2
+
+
+def test_a_reused_tracking_backend_starts_each_stream_afresh(tiny_model, shared_data):
+    def first_landmarks(det, name):
+        results = det.stream(shared_data / "video" / name)
+        try:
+            return [
+                r.faces[0].landmarks if r.faces else None for r, _ in zip(results, range(4), strict=False)
+            ]
+        finally:
+            results.close()
+
+    with AUDetector(tiny_model, providers="cpu", num_threads=1) as fresh:
+        expected = first_landmarks(fresh, "single_face.mp4")
+    with AUDetector(tiny_model, providers="cpu", num_threads=1) as det:
+        first_landmarks(det, "openface_default.wmv")  # leaves tracking state behind, then reused
+        again = first_landmarks(det, "single_face.mp4")
+    assert all(e is not None for e in expected)
+    for a, b in zip(expected, again, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-3)
+
+
+def test_interleaved_streams_do_not_share_a_backend(detector, shared_data):
+    video = shared_data / "video" / "single_face.mp4"
+    alone = [r.faces[0].landmarks for r in detector.stream(video, stride=24)]
+    a, b = detector.stream(video, stride=24), detector.stream(video, stride=24)
+    both = [(next(a).faces[0].landmarks, next(b).faces[0].landmarks) for _ in alone]
+    assert next(a, None) is None and next(b, None) is None
+    for expected, (x, y) in zip(alone, both, strict=True):
+        np.testing.assert_allclose(x, expected, atol=1e-3)
+        np.testing.assert_allclose(y, expected, atol=1e-3)

@@ -168,3 +168,37 @@ def test_most_confident_face_of_a_bgr_frame():
     rgb, ts = backend.seen[0]
     assert ts == 40 and rgb[..., 2].min() == 255 and rgb[..., 0].max() == 0  # handed over as RGB
     assert most_confident_face(Fake([]), bgr) is None
+
+
+def test_tasks_backend_reports_the_detection_score(landmarker_task, shared_data):
+    # Issue 16: every Tasks face had confidence == min_confidence (0.5); now its detection's score.
+    rgb = np.ascontiguousarray(cv2.imread(str(shared_data / "images" / "single_face.jpg"))[:, :, ::-1])
+    for static in (True, False):
+        backend = create_backend(landmarker_task, static=static, max_faces=2, min_confidence=0.3)
+        try:
+            runs = [backend.process(rgb, ts) for ts in (0, 33, 66)]
+        finally:
+            backend.close()
+        for faces in runs:
+            assert len(faces) == 1, static
+            assert 0.8 < faces[0].confidence <= 1.0, (static, faces[0].confidence)  # BlazeFace: ~0.9
+        assert len({f[0].confidence for f in runs}) == 1  # same image, same score (video: carried over)
+
+
+def test_reset_starts_a_new_stream(landmarker_task, shared_data):
+    # AUDetector.stream reuses one backend per mode and resets it between streams (issue 16).
+    frames = _video_frames(shared_data / "video" / "single_face.mp4", 2)
+    for spec in ("facemesh", landmarker_task):
+        fresh = create_backend(spec, static=False, max_faces=1)
+        reused = create_backend(spec, static=False, max_faces=1)
+        try:
+            expected = [fresh.process(f, 40 * i)[0].points for i, f in enumerate(frames)]
+            reused.process(np.zeros_like(frames[0]), 5000)  # another stream, later timestamps
+            reused.process(frames[1], 5040)
+            reused.reset()
+            again = [reused.process(f, 40 * i)[0].points for i, f in enumerate(frames)]
+        finally:
+            fresh.close()
+            reused.close()
+        for a, b in zip(expected, again, strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-3, err_msg=str(spec))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import http.server
 import logging
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -269,10 +271,42 @@ def test_missing_camera_names_index_and_fix() -> None:
         open_source("97")
 
 
+def _closed_port() -> int:
+    """A local TCP port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def test_unreachable_stream_masks_password() -> None:
-    with pytest.raises(InputError, match="cannot open stream") as info:
-        open_source("rtsp://user:secret@127.0.0.1:1/live")
-    assert "secret" not in str(info.value) and "user:***@127.0.0.1:1" in str(info.value)
+    port = _closed_port()
+    with pytest.raises(InputError, match="could not connect to") as info:
+        open_source(f"rtsp://user:secret@127.0.0.1:{port}/live")
+    assert "secret" not in str(info.value) and f"user:***@127.0.0.1:{port}" in str(info.value)
+
+
+@pytest.mark.parametrize("scheme", ["rtsp", "http", "rtmp"])
+def test_refused_stream_says_connection_refused(scheme: str) -> None:
+    # Issue 16: a refused connection ended with "no frame within 10 s" after 0.4 s.
+    url = f"{scheme}://127.0.0.1:{_closed_port()}/x"
+    with pytest.raises(InputError) as info:
+        open_source(url)
+    assert str(info.value) == (
+        f"could not connect to {url!r}: connection refused; check the address and that the stream is up"
+    )
+
+
+def test_server_without_video_is_not_a_timeout() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:  # answers every request with 501: connected, but no video
+        with pytest.raises(InputError, match="the server gave no video FFmpeg can read") as info:
+            open_source(f"http://127.0.0.1:{server.server_port}/x.mp4")
+        assert "within" not in str(info.value)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_decode_error_in_folder_surfaces_in_consumer(tmp_path: Path) -> None:
