@@ -316,6 +316,12 @@ def real_faces_cmd(
     synth_n: int = typer.Option(4000, "--synth-n", help="SynthAU training renders."),
     mirror: bool = typer.Option(True, "--mirror/--no-mirror", help="Also train on every face mirrored."),
     appearance: bool = typer.Option(False, "--appearance/--geometry-only", help="Fuse the appearance model."),
+    align_neutral: bool = typer.Option(
+        True, "--align-neutral/--no-align-neutral", help="Move SynthAU geometry onto the real neutral face."
+    ),
+    symmetric: bool = typer.Option(
+        True, "--symmetric/--asymmetric", help="Average the head with its mirror."
+    ),
     workers: int = typer.Option(2, "--workers", help="Processes for the feature extraction."),
     install_default: bool = typer.Option(
         False, "--install-default/--no-install", help="Also copy the model to aunce_rt/assets/default.onnx."
@@ -334,7 +340,14 @@ def real_faces_cmd(
         teacher=teacher or base.teacher,
         appearance_model=base.appearance_model,
     )
-    cfg = RealFaceConfig(synth_n=synth_n, mirror=mirror, appearance=appearance, workers=workers)
+    cfg = RealFaceConfig(
+        synth_n=synth_n,
+        mirror=mirror,
+        appearance=appearance,
+        align_neutral=align_neutral,
+        symmetric=symmetric and not appearance,
+        workers=workers,
+    )
     res = run_real_face_recipe(sources, out, cfg, install_default=install_default, install_to=install_to)
     held = res.metrics["synthau_heldout_renders"]
     rt = res.metrics["synthau_runtime_unseen_people"]

@@ -68,7 +68,8 @@ class RealFaceConfig(BaseModel):
     mirror: bool = True
     balanced: bool = True
     appearance: bool = False
-    align_neutral: bool = False
+    align_neutral: bool = True
+    symmetric: bool = True
     threshold: float = Field(0.5, gt=0, lt=1, description="decision threshold of every AU")
     clip_people: int = Field(60, ge=1)
     clip_frames: int = Field(60, ge=1)
@@ -202,7 +203,13 @@ def run_real_face_recipe(
     from aunce_rt.export._graph import load_model_proto, read_metadata, save_model_proto, update_metadata
     from aunce_rt.metadata import ModelMetadata
     from aunce_rt.pipelines._geometry_data import RealSource, real_features, synth_features
-    from aunce_rt.pipelines._geometry_fit import HeadConfig, fit_head, mirror_permutation, training_rows
+    from aunce_rt.pipelines._geometry_fit import (
+        HeadConfig,
+        fit_head,
+        mirror_permutation,
+        symmetrise,
+        training_rows,
+    )
     from aunce_rt.pipelines._real_card import real_face_card
     from aunce_rt.provenance import git_revision
     from aunce_rt.session import AUModelSession
@@ -269,6 +276,8 @@ def run_real_face_recipe(
     )
     rows = training_rows(synth, real, head_cfg, perm)
     head = fit_head(rows, head_cfg, n_jobs=cfg.workers)
+    if cfg.symmetric:
+        head = symmetrise(head, perm)
     seconds["fit"] = time.perf_counter() - t1
 
     n_real = int(real["found"].sum())

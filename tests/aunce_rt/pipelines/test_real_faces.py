@@ -39,7 +39,15 @@ def test_small_recipe_makes_a_model_the_runtime_runs(tmp_path, shared_data):
     videos.mkdir()
     shutil.copy(sorted((shared_data / "video_cc" / "grid").glob("*.mpg"))[0], videos)
     sources = RealFaceSources(tmp_path / "faces", videos, task, appearance_model=None)
-    cfg = RealFaceConfig(synth_n=100, heldout_n=100, video_stride=25, clip_people=1, clip_frames=8, workers=1)
+    cfg = RealFaceConfig(
+        synth_n=100,
+        heldout_n=100,
+        video_stride=25,
+        clip_people=1,
+        clip_frames=8,
+        workers=1,
+        align_neutral=False,
+    )
     out = tmp_path / "run"
     res = run_real_face_recipe(sources, out, cfg, install_to=tmp_path / "installed.onnx")
     assert res.installed == tmp_path / "installed.onnx" and res.installed.is_file()
