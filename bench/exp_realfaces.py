@@ -39,6 +39,16 @@ R7 = the better of R5/R6 (by ckplus mean AUC, the shipping rule below), its fitt
      construction. No refit. Rule fixed before scoring R7 (22:12): R7 ships instead of its
      base if its ckplus_dev mean AUC is within 2 seed sd of the base's (the issue requires
      mirror consistency; exact symmetry is worth a loss inside the noise).
+Added after R7 was scored, before R8 was (22:21):
+R8 = R7 with pose-normalised geometry (spec ``mediapipe478-frontal-v1``): after the
+     similarity alignment, each face's 478 points are rigidly rotated and scaled in 3-D
+     (Kabsch with uniform scale on ``aunce_rt.geometry.STABLE_POINTS``) onto a reference
+     face: the mean aligned geometry of the neutral London photos, averaged with its own
+     mirror image (exactly symmetric). Everything else as R7 (mirror permutation and
+     neutral offset computed on the frontalised geometry). R8 ships instead of R7 if its
+     ckplus_dev mean AUC is >= R7's - 0.006 (2 seed sd) AND its mean correlation with
+     OpenFace's AUxx_r on the two OpenFace sample videos (``bench/bench_real_video.py``) is
+     higher than R7's: pose normalisation is for turned heads, which CK+ barely has.
 Shipping rule: the lever with the highest ckplus_dev mean AUC; its SynthAU seed
 repeated with seeds 1 and 2 (N = 4000 levers only) for the spread. Nothing else is
 chosen on ckplus_dev.
