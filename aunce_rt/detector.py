@@ -32,7 +32,7 @@ import numpy as np
 from aunce_rt.align import aligned_input
 from aunce_rt.aus import au_label
 from aunce_rt.errors import InputError, ModelError
-from aunce_rt.geometry import NUM_POINTS, aligned_landmarks
+from aunce_rt.geometry import NUM_POINTS
 from aunce_rt.imageio import to_bgr8
 from aunce_rt.landmarks import FaceLandmarks, LandmarkBackend, create_backend
 from aunce_rt.providers import ProviderSpec
@@ -322,7 +322,7 @@ class AUDetector:
         if meta.uses_landmarks:
             geometry = np.empty((len(faces), NUM_POINTS, 3), np.float32)
             for i, face in enumerate(faces):
-                geometry[i] = aligned_landmarks(face.points, face.z)
+                geometry[i] = self.session.geometry(face.points, face.z)
         t2 = time.perf_counter()
         timings = {"decode": decode_ms, "landmarks": (t1 - t0) * 1e3, "align": (t2 - t1) * 1e3}
         return _Pending(frame=frame, faces=faces, crops=crops, geometry=geometry, timings=timings)

@@ -42,7 +42,8 @@ class ModelMetadata:
     input_size, 3)`` uint8 in ``color_order`` (aligned crops made with
     ``template_id``; normalisation with ``mean``/``std`` happens inside the graph),
     and/or ``"landmarks"``, ``(N, 478, 3)`` float32 aligned geometry made as
-    ``geometry`` names (``aunce_rt.geometry``). Output 0 is ``(N, K)`` float32
+    ``geometry`` names (``aunce_rt.geometry``; a frontal spec also carries its
+    ``geometry_reference``, the 478 x 3 reference face, flattened). Output 0 is ``(N, K)`` float32
     probabilities in ``au_codes`` order; output 1, when ``has_features``, is
     ``(N, K, C)`` features.
     """
@@ -71,6 +72,7 @@ class ModelMetadata:
     licence_note: str = ""
     inputs: tuple[str, ...] = (INPUT_IMAGES,)
     geometry: str = ""
+    geometry_reference: tuple[float, ...] = ()
     format_version: int = 1
 
     def __post_init__(self) -> None:
@@ -101,6 +103,7 @@ class ModelMetadata:
             )
         if INPUT_LANDMARKS in inputs and not self.geometry:
             raise ModelError("model metadata takes landmarks but names no geometry spec; " + REEXPORT_HINT)
+        object.__setattr__(self, "geometry_reference", tuple(float(v) for v in self.geometry_reference))
         if self.color_order not in ("RGB", "BGR"):
             raise ModelError(f"color_order must be 'RGB' or 'BGR'; got {self.color_order!r}")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from aunce_rt.errors import InputError, ModelError
-from aunce_rt.geometry import GEOMETRY_SPEC, NUM_POINTS
+from aunce_rt.geometry import GEOMETRY_FRONTAL, KNOWN_GEOMETRY, NUM_POINTS, geometry_input
 from aunce_rt.metadata import INPUT_IMAGES, INPUT_LANDMARKS, REEXPORT_HINT, ModelMetadata, metadata_from_props
 from aunce_rt.providers import TENSORRT, ProviderSpec, provider_names, select_providers
 
@@ -111,6 +111,8 @@ class AUModelSession:
         self.metadata = read_metadata(self._session, self.path)
         self.providers: list[str] = list(self._session.get_providers())
         self._input_names, self._output_name = self._check_io()
+        ref = self.metadata.geometry_reference
+        self._reference = np.asarray(ref, np.float32).reshape(NUM_POINTS, 3) if ref else None
         self.run(  # outputs in [0, 1]? (a grey crop, a flat face)
             np.full((1, self.input_size, self.input_size, 3), 127, np.uint8) if self.uses_images else None,
             landmarks=np.zeros((1, NUM_POINTS, 3), np.float32) if self.uses_landmarks else None,
@@ -127,10 +129,19 @@ class AUModelSession:
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
         if not inputs or not outputs:
             raise ModelError(f"{self.path} has no inputs or outputs; {REEXPORT_HINT}")
-        if meta.uses_landmarks and meta.geometry != GEOMETRY_SPEC:
+        if meta.uses_landmarks and meta.geometry not in KNOWN_GEOMETRY:
             raise ModelError(
                 f"{self.path} takes landmark geometry {meta.geometry!r}; this aunce-rt makes "
-                f"{GEOMETRY_SPEC!r}; upgrade aunce-rt or {REEXPORT_HINT}"
+                f"{list(KNOWN_GEOMETRY)}; upgrade aunce-rt or {REEXPORT_HINT}"
+            )
+        if (
+            meta.uses_landmarks
+            and meta.geometry == GEOMETRY_FRONTAL
+            and len(meta.geometry_reference) != NUM_POINTS * 3
+        ):
+            raise ModelError(
+                f"{self.path} takes {GEOMETRY_FRONTAL!r} geometry but its metadata has "
+                f"{len(meta.geometry_reference)} reference values, not {NUM_POINTS * 3}; {REEXPORT_HINT}"
             )
         if len(inputs) != len(meta.inputs):
             raise ModelError(
@@ -184,6 +195,10 @@ class AUModelSession:
     def uses_landmarks(self) -> bool:
         """True when the model takes aligned landmark geometry (``aunce_rt.geometry``)."""
         return self.metadata.uses_landmarks
+
+    def geometry(self, points: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """The (478, 3) geometry input this model takes for a face (its metadata's spec)."""
+        return geometry_input(points, z, self.metadata.geometry, self._reference)
 
     @property
     def input_size(self) -> int:

@@ -83,6 +83,9 @@ LEVERS = {
     "R4": dict(n=16000, stride=1, mirror=True, appearance=False),
     "R5": dict(n=4000, stride=1, mirror=True, appearance=False, align_neutral=True),
     "R6": dict(n=16000, stride=1, mirror=True, appearance=False, align_neutral=True),
+    "R8": dict(
+        n=4000, stride=1, mirror=True, appearance=False, align_neutral=True, symmetric=True, frontal=True
+    ),
 }
 DERIVED = {"R7": "symmetrise the head of --base"}
 
@@ -169,14 +172,24 @@ def main() -> int:
             )
             assert tuple(synth["au_codes"]) == codes == tuple(real_all["au_codes"])
             perm = mirror_permutation(synth["landmarks"][synth["found"].astype(bool)].mean(0))
+            real_lever, held_lever, reference = real_subset(real_all, lever["stride"]), held, None
+            if lever.get("frontal"):
+                from aunce_rt.pipelines._geometry_fit import frontalised, reference_face
+
+                reference = reference_face(real_lever, perm)
+                synth, real_lever, held_lever = (frontalised(d, reference) for d in (synth, real_lever, held))
             cfg = HeadConfig(
                 mirror=lever["mirror"],
                 appearance=lever["appearance"],
                 align_neutral=lever.get("align_neutral", False),
             )
-            rows = training_rows(synth, real_subset(real_all, lever["stride"]), cfg, perm)
+            rows = training_rows(synth, real_lever, cfg, perm)
             t0 = time.perf_counter()
             head = fit_head(rows, cfg, n_jobs=args.workers)
+            if lever.get("symmetric"):
+                from aunce_rt.pipelines._geometry_fit import symmetrise
+
+                head = symmetrise(head, perm)
             fit_s = time.perf_counter() - t0
             meta = base_meta.__class__(
                 au_codes=codes,
@@ -189,11 +202,20 @@ def main() -> int:
             )
             np.savez(out_dir / f"{tag}_head.npz", weights=head.weights, bias=head.bias, perm=perm)
             appearance = load_model_proto(app_model) if cfg.appearance else None
-            path = save_model_proto(build_geometry_model(head, meta, appearance), out_dir / f"{tag}.onnx")
+            from aunce_rt.geometry import GEOMETRY_FRONTAL, GEOMETRY_SPEC
+
+            model = build_geometry_model(
+                head,
+                meta,
+                appearance,
+                geometry=GEOMETRY_FRONTAL if reference is not None else GEOMETRY_SPEC,
+                reference=reference,
+            )
+            path = save_model_proto(model, out_dir / f"{tag}.onnx")
             # parity of the graph with the numpy head, then SynthAU held-out (sanity)
-            f = held["found"].astype(bool)
+            f = held_lever["found"].astype(bool)
             session = AUModelSession(path, providers="cpu")
-            lm = held["landmarks"][f]
+            lm = held_lever["landmarks"][f]
             if cfg.appearance:  # the held-out crops are not cached: the graph's parity is a unit test
                 ref = head.probs(lm, held["app"][f])
             else:

@@ -346,6 +346,7 @@ def real_faces_cmd(
         appearance=appearance,
         align_neutral=align_neutral,
         symmetric=symmetric and not appearance,
+        frontal=frontal,
         workers=workers,
     )
     res = run_real_face_recipe(sources, out, cfg, install_default=install_default, install_to=install_to)

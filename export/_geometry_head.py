@@ -28,7 +28,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from aunce_rt.errors import InputError
 from aunce_rt.export._graph import check_model, set_metadata
-from aunce_rt.geometry import GEOMETRY_SPEC, NUM_POINTS
+from aunce_rt.geometry import GEOMETRY_FRONTAL, GEOMETRY_SPEC, KNOWN_GEOMETRY, NUM_POINTS
 from aunce_rt.metadata import INPUT_IMAGES, INPUT_LANDMARKS, ModelMetadata
 
 OPSET = 17
@@ -119,7 +119,12 @@ def _appearance_nodes(head: GeometryHead) -> tuple[list, list]:
 
 
 def build_geometry_model(
-    head: GeometryHead, metadata: ModelMetadata, appearance: onnx.ModelProto | None = None
+    head: GeometryHead,
+    metadata: ModelMetadata,
+    appearance: onnx.ModelProto | None = None,
+    *,
+    geometry: str = GEOMETRY_SPEC,
+    reference: np.ndarray | None = None,
 ) -> onnx.ModelProto:
     """The ONNX model of ``head``: inputs ``landmarks`` (and the appearance graph's ``images``), output ``probs``.
 
@@ -129,10 +134,14 @@ def build_geometry_model(
         appearance: an aunce-rt appearance graph (input images, output 0 probabilities
             (N, K) in the same AU order) to fuse with; required iff the head has
             appearance weights.
+        geometry: the geometry spec the head was fitted on (``aunce_rt.geometry``).
+        reference: (478, 3) reference face of a frontal spec (stored in the metadata).
 
     Returns:
         A checked ``onnx.ModelProto`` with the metadata written into it.
     """
+    if geometry not in KNOWN_GEOMETRY or (geometry == GEOMETRY_FRONTAL) != (reference is not None):
+        raise InputError(f"geometry {geometry!r} with{'out' if reference is None else ''} a reference face")
     if (appearance is None) != (head.appearance_weights is None):
         raise InputError("give an appearance graph exactly when the head has appearance weights")
     k = head.num_aus
@@ -174,7 +183,10 @@ def build_geometry_model(
         **{
             **{f: getattr(metadata, f) for f in metadata.__dataclass_fields__},
             "inputs": inputs,
-            "geometry": GEOMETRY_SPEC,
+            "geometry": geometry,
+            "geometry_reference": ()
+            if reference is None
+            else tuple(np.asarray(reference, np.float64).ravel()),
             "has_features": False,
             "format_version": 2,
         }

@@ -214,6 +214,31 @@ def neutral_offset(
     return real["landmarks"][real_neutral].mean(0) - synth["landmarks"][synth_neutral].mean(0)
 
 
+def reference_face(real: dict[str, np.ndarray], perm: np.ndarray, marker: str = "neutral/") -> np.ndarray:
+    """(478, 3) frontal reference: the mean aligned neutral real face, averaged with its mirror image.
+
+    The mirror average makes it exactly symmetric, so that frontalising a face and mirroring
+    commute (a mirror-consistent model stays one).
+    """
+    names = np.array([str(n) for n in real["names"]])
+    neutral = real["found"].astype(bool) & np.char.startswith(names, marker)
+    if neutral.sum() < 10:
+        raise ValueError(f"the reference face needs >= 10 neutral real faces (names starting {marker!r})")
+    mean = real["landmarks"][neutral].mean(0)
+    return ((mean + mirror_landmarks(mean, perm)) / 2).astype(np.float32)
+
+
+def frontalised(data: dict[str, np.ndarray], reference: np.ndarray) -> dict[str, np.ndarray]:
+    """A copy of a feature dict with every found face's geometry frontalised (``aunce_rt.geometry``)."""
+    from aunce_rt.geometry import frontalise
+
+    f = data["found"].astype(bool)
+    lm = np.array(data["landmarks"], np.float32)
+    if f.any():
+        lm[f] = frontalise(lm[f], reference)
+    return {**data, "landmarks": lm}
+
+
 def symmetrise(head, perm: np.ndarray):  # (GeometryHead, (478,)) -> GeometryHead
     """The head averaged with its mirror image, so that a face and its mirror get the same logits.
 

@@ -70,6 +70,7 @@ class RealFaceConfig(BaseModel):
     appearance: bool = False
     align_neutral: bool = True
     symmetric: bool = True
+    frontal: bool = False
     threshold: float = Field(0.5, gt=0, lt=1, description="decision threshold of every AU")
     clip_people: int = Field(60, ge=1)
     clip_frames: int = Field(60, ge=1)
@@ -200,13 +201,16 @@ def run_real_face_recipe(
     from aunce_rt.evaluation.metrics import au_metrics, roc_auc
     from aunce_rt.evaluation.runtime_eval import evaluate_clip, render_people_clip
     from aunce_rt.export._geometry_head import build_geometry_model
+    from aunce_rt.geometry import GEOMETRY_FRONTAL, GEOMETRY_SPEC
     from aunce_rt.export._graph import load_model_proto, read_metadata, save_model_proto, update_metadata
     from aunce_rt.metadata import ModelMetadata
     from aunce_rt.pipelines._geometry_data import RealSource, real_features, synth_features
     from aunce_rt.pipelines._geometry_fit import (
         HeadConfig,
         fit_head,
+        frontalised,
         mirror_permutation,
+        reference_face,
         symmetrise,
         training_rows,
     )
@@ -267,6 +271,10 @@ def run_real_face_recipe(
 
     t1 = time.perf_counter()
     perm = mirror_permutation(synth["landmarks"][synth["found"].astype(bool)].mean(0))
+    reference = None
+    if cfg.frontal:  # pose-normalised geometry: every face rotated onto the symmetric neutral real face
+        reference = reference_face(real, perm)
+        synth, real, held = (frontalised(d, reference) for d in (synth, real, held))
     head_cfg = HeadConfig(
         c=cfg.c,
         mirror=cfg.mirror,
@@ -311,7 +319,14 @@ def run_real_face_recipe(
         export_date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     )
     appearance = load_model_proto(sources.appearance_model) if cfg.appearance else None
-    model_path = save_model_proto(build_geometry_model(head, meta, appearance), out / "real-faces.onnx")
+    model = build_geometry_model(
+        head,
+        meta,
+        appearance,
+        geometry=GEOMETRY_FRONTAL if reference is not None else GEOMETRY_SPEC,
+        reference=reference,
+    )
+    model_path = save_model_proto(model, out / "real-faces.onnx")
 
     # ---- held-out SynthAU renders: the graph against the numpy head, then metrics and reliability
     f = held["found"].astype(bool)

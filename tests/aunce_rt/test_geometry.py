@@ -47,3 +47,46 @@ def test_mirror_reflects_x_and_reindexes():
     np.testing.assert_allclose(out[:, 0, 0], 224 - geo[:, -1, 0])
     np.testing.assert_allclose(out[:, 0, 1:], geo[:, -1, 1:])
     np.testing.assert_allclose(mirror_landmarks(out, perm), geo, atol=1e-4)  # twice = identity
+
+
+def _rotation(pitch: float, yaw: float) -> np.ndarray:
+    cx, sx, cy, sy = np.cos(pitch), np.sin(pitch), np.cos(yaw), np.sin(yaw)
+    rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
+    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    return ry @ rx
+
+
+def test_frontalise_undoes_a_turned_head():
+    from aunce_rt.geometry import frontalise
+
+    ref = np.random.default_rng(2).uniform(0, 224, (NUM_POINTS, 3))
+    turned = 0.8 * (ref - 112) @ _rotation(0.3, -0.4).T + 112 + np.array([4.0, -3.0, 10.0])
+    np.testing.assert_allclose(frontalise(turned, ref), ref, atol=1e-3)
+    batch = np.stack([turned, ref])
+    np.testing.assert_allclose(frontalise(batch, ref), np.stack([ref, ref]), atol=1e-3)
+
+
+def test_frontalise_commutes_with_the_mirror_for_a_symmetric_reference():
+    from aunce_rt.geometry import frontalise
+
+    perm = np.arange(NUM_POINTS)[::-1].copy()
+    rng = np.random.default_rng(3)
+    base = rng.uniform(0, 224, (NUM_POINTS, 3))
+    ref = (base + mirror_landmarks(base, perm)) / 2  # symmetric
+    face = ref + rng.normal(0, 2, ref.shape)
+    face = (face - 112) @ _rotation(0.2, 0.3).T + 112
+    points = tuple(sorted({*range(0, 40), *perm[:40].tolist()}))  # a mirror-closed set, as STABLE_POINTS is
+    a = mirror_landmarks(frontalise(face, ref, points), perm)
+    b = frontalise(mirror_landmarks(face, perm), ref, points)
+    np.testing.assert_allclose(a, b, atol=1e-3)
+
+
+def test_geometry_input_knows_its_specs():
+    from aunce_rt.geometry import GEOMETRY_FRONTAL, GEOMETRY_SPEC, geometry_input
+
+    pts, z = _face()
+    np.testing.assert_allclose(geometry_input(pts, z, GEOMETRY_SPEC), aligned_landmarks(pts, z))
+    with pytest.raises(InputError, match="reference"):
+        geometry_input(pts, z, GEOMETRY_FRONTAL)
+    with pytest.raises(InputError, match="unknown geometry"):
+        geometry_input(pts, z, "other-v9")

@@ -107,3 +107,24 @@ def test_detector_feeds_the_aligned_geometry(tmp_path, shared_data):
     np.testing.assert_allclose(face.probabilities, want, atol=1e-4)
     assert [len(r.faces) for r in stream] == [1, 1]
     np.testing.assert_allclose(stream[1].faces[0].probabilities, want, atol=0.05)  # video-mode landmarks
+
+
+def test_frontal_model_carries_its_reference_face(tmp_path):
+    from aunce_rt.geometry import GEOMETRY_FRONTAL, aligned_landmarks, frontalise
+
+    rng = np.random.default_rng(4)
+    reference = rng.uniform(0, 224, (NUM_POINTS, 3)).astype(np.float32)
+    head = _head(fused=False)
+    model = build_geometry_model(head, tiny_metadata(), geometry=GEOMETRY_FRONTAL, reference=reference)
+    session = AUModelSession(save_model_proto(model, tmp_path / "frontal.onnx"), providers="cpu")
+    assert session.metadata.geometry == GEOMETRY_FRONTAL
+    pts, z = rng.uniform(100, 300, (NUM_POINTS, 2)), rng.normal(0, 5, NUM_POINTS)
+    want = frontalise(aligned_landmarks(pts, z), reference)
+    np.testing.assert_allclose(session.geometry(pts, z), want, atol=1e-4)
+    with pytest.raises(InputError, match="reference"):
+        build_geometry_model(head, tiny_metadata(), geometry=GEOMETRY_FRONTAL)
+    # a frontal model whose metadata lost its reference is refused at load
+    meta = read_metadata(model)
+    set_metadata(model, meta.__class__(**{**meta.__dict__, "geometry_reference": (1.0, 2.0)}))
+    with pytest.raises(ModelError, match="reference values"):
+        AUModelSession(save_model_proto(model, tmp_path / "broken.onnx"), providers="cpu")
