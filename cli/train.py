@@ -322,6 +322,9 @@ def real_faces_cmd(
     symmetric: bool = typer.Option(
         True, "--symmetric/--asymmetric", help="Average the head with its mirror."
     ),
+    frontal: bool = typer.Option(
+        False, "--frontal/--no-frontal", help="Rotate every face's 3-D geometry onto a frontal reference."
+    ),
     workers: int = typer.Option(2, "--workers", help="Processes for the feature extraction."),
     install_default: bool = typer.Option(
         False, "--install-default/--no-install", help="Also copy the model to aunce_rt/assets/default.onnx."
