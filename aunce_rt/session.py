@@ -55,6 +55,26 @@ def _open_session(path: Path, providers: list, num_threads: int | None):  # -> I
         ) from None
 
 
+ASSETS_DIR = Path(__file__).resolve().parent / "assets"
+
+
+def bundled_model(name: str | Path) -> Path | None:
+    """The bundled model called ``name`` ("default", "synthau"), or None when ``name`` is not one.
+
+    A path that exists always wins over a bundled name.
+    """
+    text = str(name)
+    if Path(text).exists() or "/" in text or "\\" in text or text.endswith(".onnx"):
+        return None
+    path = ASSETS_DIR / f"{text}.onnx"
+    return path if path.is_file() else None
+
+
+def bundled_models() -> list[str]:
+    """Names of the models bundled with this install."""
+    return sorted(p.stem for p in ASSETS_DIR.glob("*.onnx"))
+
+
 def read_metadata(session, path: Path | str = "model") -> ModelMetadata:  # session: InferenceSession
     """The ``ModelMetadata`` stored in a session's model; ModelError if absent or malformed."""
     return metadata_from_props(session.get_modelmeta().custom_metadata_map, path)
@@ -86,7 +106,7 @@ class AUModelSession:
         fp16: bool = False,
         trt_cache_dir: str | Path | None = None,
     ) -> None:
-        self.path = Path(path)
+        self.path = bundled_model(path) or Path(path)
         if self.path.is_dir():
             raise ModelError(
                 f"model path {self.path} is a folder; pass the .onnx file itself "
@@ -94,7 +114,8 @@ class AUModelSession:
             )
         if not self.path.is_file():
             raise ModelError(
-                f"model file {self.path} not found; pass the path of an exported .onnx model "
+                f"model file {self.path} not found; pass the path of an exported .onnx model or a "
+                f"bundled model's name ({', '.join(bundled_models())}) "
                 "(export one with `aunce-rt export CHECKPOINT --out model.onnx`)"
             )
         if self.path.stat().st_size == 0:

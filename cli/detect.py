@@ -58,7 +58,12 @@ def detect(
     fmt: OutputFormat | None = typer.Option(
         None, "--format", "-f", help="Output format (default: from --out)."
     ),
-    model: Path | None = typer.Option(None, "--model", "-m", help="Exported .onnx model (default: bundled)."),
+    model: Path | None = typer.Option(
+        None,
+        "--model",
+        "-m",
+        help="Exported .onnx model or a bundled name: default, synthau (default: default).",
+    ),
     providers: ProviderChoice = typer.Option(ProviderChoice.auto, "--providers", help="Execution providers."),
     max_faces: int = typer.Option(4, "--max-faces", min=1, help="Most faces analysed per frame."),
     stride: int = typer.Option(1, "--stride", min=1, help="Analyse every N-th frame."),
@@ -253,7 +258,12 @@ def _require_display() -> None:
 @app.command()
 def webcam(
     camera: int = typer.Option(0, "--camera", "-c", min=0, help="Camera index."),
-    model: Path | None = typer.Option(None, "--model", "-m", help="Exported .onnx model (default: bundled)."),
+    model: Path | None = typer.Option(
+        None,
+        "--model",
+        "-m",
+        help="Exported .onnx model or a bundled name: default, synthau (default: default).",
+    ),
     providers: ProviderChoice = typer.Option(ProviderChoice.auto, "--providers", help="Execution providers."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Also write results (.csv or .jsonl)."),
     max_faces: int = typer.Option(4, "--max-faces", min=1, help="Most faces analysed per frame."),
@@ -307,7 +317,9 @@ def webcam(
 
 @app.command()
 def info(
-    model: Path | None = typer.Argument(None, help="Exported .onnx model (default: the bundled model)."),
+    model: Path | None = typer.Argument(
+        None, help="Exported .onnx model or a bundled name: default, synthau (default: default)."
+    ),
     providers: ProviderChoice = typer.Option(ProviderChoice.auto, "--providers", help="Execution providers."),
 ) -> None:
     """Print a model's metadata (AUs, thresholds, input, provenance, metrics) and providers."""

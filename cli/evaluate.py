@@ -18,7 +18,9 @@ def images(
     labels: Path = typer.Argument(
         ..., exists=True, help="A labels CSV (image column + AUxx 0/1 columns), or a folder with labels.csv."
     ),
-    model: Path | None = typer.Option(None, "--model", "-m", help="ONNX model (default: the bundled one)."),
+    model: Path | None = typer.Option(
+        None, "--model", "-m", help="ONNX model or a bundled name: default, synthau (default: default)."
+    ),
     image_column: str = typer.Option("image", "--image-column", help="CSV column of image paths."),
     grey: bool = typer.Option(False, "--grey", help="Read the images as grey (then 3-channel)."),
     upscale: float = typer.Option(1.0, "--upscale", min=0.1, help="Resize factor (cubic) before detection."),

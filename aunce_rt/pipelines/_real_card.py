@@ -29,6 +29,17 @@ def real_face_card(summary: dict[str, Any]) -> str:
         "- **model**: per-AU logistic regression on the 478 MediaPipe FaceMesh points of the face, mapped "
         "into the runtime's aligned frame (`aunce_rt.geometry`), class-balanced"
         + (", every training face also mirrored" if cfg["mirror"] else "")
+        + (
+            "; the head averaged with its mirror image (a face and its mirror score alike)"
+            if cfg.get("symmetric")
+            else ""
+        )
+        + (
+            "; SynthAU geometry moved by the difference between the mean neutral real and SynthAU face"
+            if cfg.get("align_neutral")
+            else ""
+        )
+        + ("; every face rotated in 3-D onto a frontal reference" if cfg.get("frontal") else "")
         + ("; fused with the SynthAU appearance model's logits" if cfg["appearance"] else "")
         + ". One ONNX graph; its metadata declares the `landmarks` input the runtime feeds.",
         f"- **data**: {tr['synthau_train_faces']} SynthAU renders (exact AU truth) and {tr['real_faces']} "
