@@ -74,8 +74,8 @@ def demo(
     console.print(f"model: {report.model}")
     if session.uses_landmarks and not session.uses_images:
         console.print(
-            "note: this model reads landmark geometry and is made for REAL faces (mean AUC 0.84 on 48 "
-            "FACS-coded CK+ people, README model card); rendered SynthAU faces are its weak side. "
+            "note: this model reads landmark geometry and is made for REAL faces (its real-face figures: "
+            "README model card); rendered SynthAU faces are its weak side. "
             "`aunce-rt demo --model synthau` runs the SynthAU-trained CNN, which knows rendered faces "
             "and not real ones."
         )
