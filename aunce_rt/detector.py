@@ -327,6 +327,13 @@ class AUDetector:
         timings = {"decode": decode_ms, "landmarks": (t1 - t0) * 1e3, "align": (t2 - t1) * 1e3}
         return _Pending(frame=frame, faces=faces, crops=crops, geometry=geometry, timings=timings)
 
+    def _infer(self, window: list[_Pending]) -> np.ndarray:
+        """(faces, K) probabilities; image-only models get format 1's call (duck-typed sessions work)."""
+        crops = np.concatenate([p.crops for p in window]) if self.metadata.uses_images else None
+        if not self.metadata.uses_landmarks:
+            return self.session.run(crops)
+        return self.session.run(crops, landmarks=np.concatenate([p.geometry for p in window]))
+
     def _finish_window(
         self, window: list[_Pending], tracker: FaceTracker | None, smoother: CausalSmoother | None
     ) -> list[FrameResult]:
@@ -334,15 +341,7 @@ class AUDetector:
         counts = [len(p.faces) for p in window]
         total_faces = sum(counts)
         t0 = time.perf_counter()
-        probs = None
-        if total_faces:
-            meta = self.metadata
-            crops = np.concatenate([p.crops for p in window]) if meta.uses_images else None
-            geometry = np.concatenate([p.geometry for p in window]) if meta.uses_landmarks else None
-            # image-only models get the call of format 1 (a duck-typed session keeps working)
-            probs = (
-                self.session.run(crops) if geometry is None else self.session.run(crops, landmarks=geometry)
-            )
+        probs = self._infer(window) if total_faces else None
         infer_ms = (time.perf_counter() - t0) * 1e3
         results, start = [], 0
         for pending, count in zip(window, counts, strict=True):
