@@ -202,13 +202,10 @@ def main() -> int:
             )
             np.savez(out_dir / f"{tag}_head.npz", weights=head.weights, bias=head.bias, perm=perm)
             appearance = load_model_proto(app_model) if cfg.appearance else None
-            from aunce_rt.geometry import GEOMETRY_FRONTAL, GEOMETRY_SPEC
-
             model = build_geometry_model(
                 head,
                 meta,
                 appearance,
-                geometry=GEOMETRY_FRONTAL if reference is not None else GEOMETRY_SPEC,
                 reference=reference,
             )
             path = save_model_proto(model, out_dir / f"{tag}.onnx")

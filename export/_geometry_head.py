@@ -123,8 +123,8 @@ def build_geometry_model(
     metadata: ModelMetadata,
     appearance: onnx.ModelProto | None = None,
     *,
-    geometry: str = GEOMETRY_SPEC,
     reference: np.ndarray | None = None,
+    geometry: str | None = None,
 ) -> onnx.ModelProto:
     """The ONNX model of ``head``: inputs ``landmarks`` (and the appearance graph's ``images``), output ``probs``.
 
@@ -134,12 +134,14 @@ def build_geometry_model(
         appearance: an aunce-rt appearance graph (input images, output 0 probabilities
             (N, K) in the same AU order) to fuse with; required iff the head has
             appearance weights.
-        geometry: the geometry spec the head was fitted on (``aunce_rt.geometry``).
         reference: (478, 3) reference face of a frontal spec (stored in the metadata).
+        geometry: the geometry spec the head was fitted on (``aunce_rt.geometry``); None: the
+            frontal spec when a reference is given, else the plain aligned one.
 
     Returns:
         A checked ``onnx.ModelProto`` with the metadata written into it.
     """
+    geometry = geometry or (GEOMETRY_FRONTAL if reference is not None else GEOMETRY_SPEC)
     if geometry not in KNOWN_GEOMETRY or (geometry == GEOMETRY_FRONTAL) != (reference is not None):
         raise InputError(f"geometry {geometry!r} with{'out' if reference is None else ''} a reference face")
     if (appearance is None) != (head.appearance_weights is None):

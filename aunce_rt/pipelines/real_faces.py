@@ -202,7 +202,6 @@ def run_real_face_recipe(
     from aunce_rt.evaluation.runtime_eval import evaluate_clip, render_people_clip
     from aunce_rt.export._geometry_head import build_geometry_model
     from aunce_rt.export._graph import load_model_proto, read_metadata, save_model_proto, update_metadata
-    from aunce_rt.geometry import GEOMETRY_FRONTAL, GEOMETRY_SPEC
     from aunce_rt.metadata import ModelMetadata
     from aunce_rt.pipelines._geometry_data import RealSource, real_features, synth_features
     from aunce_rt.pipelines._geometry_fit import (
@@ -323,7 +322,6 @@ def run_real_face_recipe(
         head,
         meta,
         appearance,
-        geometry=GEOMETRY_FRONTAL if reference is not None else GEOMETRY_SPEC,
         reference=reference,
     )
     model_path = save_model_proto(model, out / "real-faces.onnx")
