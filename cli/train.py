@@ -325,6 +325,9 @@ def real_faces_cmd(
     frontal: bool = typer.Option(
         False, "--frontal/--no-frontal", help="Rotate every face's 3-D geometry onto a frontal reference."
     ),
+    calibrate: bool = typer.Option(
+        True, "--calibrate/--no-calibrate", help="Platt-scale each AU on held-out SynthAU people."
+    ),
     workers: int = typer.Option(2, "--workers", help="Processes for the feature extraction."),
     install_default: bool = typer.Option(
         False, "--install-default/--no-install", help="Also copy the model to aunce_rt/assets/default.onnx."
@@ -350,6 +353,7 @@ def real_faces_cmd(
         align_neutral=align_neutral,
         symmetric=symmetric and not appearance,
         frontal=frontal,
+        calibrate=calibrate,
         workers=workers,
     )
     res = run_real_face_recipe(sources, out, cfg, install_default=install_default, install_to=install_to)

@@ -263,6 +263,42 @@ def symmetrise(head, perm: np.ndarray):  # (GeometryHead, (478,)) -> GeometryHea
     )
 
 
+def calibrate(head, landmarks: np.ndarray, labels: np.ndarray):  # -> (GeometryHead, (K,) thresholds)
+    """Per-AU Platt scaling folded into the head, with thresholds that keep every decision.
+
+    For each AU a 1-D logistic regression maps the head's logit z to the observed labels:
+    p = sigmoid(a z + c). With a > 0 this is monotone, so the AUC does not move, and the old
+    decision z >= 0 is exactly p >= sigmoid(c): that is the AU's new threshold. An AU whose
+    fit is degenerate (a <= 0, or one class only) keeps its logit and threshold 0.5.
+
+    Args:
+        head: a geometry-only ``GeometryHead``.
+        landmarks: (S, 478, 3) geometry of calibration faces (never the evaluation set).
+        labels: (S, K) in {0, 1}.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    from aunce_rt.export._geometry_head import GeometryHead
+
+    z = head.logits(landmarks)
+    w = np.asarray(head.weights, np.float64).copy()
+    b = np.asarray(head.bias, np.float64).copy()
+    thresholds = np.full(len(b), 0.5)
+    for k in range(len(b)):
+        y = np.asarray(labels)[:, k]
+        if y.min() == y.max():
+            continue
+        lr = LogisticRegression(C=1e6, max_iter=1000).fit(z[:, k : k + 1], y)
+        a, c = float(lr.coef_[0, 0]), float(lr.intercept_[0])
+        if a <= 0:
+            logger.warning("calibration of AU column %d is degenerate (slope %.3g): left as it was", k, a)
+            continue
+        w[:, k] *= a
+        b[k] = a * b[k] + c
+        thresholds[k] = 1.0 / (1.0 + np.exp(-c))
+    return GeometryHead(weights=w.astype(np.float32), bias=b.astype(np.float32)), thresholds
+
+
 def training_rows(
     synth: dict[str, np.ndarray],
     real: dict[str, np.ndarray] | None,

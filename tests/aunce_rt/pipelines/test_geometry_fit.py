@@ -141,3 +141,23 @@ def test_symmetrised_head_scores_a_face_and_its_mirror_alike():
     # on average over a face and its mirror, nothing changes
     both = (head.logits(geo) + head.logits(mirror_landmarks(geo, perm))) / 2
     np.testing.assert_allclose(sym.logits(geo), both, atol=1e-3)
+
+
+def test_calibration_keeps_every_decision_and_fits_the_observed_rates():
+    from aunce_rt.evaluation.calibration import reliability
+    from aunce_rt.export._geometry_head import GeometryHead
+    from aunce_rt.pipelines._geometry_fit import calibrate
+
+    rng = np.random.default_rng(5)
+    n = 4000
+    geo = rng.normal(0, 1, (n, NUM_POINTS, 3)).astype(np.float32)
+    signal = geo[:, 0, 0]
+    labels = (rng.uniform(size=n) < 1 / (1 + np.exp(-(signal - 1.0)))).astype(int)[:, None]  # base rate ~0.3
+    w = np.zeros((NUM_POINTS * 3, 1), np.float32)
+    w[0, 0] = 4.0  # overconfident and shifted: logit 4 x, true logit x - 1
+    head = GeometryHead(w, np.zeros(1, np.float32))
+    cal, thr = calibrate(head, geo, labels)
+    before, after = head.probs(geo), cal.probs(geo)
+    np.testing.assert_array_equal(before >= 0.5, after >= thr)  # same decisions
+    assert 0 < thr[0] < 0.5  # the old decision point now reads as a probability below one half
+    assert reliability(after, labels)["ece"] < 0.5 * reliability(before, labels)["ece"]

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from aunce_rt.errors import InputError
-from aunce_rt.pipelines.real_faces import RealFaceConfig, RealFaceSources, reliability, run_real_face_recipe
+from aunce_rt.evaluation.calibration import reliability
+from aunce_rt.pipelines.real_faces import RealFaceConfig, RealFaceSources, run_real_face_recipe
 
 
 def test_reliability_bins_and_ece():
