@@ -6,8 +6,11 @@ report one face twice (two detections of one face, or a tracked face plus a
 fresh detection of it, under different ids). ``screen_faces`` applies, in order:
 
 1. **Score gate**: ``confidence >= min_confidence`` (the detection score of the
-   face, see ``aunce_rt.landmarks``; default 0.5, MediaPipe's own detection
-   threshold, so a face the detector itself would keep passes).
+   face, see ``aunce_rt.landmarks``; default 0.4). A face the detector keeps has
+   0.5 or more, and so has a face FaceMesh tracks without a fresh detection; in
+   video each re-detection that does not confirm a tracked face multiplies its
+   confidence by 0.85 (``UNCONFIRMED_DECAY``), so a face none of two re-detections
+   in a row confirms (a torso, a mug) falls below 0.4 and is no longer reported.
 2. **Geometric plausibility** of the 478 MediaPipe points (``plausibility``):
    all finite and a box of at least ``MIN_FACE_PX`` pixels a side; the box's
    aspect ratio (width / height) within ``ASPECT_RANGE``; the eye axis and the
@@ -36,7 +39,7 @@ import numpy as np
 from aunce_rt.boxes import box_area, box_iou
 from aunce_rt.landmarks._face import FaceLandmarks
 
-MIN_CONFIDENCE = 0.5
+MIN_CONFIDENCE = 0.4
 MIN_FACE_PX = 12.0
 ASPECT_RANGE = (0.45, 1.6)
 MAX_AXIS_COS = 0.5

@@ -19,7 +19,7 @@ import numpy as np
 from aunce_rt.landmarks import FaceMeshBackend
 from aunce_rt.screening import face_features
 from aunce_rt.synthau import SynthAU
-from aunce_rt.tracking import face_signature
+from aunce_rt.tracking import face_signature, signature_distance
 
 logger = logging.getLogger("calib_screening")
 
@@ -41,7 +41,7 @@ def main() -> None:
             continue
         for k, v in face_features(faces[0].points).items():
             feats[k].append(v)
-        sigs.append((s.identity, face_signature(faces[0].points, faces[0].z)))
+        sigs.append((s.identity, face_signature(s.image, faces[0].points)))
     backend.close()
     logger.info("faces found: %d of %d", len(sigs), args.samples)
     for k, v in feats.items():
@@ -56,7 +56,7 @@ def main() -> None:
     same, diff = [], []
     for i in range(len(sigs)):
         for j in range(i + 1, len(sigs)):
-            d = float(np.linalg.norm(sigs[i][1] - sigs[j][1]))
+            d = signature_distance(sigs[i][1], sigs[j][1])
             (same if sigs[i][0] == sigs[j][0] else diff).append(d)
     for name, d in (("same person", same), ("different", diff)):
         a = np.array(d)

@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 _DET_PARAM = "facedetectionshortrangecpu__facedetectionshortrange__facedetection__TensorsToDetectionsCalculator.min_score_thresh"
 _TRACK_PARAM = "facelandmarkcpu__ThresholdingCalculator.threshold"
 UNCONFIRMED_DECAY = 0.85  # confidence factor of a tracked face a re-detection does not confirm
+CONFIRM_SCORE = 0.3  # a full-range detection this sure confirms a tracked face (adding one takes 0.5)
 
 
 def _covers(face_box: np.ndarray, det_boxes: np.ndarray) -> np.ndarray:
@@ -67,7 +68,7 @@ class FaceMeshBackend:
             track (the graph detects only while it tracks fewer than ``max_faces``,
             and only with the short-range model) is meshed on a crop and then
             followed frame to frame on crops until the graph picks it up. A tracked
-            face no detection confirms has its confidence multiplied by
+            face no detection (score >= ``CONFIRM_SCORE``) overlaps has its confidence multiplied by
             ``UNCONFIRMED_DECAY`` (a torso or a mug fades below the score gate of
             ``aunce_rt.screening``; a real face is confirmed again when it turns back).
     """
@@ -188,7 +189,7 @@ class FaceMeshBackend:
 
             with native_stderr_silenced():
                 self._full = face_detection.FaceDetection(
-                    model_selection=1, min_detection_confidence=self.min_detection_confidence
+                    model_selection=1, min_detection_confidence=CONFIRM_SCORE
                 )
                 self._crop_mesh = face_mesh.FaceMesh(
                     static_image_mode=True,
@@ -237,7 +238,7 @@ class FaceMeshBackend:
             covered |= hit
             doubt[i] = 1.0 if hit.any() else doubt[i] * UNCONFIRMED_DECAY
         for j in np.argsort(-scores):
-            if covered[j] or len(result) >= self.max_faces:
+            if covered[j] or len(result) >= self.max_faces or scores[j] < self.min_detection_confidence:
                 continue
             found = self._mesh_crop(rgb, boxes[j], float(scores[j]))
             tracked = np.stack([r.box for r in result]) if result else np.zeros((0, 4), np.float32)
