@@ -120,7 +120,9 @@ def _covered(box: np.ndarray, rect: np.ndarray) -> float:
     return inter / max(float(np.prod(box[2:] - box[:2])), 1e-9)
 
 
-def run_detector(scene: Scene, legacy: bool = False) -> list[list[tuple[int, np.ndarray]]]:
+def run_detector(
+    scene: Scene, legacy: bool = False, model: Path | None = None
+) -> list[list[tuple[int, np.ndarray]]]:
     """(id, box) of each face reported in each frame, through ``AUDetector.stream`` on an mp4."""
     import cv2
 
@@ -139,7 +141,7 @@ def run_detector(scene: Scene, legacy: bool = False) -> list[list[tuple[int, np.
         if legacy:
             detector_mod.FaceTracker = functools.partial(FaceTracker, reid_frames=0, veto_threshold=np.inf)
         try:
-            with AUDetector(providers="cpu") as det:
+            with AUDetector(model, providers="cpu") as det:
                 if legacy:
                     det._idle[False] = FaceMeshBackend(
                         static=False, max_faces=det.max_faces, redetect_every=0
