@@ -34,8 +34,13 @@ _MARGIN = 6
 
 
 def face_colour(face_id: int) -> tuple[int, int, int]:
-    """BGR colour of a face id."""
-    return PALETTE[face_id % len(PALETTE)]
+    """BGR colour of a face id: ``PALETTE`` for the first ids, then a hue per id (golden-ratio steps)."""
+    if 0 <= face_id < len(PALETTE):
+        return PALETTE[face_id]
+    import colorsys
+
+    r, g, b = colorsys.hsv_to_rgb((face_id * 0.618033988749895) % 1.0, 0.7, 1.0)
+    return (int(b * 255), int(g * 255), int(r * 255))
 
 
 def draw_overlay(
