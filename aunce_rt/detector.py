@@ -350,11 +350,11 @@ class AUDetector:
         if not self._warned_dropped:
             self._warned_dropped = True
             more = "" if len(faces) < self.max_faces + HEADROOM else " or more"
+            where = "the image" if frame.name == "frame" else f"{frame.name} frame {frame.index + 1}"
             logger.warning(
-                "%s frame %d has %d%s faces; max_faces=%d analyses the %d largest and drops %d%s: "
-                "raise --max-faces (max_faces=) to analyse them (said once)",
-                frame.name, frame.index + 1, len(faces), more, self.max_faces, self.max_faces,
-                len(faces) - self.max_faces, more,
+                "%s has %d%s faces; max_faces=%d analyses the %d largest and drops %d%s: raise "
+                "--max-faces (max_faces=) to analyse them (said once)",
+                where, len(faces), more, self.max_faces, self.max_faces, len(faces) - self.max_faces, more,
             )  # fmt: skip
         return [faces[i] for i in keep]
 
