@@ -4,9 +4,14 @@ Detections are matched to tracks greedily by IoU (highest first, above
 ``iou_threshold``); detections and tracks left over are then matched by centre
 distance (closest first, within one face size of the track's last box and with a
 similar size), which re-identifies a face that moved fast or reappears near where
-it was lost. A track unmatched for more than ``max_lost`` consecutive frames is
-forgotten; unmatched detections start new tracks with ids 0, 1, 2, ... (never
-reused). Greedy matching is used instead of the Hungarian algorithm: faces in a
+it was lost. When the detector passes each face's appearance signature
+(``face_signature``), a detection whose signature is far from a track's
+(``veto_threshold``) never continues it (two people crossing keep their ids), and
+a detection still unmatched takes the id of the lost track, or of a track gone for
+up to ``reid_frames`` frames, whose signature is nearest within ``reid_threshold``
+(a person who leaves and returns keeps their id). A track unmatched for more than
+``max_lost`` consecutive frames leaves the active set; unmatched detections start
+new tracks with ids 0, 1, 2, ... (never reused). Greedy matching is used instead of the Hungarian algorithm: faces in a
 frame are few and rarely overlap, and it needs no scipy.
 
 Example:
