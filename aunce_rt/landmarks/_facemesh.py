@@ -68,9 +68,11 @@ class FaceMeshBackend:
             track (the graph detects only while it tracks fewer than ``max_faces``,
             and only with the short-range model) is meshed on a crop and then
             followed frame to frame on crops until the graph picks it up. A tracked
-            face no detection (score >= ``CONFIRM_SCORE``) overlaps has its confidence multiplied by
-            ``UNCONFIRMED_DECAY`` (a torso or a mug fades below the score gate of
-            ``aunce_rt.screening``; a real face is confirmed again when it turns back).
+            face that neither a full-range detection (score >= ``CONFIRM_SCORE``)
+            overlaps nor the face detector of FaceMesh finds on a crop twice its
+            size has its confidence multiplied by ``UNCONFIRMED_DECAY`` (a torso or
+            a mug fades below the score gate of ``aunce_rt.screening``; a real face
+            is confirmed again as soon as one of the two finds it).
     """
 
     def __init__(
@@ -211,6 +213,11 @@ class FaceMeshBackend:
         found = self._full_range()[1].process(np.ascontiguousarray(rgb[oy:ey, ox:ex])).multi_face_landmarks
         return to_face(found[0].landmark, ex - ox, ey - oy, score, (ox, oy)) if found else None
 
+    def _confirmed_on_crop(self, rgb: np.ndarray, face: FaceLandmarks) -> bool:
+        """Whether a crop twice the face's size shows a face there (its detector runs at the crop's scale)."""
+        found = self._mesh_crop(rgb, face.box, 0.0)
+        return found is not None and box_iou(found.box[None], face.box[None])[0, 0] > 0.3
+
     def _follow_extras(
         self, rgb: np.ndarray, result: list[FaceLandmarks], doubt: list[float]
     ) -> tuple[list[FaceLandmarks], list[float]]:
@@ -236,7 +243,10 @@ class FaceMeshBackend:
         for i, face in enumerate(result):
             hit = _covers(face.box, boxes)
             covered |= hit
-            doubt[i] = 1.0 if hit.any() else doubt[i] * UNCONFIRMED_DECAY
+            if hit.any() or self._confirmed_on_crop(rgb, face):
+                doubt[i] = 1.0
+            else:
+                doubt[i] *= UNCONFIRMED_DECAY
         for j in np.argsort(-scores):
             if covered[j] or len(result) >= self.max_faces or scores[j] < self.min_detection_confidence:
                 continue
