@@ -218,7 +218,10 @@ def main() -> None:
     parser.add_argument("--fps", type=float, default=15.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--compare", action="store_true", help="also run the configuration before issue 16")
+    parser.add_argument("--quick", action="store_true", help="3 people for 10 s (bench/run_all.py --quick)")
     args = parser.parse_args()
+    if args.quick:
+        args.people, args.seconds = [3], 10.0
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     rows = []
     for people in args.people:
