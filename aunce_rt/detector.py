@@ -37,16 +37,19 @@ from aunce_rt.imageio import to_bgr8
 from aunce_rt.landmarks import FaceLandmarks, LandmarkBackend, create_backend
 from aunce_rt.providers import ProviderSpec
 from aunce_rt.results import FaceResult, FrameResult
+from aunce_rt.screening import screen_faces
 from aunce_rt.session import AUModelSession
 from aunce_rt.smoothing import CausalSmoother
 from aunce_rt.sources import Frame, FrameSource, open_source
-from aunce_rt.tracking import FaceTracker
+from aunce_rt.tracking import FaceTracker, face_signature
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "assets" / "default.onnx"
 TRACKING_KINDS = ("video", "camera", "stream")
 MAX_LOST = 15  # frames a face may vanish and keep its id (and smoothing state)
+DEFAULT_MAX_FACES = 8
+HEADROOM = 4  # faces asked of the landmarker beyond max_faces: to count (and say) what is dropped
 ThresholdSpec = float | Mapping[int | str, float] | Sequence[float] | None
 
 
@@ -108,6 +111,7 @@ class _Pending:
         np.ndarray | None
     )  # (F, S, S, 3) uint8 in the model's colour order (None: the model takes no images)
     geometry: np.ndarray | None = None  # (F, 478, 3) float32 aligned landmarks (None: the model takes none)
+    signatures: np.ndarray | None = None  # (F, P) float32 re-identification signatures (stream only)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -118,7 +122,8 @@ class AUDetector:
         model: an exported ``.onnx`` model, an ``AUModelSession``, or None for the
             bundled default (``aunce_rt/assets/default.onnx``).
         providers: execution providers ("auto", "cpu", "cuda", "tensorrt" or a list).
-        max_faces: most faces analysed per frame.
+        max_faces: most faces analysed per frame (the largest are kept; the first
+            frame that has more logs one warning saying how many were dropped).
         thresholds: None (the model's), a float, ``{AU code: t}`` or one per AU.
         smoothing: None, or the EMA factor alpha in (0, 1] of a causal smoother
             applied per track in ``stream`` (1 = no smoothing).
@@ -132,7 +137,7 @@ class AUDetector:
         self,
         model: str | Path | AUModelSession | None = None,
         providers: ProviderSpec = "auto",
-        max_faces: int = 4,
+        max_faces: int = DEFAULT_MAX_FACES,
         thresholds: ThresholdSpec = None,
         smoothing: float | None = None,
         landmarks: str | Path = "facemesh",
@@ -162,6 +167,7 @@ class AUDetector:
         # One idle landmark backend per mode (static?) that ``stream`` reuses: a MediaPipe graph
         # built and closed per call left ~1 MB of native memory behind each time (issue 16).
         self._idle: dict[bool, LandmarkBackend] = {}
+        self._warned_dropped = False
         if self.landmarks != "facemesh":  # fail now, not mid-stream, on a bad .task
             create_backend(self.landmarks, static=True, max_faces=1).close()
 
@@ -181,7 +187,7 @@ class AUDetector:
         """
         image = to_bgr8(frame_bgr, name="frame")
         if self._static is None:
-            self._static = create_backend(self.landmarks, static=True, max_faces=self.max_faces)
+            self._static = create_backend(self.landmarks, static=True, max_faces=self.max_faces + HEADROOM)
         frame = Frame(index=0, timestamp=float(timestamp or 0.0), image=image, name="frame")
         pending = self._prepare(frame, self._static, decode_ms=0.0)
         order = np.argsort([f.box[0] for f in pending.faces], kind="stable")
@@ -252,7 +258,7 @@ class AUDetector:
                     raise
                 decode_ms = (time.perf_counter() - t0) * 1e3
                 if frame is not None:
-                    pending.append(self._prepare(frame, backend, decode_ms))
+                    pending.append(self._prepare(frame, backend, decode_ms, signatures=not static))
                 if pending and (frame is None or len(pending) >= window):
                     results = self._finish_window(pending, tracker, smoother)
                     batch, pending = pending, []
@@ -288,7 +294,7 @@ class AUDetector:
         """The idle backend of this mode, or a new one while it is in use (concurrent streams)."""
         backend = self._idle.pop(static, None)
         if backend is None:
-            backend = create_backend(self.landmarks, static=static, max_faces=self.max_faces)
+            backend = create_backend(self.landmarks, static=static, max_faces=self.max_faces + HEADROOM)
         return backend
 
     def _give_back(self, static: bool, backend: LandmarkBackend) -> None:
@@ -305,12 +311,19 @@ class AUDetector:
         self._idle[static] = backend
 
     # ------------------------------------------------------------------ stages
-    def _prepare(self, frame: Frame, backend: LandmarkBackend, decode_ms: float) -> _Pending:
-        """Landmarks and aligned crops of one frame."""
+    def _prepare(
+        self, frame: Frame, backend: LandmarkBackend, decode_ms: float, signatures: bool = False
+    ) -> _Pending:
+        """Landmarks (screened: ``aunce_rt.screening``) and aligned crops of one frame."""
         image = frame.image
         t0 = time.perf_counter()
         rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-        faces = backend.process(rgb, int(round(frame.timestamp * 1000)))[: self.max_faces]
+        found, rejected = screen_faces(backend.process(rgb, int(round(frame.timestamp * 1000))))
+        if rejected:
+            logger.debug(
+                "%s frame %d: %d landmark sets rejected as not a face", frame.name, frame.index, rejected
+            )
+        faces = self._keep_largest(found, frame)
         t1 = time.perf_counter()
         meta = self.metadata
         crops = geometry = None
@@ -323,9 +336,27 @@ class AUDetector:
             geometry = np.empty((len(faces), NUM_POINTS, 3), np.float32)
             for i, face in enumerate(faces):
                 geometry[i] = self.session.geometry(face.points, face.z)
+        sigs = np.stack([face_signature(image, f.points) for f in faces]) if signatures and faces else None
         t2 = time.perf_counter()
         timings = {"decode": decode_ms, "landmarks": (t1 - t0) * 1e3, "align": (t2 - t1) * 1e3}
-        return _Pending(frame=frame, faces=faces, crops=crops, geometry=geometry, timings=timings)
+        return _Pending(frame, faces, crops, geometry, sigs, timings)
+
+    def _keep_largest(self, faces: list[FaceLandmarks], frame: Frame) -> list[FaceLandmarks]:
+        """At most ``max_faces`` faces, the largest, in their order; warns once when some are dropped."""
+        if len(faces) <= self.max_faces:
+            return faces
+        areas = [float(np.prod(f.box[2:] - f.box[:2])) for f in faces]
+        keep = sorted(np.argsort(areas, kind="stable")[::-1][: self.max_faces].tolist())
+        if not self._warned_dropped:
+            self._warned_dropped = True
+            more = "" if len(faces) < self.max_faces + HEADROOM else " or more"
+            where = "the image" if frame.name == "frame" else f"{frame.name} frame {frame.index + 1}"
+            logger.warning(
+                "%s has %d%s faces; max_faces=%d analyses the %d largest and drops %d%s: raise "
+                "--max-faces (max_faces=) to analyse them (said once)",
+                where, len(faces), more, self.max_faces, self.max_faces, len(faces) - self.max_faces, more,
+            )  # fmt: skip
+        return [faces[i] for i in keep]
 
     def _infer(self, window: list[_Pending]) -> np.ndarray:
         """(faces, K) probabilities; image-only models get format 1's call (duck-typed sessions work)."""
@@ -378,7 +409,11 @@ class AUDetector:
     ) -> tuple[FaceResult, ...]:
         """FaceResults of one frame, ordered by face id."""
         boxes = np.stack([f.box for f in pending.faces]) if pending.faces else np.zeros((0, 4), np.float32)
-        ids = list(tracker.update(boxes)) if tracker is not None else list(range(len(pending.faces)))
+        ids = (
+            list(tracker.update(boxes, pending.signatures))
+            if tracker is not None
+            else list(range(len(pending.faces)))
+        )
         if smoother is not None and tracker is not None:
             smoother.retain(tracker.active_ids)  # forget faces the tracker has let go
             probs = [smoother.update(i, p) for i, p in zip(ids, probs, strict=True)]

@@ -41,6 +41,28 @@ class AUSeries:
     kind: str
 
 
+_GOLDEN = 0.618033988749895
+
+
+def series_colour(k: int) -> tuple[float, float, float]:
+    """RGB in [0, 1] of the ``k``-th plotted series, distinct for every k.
+
+    The first 20 are matplotlib's tab20 (its 10 dark shades, then the 10 light
+    ones); after that each k gets its own hue, stepped by the golden ratio so that
+    neighbours differ (saturation and value alternate between two levels).
+    """
+    if k < 20:
+        from matplotlib import colormaps
+
+        r, g, b, _ = colormaps["tab20"]((2 * k) % 20 + (k >= 10))
+        return (float(r), float(g), float(b))
+    import colorsys
+
+    hue = (k * _GOLDEN) % 1.0
+    sat, val = (0.75, 0.85) if k % 2 else (0.55, 0.65)
+    return colorsys.hsv_to_rgb(hue, sat, val)
+
+
 def series_from_columns(columns: Mapping[str, np.ndarray], name: str) -> list[AUSeries]:
     """Split CSV columns (as ``aunce_rt.sinks.read_au_csv`` returns them) into per-face series.
 
@@ -156,7 +178,6 @@ def plot_timelines(
     codes = sorted(aus or present)
 
     fig, axes = plt.subplots(len(codes), 1, figsize=(11, 0.72 * len(codes) + 1.2), sharex=True, squeeze=False)
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for row, code in enumerate(codes):
         ax = axes[row, 0]
         if truth is not None and code in truth:
@@ -164,7 +185,7 @@ def plot_timelines(
             ax.fill_between(t, 0, np.asarray(truth[code], float), step="mid", color="0.85", lw=0)
         for k, s in enumerate(series):
             if code in s.values:
-                ax.plot(s.time, s.values[code], color=colours[k % len(colours)], lw=1.2, label=s.name)
+                ax.plot(s.time, s.values[code], color=series_colour(k), lw=1.2, label=s.name)
         ax.axhline(0.5, color="0.6", lw=0.6, ls="--")
         ax.set_ylim(-0.05, 1.05)
         ax.set_yticks([])

@@ -65,7 +65,9 @@ def detect(
         help="Exported .onnx model or a bundled name: default, synthau (default: default).",
     ),
     providers: ProviderChoice = typer.Option(ProviderChoice.auto, "--providers", help="Execution providers."),
-    max_faces: int = typer.Option(4, "--max-faces", min=1, help="Most faces analysed per frame."),
+    max_faces: int = typer.Option(
+        8, "--max-faces", min=1, help="Most faces analysed per frame (a frame with more says so once)."
+    ),
     stride: int = typer.Option(1, "--stride", min=1, help="Analyse every N-th frame."),
     threshold: float | None = typer.Option(
         None,
@@ -266,7 +268,9 @@ def webcam(
     ),
     providers: ProviderChoice = typer.Option(ProviderChoice.auto, "--providers", help="Execution providers."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Also write results (.csv or .jsonl)."),
-    max_faces: int = typer.Option(4, "--max-faces", min=1, help="Most faces analysed per frame."),
+    max_faces: int = typer.Option(
+        8, "--max-faces", min=1, help="Most faces analysed per frame (a frame with more says so once)."
+    ),
     smooth: float | None = typer.Option(
         0.5, "--smooth", min=0.0, max=1.0, help="Causal EMA factor (1 = off)."
     ),

@@ -26,6 +26,17 @@ logger = logging.getLogger(__name__)
 
 _DET_PARAM = "facedetectionshortrangecpu__facedetectionshortrange__facedetection__TensorsToDetectionsCalculator.min_score_thresh"
 _TRACK_PARAM = "facelandmarkcpu__ThresholdingCalculator.threshold"
+UNCONFIRMED_DECAY = 0.85  # confidence factor of a tracked face a re-detection does not confirm
+CONFIRM_SCORE = 0.3  # a full-range detection this sure confirms a tracked face (adding one takes 0.5)
+
+
+def _covers(face_box: np.ndarray, det_boxes: np.ndarray) -> np.ndarray:
+    """(D,) True where detection d overlaps the face (IoU > 0.2 or its centre inside the face's box)."""
+    if not len(det_boxes):
+        return np.zeros(0, bool)
+    centres = (det_boxes[:, :2] + det_boxes[:, 2:]) / 2
+    inside = np.all((centres >= face_box[:2]) & (centres <= face_box[2:]), axis=1)
+    return inside | (box_iou(face_box[None], det_boxes)[0] > 0.2)
 
 
 def _detection_boxes(detections: Any, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
@@ -51,6 +62,17 @@ class FaceMeshBackend:
         retry: still images only: when the normal attempt finds no face, retry
             with the short-range detector and then on a padded image (the rule
             in ``aunce_rt.landmarks._retry``) before giving up.
+        redetect_every: video only: every this many frames, and on a frame with
+            fewer faces than the one before, the full-range face detector runs on
+            the whole frame (0 = never). A face it finds that the graph does not
+            track (the graph detects only while it tracks fewer than ``max_faces``,
+            and only with the short-range model) is meshed on a crop and then
+            followed frame to frame on crops until the graph picks it up. A tracked
+            face that neither a full-range detection (score >= ``CONFIRM_SCORE``)
+            overlaps nor the face detector of FaceMesh finds on a crop twice its
+            size has its confidence multiplied by ``UNCONFIRMED_DECAY`` (a torso or
+            a mug fades below the score gate of ``aunce_rt.screening``; a real face
+            is confirmed again as soon as one of the two finds it).
     """
 
     def __init__(
@@ -61,6 +83,7 @@ class FaceMeshBackend:
         min_detection_confidence: float = 0.5,
         min_tracking_confidence: float = 0.5,
         retry: bool = True,
+        redetect_every: int = 10,
     ) -> None:
         if max_faces < 1:
             raise InputError(f"max_faces must be >= 1; got {max_faces}")
@@ -75,6 +98,12 @@ class FaceMeshBackend:
         self.last_retry_ms = 0.0  # time the last still image spent in retries (0 when none ran)
         self._short_range: Any = None  # made on the first retry
         self._prev: list[FaceLandmarks] = []
+        self._doubt: list[float] = []  # per face of _prev: confidence factor from re-detections
+        self.redetect_every = max(int(redetect_every), 0) if not static else 0
+        self._frame = 0
+        self._extra: list[FaceLandmarks] = []  # faces followed on crops (video re-detection)
+        self._full: Any = None  # full-range detector and one-face mesh for re-detection, made lazily
+        self._crop_mesh: Any = None
         self._warm = False  # the first frame logs natively too (see aunce_rt.landmarks._native)
         with native_stderr_silenced():
             if static:
@@ -128,20 +157,106 @@ class FaceMeshBackend:
         out = self._mesh.process({"image": rgb})
         faces = [to_face(lm.landmark, w, h, 0.0) for lm in out.multi_face_landmarks or []]
         det_boxes, det_scores = _detection_boxes(out.face_detections, w, h)
-        result = []
+        result, doubt = [], []
+        prev_boxes = np.stack([p.box for p in self._prev]) if self._prev else np.zeros((0, 4), np.float32)
         for face in faces:
-            conf = self.min_tracking_confidence
+            conf, factor = self.min_tracking_confidence, 1.0
+            prev_iou = box_iou(face.box[None], prev_boxes)[0] if len(prev_boxes) else np.zeros(0)
+            if len(prev_iou) and prev_iou.max() > 0.2:
+                factor = self._doubt[int(prev_iou.argmax())]
             if len(det_boxes):
                 iou = box_iou(face.box[None], det_boxes)[0]
                 if iou.max() > 0.2:
                     conf = float(det_scores[iou.argmax()])
-            elif self._prev:
-                iou = box_iou(face.box[None], np.stack([p.box for p in self._prev]))[0]
-                if iou.max() > 0.2:
-                    conf = self._prev[int(iou.argmax())].confidence
+            elif len(prev_iou) and prev_iou.max() > 0.2:
+                conf = self._prev[int(prev_iou.argmax())].confidence / max(factor, 1e-6)
             result.append(FaceLandmarks(face.points, face.z, conf, face.box))
-        self._prev = result
+            doubt.append(factor)
+        self._frame += 1
+        if self.redetect_every:
+            result, doubt = self._follow_extras(rgb, result, doubt)
+            due = self._frame % self.redetect_every == 1 or len(result) < len(self._prev)
+            if due:
+                result, doubt = self._redetect(rgb, result, doubt)
+        result = [
+            FaceLandmarks(f.points, f.z, f.confidence * k, f.box) if k != 1.0 else f
+            for f, k in zip(result, doubt, strict=True)
+        ]
+        self._prev, self._doubt = result, doubt
         return result
+
+    def _full_range(self) -> tuple[Any, Any]:
+        if self._full is None:
+            from mediapipe.python.solutions import face_detection, face_mesh
+
+            with native_stderr_silenced():
+                self._full = face_detection.FaceDetection(
+                    model_selection=1, min_detection_confidence=CONFIRM_SCORE
+                )
+                self._crop_mesh = face_mesh.FaceMesh(
+                    static_image_mode=True,
+                    max_num_faces=1,
+                    refine_landmarks=True,
+                    min_detection_confidence=0.3,
+                )
+        return self._full, self._crop_mesh
+
+    def _mesh_crop(self, rgb: np.ndarray, box: np.ndarray, score: float) -> FaceLandmarks | None:
+        """One face meshed on a crop twice the size of ``box`` (None when the mesh finds none)."""
+        h, w = rgb.shape[:2]
+        x1, y1, x2, y2 = box
+        cx, cy, side = (x1 + x2) / 2, (y1 + y2) / 2, max(x2 - x1, y2 - y1) * 2.0
+        ox, oy = int(max(cx - side / 2, 0)), int(max(cy - side / 2, 0))
+        ex, ey = int(min(cx + side / 2, w)), int(min(cy + side / 2, h))
+        if ex - ox < 8 or ey - oy < 8:
+            return None
+        found = self._full_range()[1].process(np.ascontiguousarray(rgb[oy:ey, ox:ex])).multi_face_landmarks
+        return to_face(found[0].landmark, ex - ox, ey - oy, score, (ox, oy)) if found else None
+
+    def _confirmed_on_crop(self, rgb: np.ndarray, face: FaceLandmarks) -> bool:
+        """Whether a crop twice the face's size shows a face there (its detector runs at the crop's scale)."""
+        found = self._mesh_crop(rgb, face.box, 0.0)
+        return found is not None and box_iou(found.box[None], face.box[None])[0, 0] > 0.3
+
+    def _follow_extras(
+        self, rgb: np.ndarray, result: list[FaceLandmarks], doubt: list[float]
+    ) -> tuple[list[FaceLandmarks], list[float]]:
+        """Faces found by re-detection, followed on crops until the graph tracks them."""
+        extras = []
+        for face in self._extra:
+            if result and box_iou(face.box[None], np.stack([r.box for r in result])).max() > 0.3:
+                continue  # the graph tracks it now
+            found = self._mesh_crop(rgb, face.box, face.confidence)
+            if found is not None:
+                extras.append(found)
+        self._extra = extras
+        return result + extras, doubt + [1.0] * len(extras)
+
+    def _redetect(
+        self, rgb: np.ndarray, result: list[FaceLandmarks], doubt: list[float]
+    ) -> tuple[list[FaceLandmarks], list[float]]:
+        """Full-range detection: confirm tracked faces, add the ones nothing tracks."""
+        h, w = rgb.shape[:2]
+        boxes, scores = _detection_boxes(self._full_range()[0].process(rgb).detections, w, h)
+        doubt = list(doubt)
+        covered = np.zeros(len(boxes), bool)
+        for i, face in enumerate(result):
+            hit = _covers(face.box, boxes)
+            covered |= hit
+            if hit.any() or self._confirmed_on_crop(rgb, face):
+                doubt[i] = 1.0
+            else:
+                doubt[i] *= UNCONFIRMED_DECAY
+        for j in np.argsort(-scores):
+            if covered[j] or len(result) >= self.max_faces or scores[j] < self.min_detection_confidence:
+                continue
+            found = self._mesh_crop(rgb, boxes[j], float(scores[j]))
+            tracked = np.stack([r.box for r in result]) if result else np.zeros((0, 4), np.float32)
+            if found is not None and not _covers(found.box, tracked).any():
+                result.append(found)
+                doubt.append(1.0)
+                self._extra.append(found)
+        return result, doubt
 
     def _process_static(self, rgb: np.ndarray) -> list[FaceLandmarks]:
         self.last_retry_ms = 0.0
@@ -193,14 +308,15 @@ class FaceMeshBackend:
         if not self.static and self._mesh is not None:
             self._mesh.reset()
             self._warm = False  # a restarted graph logs on its first frame again
-        self._prev = []
+        self._prev, self._doubt, self._extra = [], [], []
+        self._frame = 0
         self.last_retry_ms = 0.0
 
     def close(self) -> None:
-        for graph in (self._mesh, self._detector, self._short_range):
+        for graph in (self._mesh, self._detector, self._short_range, self._full, self._crop_mesh):
             if graph is not None:
                 graph.close()
-        self._mesh = self._detector = self._short_range = None
+        self._mesh = self._detector = self._short_range = self._full = self._crop_mesh = None
 
 
 def _dedupe(faces: list[FaceLandmarks], iou_threshold: float = 0.5) -> list[FaceLandmarks]:

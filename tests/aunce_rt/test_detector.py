@@ -243,3 +243,58 @@ def test_interleaved_streams_do_not_share_a_backend(detector, shared_data):
     for expected, (x, y) in zip(alone, both, strict=True):
         np.testing.assert_allclose(x, expected, atol=1e-3)
         np.testing.assert_allclose(y, expected, atol=1e-3)
+
+
+def test_group_photo_default_max_faces_finds_all_five(tiny_model, shared_data) -> None:
+    with AUDetector(tiny_model, providers="cpu") as det:
+        result = det.detect(cv2.imread(str(shared_data / "images" / "multi_face.jpg")))
+    assert len(result.faces) == 5
+
+
+def test_max_faces_that_drops_faces_says_so_once(tiny_model, shared_data, caplog) -> None:
+    image = cv2.imread(str(shared_data / "images" / "multi_face.jpg"))
+    with AUDetector(tiny_model, providers="cpu", max_faces=3) as det, caplog.at_level("WARNING"):
+        first, second = det.detect(image), det.detect(image)
+    assert len(first.faces) == len(second.faces) == 3
+    areas = [float(np.prod(f.box[2:] - f.box[:2])) for f in first.faces]
+    assert min(areas) > 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1, warnings
+    assert "5 faces" in warnings[0] and "drops 2" in warnings[0] and "--max-faces" in warnings[0]
+
+
+class _ListBackend:
+    """A landmark backend that returns fixed faces (for the detector's screening)."""
+
+    def __init__(self, faces):
+        self.faces = faces
+
+    def process(self, rgb, timestamp_ms=0):
+        return list(self.faces)
+
+    def reset(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def test_detector_reports_neither_duplicates_nor_non_faces(tiny_model, shared_data) -> None:
+    from aunce_rt.boxes import box_of
+    from aunce_rt.landmarks import FaceLandmarks
+
+    image = cv2.imread(str(shared_data / "images" / "single_face.jpg"))
+    with AUDetector(tiny_model, providers="cpu") as det:
+        real = det.detect(image).faces[0]
+        pts = real.landmarks
+        z = np.zeros(len(pts), np.float32)
+        c = pts.mean(0)
+        torso = (pts - c) * np.array([2.5, 0.8], np.float32) + c + np.array([0, 200], np.float32)
+        faces = [
+            FaceLandmarks(pts + 2, z, 0.6, box_of(pts + 2)),  # a duplicate, less confident
+            FaceLandmarks(pts, z, 0.9, box_of(pts)),
+            FaceLandmarks(torso, z, 0.8, box_of(torso)),  # not a face
+        ]
+        det._static = _ListBackend(faces)
+        result = det.detect(image)
+    assert len(result.faces) == 1 and result.faces[0].confidence == pytest.approx(0.9)

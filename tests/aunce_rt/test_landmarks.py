@@ -202,3 +202,21 @@ def test_reset_starts_a_new_stream(landmarker_task, shared_data):
             reused.close()
         for a, b in zip(expected, again, strict=True):
             np.testing.assert_allclose(a, b, atol=1e-3, err_msg=str(spec))
+
+
+def test_video_mode_redetects_the_faces_the_tracking_graph_misses(shared_data):
+    """A group photo held still as a video: FaceMesh's own graph finds one face of five;
+    the full-range re-detection finds all five from the first frame and keeps them."""
+    from aunce_rt.landmarks import FaceMeshBackend
+
+    image = cv2.imread(str(shared_data / "images" / "multi_face.jpg"))
+    rgb = np.ascontiguousarray(image[:, :, ::-1])
+    counts = {}
+    for every in (0, 10):
+        backend = FaceMeshBackend(static=False, max_faces=8, redetect_every=every)
+        try:
+            counts[every] = [len(backend.process(rgb, 33 * t)) for t in range(15)]
+        finally:
+            backend.close()
+    assert counts[10] == [5] * 15
+    assert max(counts[0]) < 5  # the graph alone: why video mode used to miss people

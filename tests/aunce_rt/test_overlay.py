@@ -81,3 +81,25 @@ def test_many_aus_and_faces_fit_the_frame() -> None:
     assert out.shape == image.shape
     # the last AU row of the first panel is drawn inside the frame
     assert np.any(out[200:236, 10:100] != 0)
+
+
+def test_group_shot_panels_keep_off_the_faces() -> None:
+    """Five faces across the top half of a 1280x720 frame: no AU panel may cover a face."""
+    import aunce_rt.overlay as overlay
+
+    codes = tuple(sorted(AUS))[:12]
+    probs = np.linspace(0.1, 0.9, len(codes))
+    faces = [_face(i, (40 + 250 * i, 60, 200 + 250 * i, 260), probs, codes) for i in range(5)]
+    image = np.full((720, 1280, 3), 128, np.uint8)
+    marked = image.copy()
+    for f in faces:  # paint each face white; after the overlay the face areas must be untouched
+        x1, y1, x2, y2 = (int(v) for v in f.box)
+        marked[y1 + 8 : y2 - 8, x1 + 8 : x2 - 8] = 255
+    out = overlay.draw_overlay(marked, _result(*faces))
+    darkened = 0
+    for f in faces:
+        x1, y1, x2, y2 = (int(v) for v in f.box)
+        inner = out[y1 + 8 : y2 - 8, x1 + 8 : x2 - 8]
+        darkened += int((inner < 200).all(-1).sum())
+    assert darkened == 0
+    assert not np.array_equal(out[300:, :], marked[300:, :])  # the panels went somewhere below

@@ -71,3 +71,17 @@ def test_plot_errors(tmp_path):
     bad.write_text("frame,foo\n1,2\n")
     with pytest.raises(InputError, match="no AU columns"):
         plot_timelines([bad], tmp_path / "x.png")
+
+
+def test_series_colours_are_not_reused_after_ten_or_twenty() -> None:
+    from aunce_rt.plotting import series_colour
+
+    colours = [tuple(round(c, 3) for c in series_colour(k)) for k in range(60)]
+    assert len(set(colours)) == 60
+    assert all(0.0 <= c <= 1.0 for rgb in colours for c in rgb)
+
+
+def test_overlay_face_colours_are_distinct_beyond_the_palette() -> None:
+    from aunce_rt.overlay import face_colour
+
+    assert len({face_colour(i) for i in range(40)}) == 40

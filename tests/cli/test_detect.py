@@ -232,3 +232,12 @@ def test_webcam_loop_writes_rows_and_stops_on_q(model, shared_data, tmp_path, mo
     assert [int(r["frame"]) for r in read_rows(out)] == [1, 2, 3, 4, 5]
     with pytest.raises(StopIteration):  # the camera was released
         next(opened[0])
+
+
+def test_max_faces_that_drops_faces_says_so_once(model, shared_data, tmp_path):
+    image = str(shared_data / "images" / "multi_face.jpg")
+    out = tmp_path / "aus.jsonl"
+    result = run_detect(model, image, image, "--out", str(out), "--max-faces", "2")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert text.count("drops 3") == 1 and "--max-faces" in text, result.output
