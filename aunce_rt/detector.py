@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,6 @@ import cv2
 import numpy as np
 
 from aunce_rt.align import aligned_input
-from aunce_rt.aus import au_label
 from aunce_rt.errors import InputError, ModelError
 from aunce_rt.geometry import NUM_POINTS
 from aunce_rt.imageio import to_bgr8
@@ -41,6 +40,7 @@ from aunce_rt.screening import screen_faces
 from aunce_rt.session import AUModelSession
 from aunce_rt.smoothing import CausalSmoother
 from aunce_rt.sources import Frame, FrameSource, open_source
+from aunce_rt.thresholds import ThresholdSpec, resolve_thresholds
 from aunce_rt.tracking import FaceTracker, face_signature
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,6 @@ TRACKING_KINDS = ("video", "camera", "stream")
 MAX_LOST = 15  # frames a face may vanish and keep its id (and smoothing state)
 DEFAULT_MAX_FACES = 8
 HEADROOM = 4  # faces asked of the landmarker beyond max_faces: to count (and say) what is dropped
-ThresholdSpec = float | Mapping[int | str, float] | Sequence[float] | None
 
 
 def default_model_path() -> Path:
@@ -61,44 +60,6 @@ def default_model_path() -> Path:
             "(export one with `aunce-rt export`)"
         )
     return DEFAULT_MODEL
-
-
-def resolve_thresholds(spec: ThresholdSpec, au_codes: Sequence[int], defaults: Sequence[float]) -> np.ndarray:
-    """Per-AU decision thresholds (K,) float32.
-
-    Args:
-        spec: None (the model's), one float for every AU, a mapping from AU code
-            (12 or "AU12") to threshold overriding those AUs, or a sequence of K.
-        au_codes: the model's AU codes.
-        defaults: the model's thresholds (K,).
-    """
-    out = np.asarray(defaults, np.float32).copy()
-    codes = [int(c) for c in au_codes]
-    if spec is None:
-        pass
-    elif isinstance(spec, (int, float)):
-        out[:] = float(spec)
-    elif isinstance(spec, Mapping):
-        for key, value in spec.items():
-            digits = str(key).upper().removeprefix("AU")
-            code = int(digits) if digits.isdigit() else None
-            if code not in codes:
-                raise InputError(
-                    f"threshold given for {key!r}, which is not among the model's AUs "
-                    f"{[au_label(c) for c in codes]}; use one of those"
-                )
-            out[codes.index(code)] = float(value)
-    else:
-        values = np.asarray(list(spec), np.float32)
-        if values.shape != (len(codes),):
-            raise InputError(
-                f"got {values.size} thresholds for a model with {len(codes)} AUs; pass one float, "
-                "a dict {AU code: threshold} or one value per AU"
-            )
-        out[:] = values
-    if not np.all((out >= 0.0) & (out <= 1.0)):
-        raise InputError(f"thresholds must lie in [0, 1]; got {out.tolist()}")
-    return out
 
 
 @dataclass
