@@ -73,8 +73,14 @@ def real_face_card(summary: dict[str, Any]) -> str:
         f"F1-macro **{100 * rt['f1_macro']:.1f}%**, face found in {100 * rt['detection_rate']:.1f}% of frames.",
         "",
         f"Calibration on the held-out renders: expected calibration error {m['reliability_synthau_heldout']['ece']:.3f} "
-        "(reliability curve: `reliability.png` in the run folder). Class-balanced weights move every rare AU's "
-        "probabilities up: read them as balanced scores (0.5 = as likely present as absent at equal base rates).",
+        "(reliability curve: `reliability.png` in the run folder). "
+        + (
+            "Probabilities are Platt-scaled per AU on other held-out SynthAU people: calibrated for "
+            "SynthAU, unverified on real faces (no real AU truth may be used for it)."
+            if cfg.get("calibrate")
+            else "Class-balanced weights move every rare AU's probabilities up: read them as balanced "
+            "scores (0.5 = as likely present as absent at equal base rates)."
+        ),
         "",
         "## Data and licences",
         "",
