@@ -49,6 +49,12 @@ R8 = R7 with pose-normalised geometry (spec ``mediapipe478-frontal-v1``): after 
      ckplus_dev mean AUC is >= R7's - 0.006 (2 seed sd) AND its mean correlation with
      OpenFace's AUxx_r on the two OpenFace sample videos (``bench/bench_real_video.py``) is
      higher than R7's: pose normalisation is for turned heads, which CK+ barely has.
+Added after R8 was scored, before R9 was (23:10):
+R9 = R7 with per-AU regions: upper-face AUs (1, 2, 4, 6, 7) read only the points above the
+     nose tip of the mean SynthAU training face, the others only the points below the eyes
+     (``_geometry_fit.region_masks``): the brow AUs can no longer read the mouth (our AU01
+     follows OpenFace's AU25, speech, on openface_default). R9 ships instead of R7 only if its
+     ckplus_dev mean AUC is > R7's + 0.006 (2 seed sd).
 Shipping rule: the lever with the highest ckplus_dev mean AUC; its SynthAU seed
 repeated with seeds 1 and 2 (N = 4000 levers only) for the spread. Nothing else is
 chosen on ckplus_dev.
@@ -185,7 +191,12 @@ def main() -> int:
             )
             rows = training_rows(synth, real_lever, cfg, perm)
             t0 = time.perf_counter()
-            head = fit_head(rows, cfg, n_jobs=args.workers)
+            masks = None
+            if lever.get("regions"):
+                from aunce_rt.pipelines._geometry_fit import region_masks
+
+                masks = region_masks(synth["landmarks"][synth["found"].astype(bool)].mean(0), codes)
+            head = fit_head(rows, cfg, n_jobs=args.workers, masks=masks)
             if lever.get("symmetric"):
                 from aunce_rt.pipelines._geometry_fit import symmetrise
 

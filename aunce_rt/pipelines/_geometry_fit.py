@@ -161,8 +161,29 @@ def features(rows: Rows, appearance: bool) -> np.ndarray:
     return np.hstack([x, rows.app_logits]) if appearance else x
 
 
-def fit_head(rows: Rows, config: HeadConfig, n_jobs: int = 2):  # -> export._geometry_head.GeometryHead
-    """Per-AU standardised logistic regressions on ``rows``, folded into one ``GeometryHead``."""
+UPPER_AUS = (1, 2, 4, 5, 6, 7, 43, 45)  # brows, lids, cheeks: read above the nose tip
+NOSE_TIP, EYE_CORNERS = 1, (33, 133, 362, 263)
+
+
+def region_masks(mean_face: np.ndarray, au_codes: tuple[int, ...]) -> np.ndarray:
+    """(K, 478 * 3) bool: the coordinates each AU's model may read.
+
+    Upper-face AUs (``UPPER_AUS``) read the points above the nose tip of the mean aligned
+    face; the others read the points below the eyes (the mean of the four eye corners).
+    The regions overlap between the eyes and the nose tip; both are mirror-symmetric.
+    """
+    y = np.asarray(mean_face)[:, 1]
+    upper = y < y[NOSE_TIP]
+    lower = y > y[list(EYE_CORNERS)].mean()
+    return np.stack([np.repeat(upper if c in UPPER_AUS else lower, 3) for c in au_codes])
+
+
+def fit_head(rows: Rows, config: HeadConfig, n_jobs: int = 2, masks: np.ndarray | None = None):
+    """Per-AU standardised logistic regressions on ``rows``, folded into one ``GeometryHead``.
+
+    ``masks`` (K, 1434) bool, optional: AU k's model reads only the coordinates of ``masks[k]``
+    (``region_masks``; geometry-only heads).
+    """
     from joblib import Parallel, delayed
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
@@ -177,9 +198,12 @@ def fit_head(rows: Rows, config: HeadConfig, n_jobs: int = 2):  # -> export._geo
 
     def one(j: int) -> tuple[np.ndarray, float]:
         keep = w[:, j] > 0
+        cols = np.flatnonzero(masks[j]) if masks is not None else np.arange(z.shape[1])
         lr = LogisticRegression(C=config.c, max_iter=2000, tol=config.tol)
-        lr.fit(z[keep], rows.targets[keep, j].astype(int), sample_weight=w[keep, j])
-        return lr.coef_[0], float(lr.intercept_[0])
+        lr.fit(z[keep][:, cols], rows.targets[keep, j].astype(int), sample_weight=w[keep, j])
+        coef = np.zeros(z.shape[1])
+        coef[cols] = lr.coef_[0]
+        return coef, float(lr.intercept_[0])
 
     fits = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(one)(j) for j in range(k))
     coef = np.stack([c for c, _ in fits], axis=1)  # (D, K) on standardised features
