@@ -161,3 +161,29 @@ def test_calibration_keeps_every_decision_and_fits_the_observed_rates():
     np.testing.assert_array_equal(before >= 0.5, after >= thr)  # same decisions
     assert 0 < thr[0] < 0.5  # the old decision point now reads as a probability below one half
     assert reliability(after, labels)["ece"] < 0.5 * reliability(before, labels)["ece"]
+
+
+def test_region_masks_keep_each_au_to_its_half_of_the_face():
+    from aunce_rt.pipelines._geometry_fit import region_masks
+
+    face = np.zeros((NUM_POINTS, 3))
+    face[:, 1] = np.linspace(0, 224, NUM_POINTS)  # y grows down the face
+    face[1, 1] = 150.0  # nose tip
+    face[[33, 133, 362, 263], 1] = 90.0  # eye corners
+    masks = region_masks(face, (1, 12))
+    y = np.repeat(face[:, 1], 3)
+    assert masks.shape == (2, NUM_POINTS * 3)
+    assert (y[masks[0]] < 150).all() and (y[masks[1]] > 90).all()
+
+
+def test_masked_fit_reads_only_its_region():
+    data = _toy(1500)
+    cfg = HeadConfig(balanced=False, real=False)
+    rows = training_rows(data, None, cfg, None)
+    masks = np.ones((K, NUM_POINTS * 3), bool)
+    masks[1, 3:6] = False  # AU column 1 may not read point 1, its own signal
+    head = fit_head(rows, cfg, n_jobs=1, masks=masks)
+    assert np.all(head.weights[~masks[1], 1] == 0)
+    test = _toy(200, seed=1)
+    acc = ((head.probs(test["landmarks"]) >= 0.5) == test["labels"]).mean(0)
+    assert acc[0] > 0.9 and acc[1] < 0.7  # without its signal, AU column 1 is near chance
