@@ -92,6 +92,9 @@ LEVERS = {
     "R8": dict(
         n=4000, stride=1, mirror=True, appearance=False, align_neutral=True, symmetric=True, frontal=True
     ),
+    "R9": dict(
+        n=4000, stride=1, mirror=True, appearance=False, align_neutral=True, symmetric=True, regions=True
+    ),
 }
 DERIVED = {"R7": "symmetrise the head of --base"}
 
