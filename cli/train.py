@@ -328,6 +328,9 @@ def real_faces_cmd(
     calibrate: bool = typer.Option(
         True, "--calibrate/--no-calibrate", help="Platt-scale each AU on held-out SynthAU people."
     ),
+    regions: bool = typer.Option(
+        False, "--regions/--whole-face", help="Upper-face AUs read the upper face only, the others the lower."
+    ),
     workers: int = typer.Option(2, "--workers", help="Processes for the feature extraction."),
     install_default: bool = typer.Option(
         False, "--install-default/--no-install", help="Also copy the model to aunce_rt/assets/default.onnx."
@@ -354,6 +357,7 @@ def real_faces_cmd(
         symmetric=symmetric and not appearance,
         frontal=frontal,
         calibrate=calibrate,
+        regions=regions,
         workers=workers,
     )
     res = run_real_face_recipe(sources, out, cfg, install_default=install_default, install_to=install_to)

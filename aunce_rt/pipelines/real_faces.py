@@ -71,6 +71,7 @@ class RealFaceConfig(BaseModel):
     align_neutral: bool = True
     symmetric: bool = True
     frontal: bool = False
+    regions: bool = False
     calibrate: bool = True
     threshold: float = Field(0.5, gt=0, lt=1, description="decision threshold of every AU")
     clip_people: int = Field(60, ge=1)
@@ -161,6 +162,7 @@ def run_real_face_recipe(
         frontalised,
         mirror_permutation,
         reference_face,
+        region_masks,
         symmetrise,
         training_rows,
     )
@@ -233,7 +235,10 @@ def run_real_face_recipe(
         align_neutral=cfg.align_neutral,
     )
     rows = training_rows(synth, real, head_cfg, perm)
-    head = fit_head(rows, head_cfg, n_jobs=cfg.workers)
+    masks = None
+    if cfg.regions:  # each AU reads its half of the face only
+        masks = region_masks(synth["landmarks"][synth["found"].astype(bool)].mean(0), codes)
+    head = fit_head(rows, head_cfg, n_jobs=cfg.workers, masks=masks)
     if cfg.symmetric:
         head = symmetrise(head, perm)
     # held-out SynthAU people: even identities calibrate, odd ones report (never the same faces)
