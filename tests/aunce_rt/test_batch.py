@@ -83,16 +83,22 @@ def test_rerun_keeps_verified_outputs_and_redoes_a_damaged_one(local_run, model,
     reused = {Path(r.source).name for r in manifest.reused}
     assert reused == set(VIDEOS) - {"openface_default.wmv"}
     assert _outputs(out) == _outputs(local_run[0])
-    assert "openface_default.wmv: its output is 283 rows / 283 frames, the manifest records 288 / 288" in caplog.text
+    assert (
+        "openface_default.wmv: its output is 283 rows / 283 frames, the manifest records 288 / 288"
+        in caplog.text
+    )
 
 
 def test_sigkill_mid_batch_then_rerun_finishes_only_the_rest(local_run, model, sources, tmp_path):
     out = tmp_path / "out"
     code = (
         "import sys; from aunce_rt.batch import batch_detect; "
-        "batch_detect(sys.argv[1:-1], sys.argv[-1], workers=1, model=%r, providers='cpu', threads=1)" % str(model)
+        "batch_detect(sys.argv[1:-1], sys.argv[-1], workers=1, model=%r, providers='cpu', threads=1)"
+        % str(model)
     )
-    proc = subprocess.Popen([sys.executable, "-c", code, *sources, str(out)], cwd=ROOT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *sources, str(out)], cwd=ROOT, start_new_session=True
+    )
     deadline = time.monotonic() + 120
     finished: set[str] = set()
     try:
