@@ -93,8 +93,7 @@ def test_sigkill_mid_batch_then_rerun_finishes_only_the_rest(local_run, model, s
     out = tmp_path / "out"
     code = (
         "import sys; from aunce_rt.batch import batch_detect; "
-        "batch_detect(sys.argv[1:-1], sys.argv[-1], workers=1, model=%r, providers='cpu', threads=1)"
-        % str(model)
+        f"batch_detect(sys.argv[1:-1], sys.argv[-1], workers=1, model={str(model)!r}, providers='cpu', threads=1)"
     )
     proc = subprocess.Popen(
         [sys.executable, "-c", code, *sources, str(out)], cwd=ROOT, start_new_session=True
