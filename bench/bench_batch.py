@@ -9,7 +9,9 @@ are split between workers: ONNX Runtime threads = cores // workers (both engines
 
 Peak memory per worker is the largest peak resident set (``VmHWM``) seen among the
 worker processes (the pool's children locally, the ``ray::_Worker`` actor
-processes on Ray), sampled every 0.2 s.
+processes on Ray), sampled every 0.2 s. ``load`` is the 1-minute load average at
+the end of the run: above the core count, other programs shared the cores and the
+speed-up says little.
 
     .venv/bin/python bench/bench_batch.py                 # local and ray (if installed)
     .venv/bin/python bench/bench_batch.py --quick         # every 3rd frame
@@ -130,8 +132,10 @@ def main() -> None:
             (folder / name).symlink_to(VIDEOS / target)
         stride = 3 if args.quick else 1
         print(f"### Batch detection: 8 videos, default model, CPU, {os.cpu_count()} cores, stride {stride}\n")
-        print("| engine | workers | seconds | frames | frames/s | speed-up | peak MiB per worker | failed |")
-        print("|---|---|---|---|---|---|---|---|")
+        print(
+            "| engine | workers | seconds | frames | frames/s | speed-up | peak MiB per worker | failed | load |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|")
         for engine in engines:
             base = None
             for workers in (1, 2):
@@ -139,7 +143,7 @@ def main() -> None:
                 base = base or seconds
                 print(
                     f"| {engine} | {workers} | {seconds:.1f} | {frames} | {frames / seconds:.1f} | "
-                    f"{base / seconds:.2f} | {peak:.0f} | {failed} |",
+                    f"{base / seconds:.2f} | {peak:.0f} | {failed} | {os.getloadavg()[0]:.1f} |",
                     flush=True,
                 )
 

@@ -18,6 +18,8 @@ LIST_SUFFIXES: tuple[str, ...] = (".txt", ".csv")
 def expand_sources(sources: str | Path | list[str | Path] | tuple[str | Path, ...]) -> dict[Path, Path]:
     """Every video a batch reads, in order, each once: absolute path -> its path in the output tree.
 
+    Paths are made absolute without resolving links, so two links to one file are two videos.
+
     A file is taken as given (whatever its suffix, so a corrupt ``.mp4`` is reported,
     not skipped); a folder gives its videos (recursively, by suffix: `VIDEO_SUFFIXES`);
     a glob gives its matching files (``**`` recurses); a ``.txt`` or ``.csv`` file is
@@ -36,7 +38,7 @@ def expand_sources(sources: str | Path | list[str | Path] | tuple[str | Path, ..
     found: dict[Path, Path] = {}
     for item in items:
         for path, rel in _expand_one(str(item).strip()):
-            found.setdefault(path.resolve(), rel)
+            found.setdefault(Path(os.path.abspath(path)), rel)
     if not found:
         raise InputError(f"no video found in {[str(s) for s in items]}; pass video files, folders or globs")
     if len(set(found.values())) < len(found):
