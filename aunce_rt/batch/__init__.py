@@ -37,6 +37,7 @@ from aunce_rt.batch._manifest import (
 )
 from aunce_rt.batch._sources import VIDEO_SUFFIXES, expand_sources, output_names
 from aunce_rt.errors import InputError, OutputError
+from aunce_rt.landmarks._native import native_logs_quiet
 
 logger = logging.getLogger(__name__)
 ENGINES = ("local", "ray")
@@ -123,6 +124,7 @@ def batch_detect(
         landmarks=str(landmarks),
         num_threads=threads,
         stride=stride,
+        quiet_native_logs=native_logs_quiet(),
     )
     manifest_path = out_dir / MANIFEST_NAME
     previous = read_manifest(manifest_path)

@@ -30,6 +30,7 @@ class DetectorSpec:
     landmarks: str = "facemesh"
     num_threads: int | None = None
     stride: int = 1
+    quiet_native_logs: bool = False  # the caller's `aunce_rt.landmarks.quiet_native_logs` setting
 
     @property
     def model_name(self) -> str:
@@ -37,8 +38,11 @@ class DetectorSpec:
         return Path(self.model).name if self.model else "default"
 
     def build(self) -> AUDetector:
-        """A new detector with these settings."""
+        """A new detector with these settings (in a worker: also its MediaPipe log setting)."""
         from aunce_rt.detector import AUDetector
+        from aunce_rt.landmarks import quiet_native_logs
+
+        quiet_native_logs(self.quiet_native_logs)
 
         return AUDetector(
             self.model,
