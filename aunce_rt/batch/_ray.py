@@ -26,6 +26,11 @@ def _import_ray():
     return ray
 
 
+def _failed(job: VideoJob, spec: DetectorSpec, exc: BaseException) -> ManifestRow:
+    reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+    return ManifestRow(job.source, "", FAILED, model=spec.model_name, error=reason)
+
+
 class _Worker:
     """The actor: builds its detector once, then runs one video per call."""
 
@@ -71,12 +76,17 @@ def run_ray(
             done, _ = ray.wait(list(running), num_returns=1)
             for ref in done:
                 job, worker = running.pop(ref)
-                idle.append(worker)
                 try:
-                    yield ray.get(ref)
-                except Exception as exc:  # the actor died (RayActorError) or the task failed
-                    reason = " ".join(str(exc).split())[:300] or type(exc).__name__
-                    yield ManifestRow(job.source, "", FAILED, model=spec.model_name, error=reason)
+                    row = ray.get(ref)
+                except ray.exceptions.RayActorError as exc:  # the actor died: replaced by a new one
+                    actors.remove(worker)
+                    worker = actor.remote(spec)
+                    actors.append(worker)
+                    row = _failed(job, spec, exc)
+                except Exception as exc:  # the task failed outside run_job (e.g. cannot pickle)
+                    row = _failed(job, spec, exc)
+                idle.append(worker)
+                yield row
     finally:
         for worker in actors:
             ray.kill(worker)
