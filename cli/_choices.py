@@ -19,3 +19,10 @@ class OutputFormat(str, Enum):
 
     csv = "csv"
     jsonl = "jsonl"
+
+
+class EngineChoice(str, Enum):
+    """Batch engines (``aunce_rt.batch``): a local process pool, or Ray (the ``[ray]`` extra)."""
+
+    local = "local"
+    ray = "ray"
