@@ -212,10 +212,11 @@ def face_geometry(points: np.ndarray, z: np.ndarray | None, width: int, height: 
     tz = f * EYE_WIDTH_MM / max(eye_px, 1e-6)
     cx, cy = pts.mean(axis=0)
     translation = np.array([(cx - width / 2.0) * tz / f, (cy - height / 2.0) * tz / f, tz])
-    rotation = ray_rotation(translation) @ view  # camera-frame rotation, as OpenFace's
+    ray = ray_rotation(translation)
+    rotation = ray @ view  # camera-frame rotation, as OpenFace's
     pitch, yaw, roll = rotation_to_euler(rotation)
-    g0 = _gaze(pts3, rotation, "right")  # subject's right eye = image left = OpenFace gaze_0
-    g1 = _gaze(pts3, rotation, "left")
+    g0 = ray @ _gaze(pts3, view, "right")  # subject's right eye = image left = OpenFace gaze_0
+    g1 = ray @ _gaze(pts3, view, "left")
     mean = g0 + g1
     return FaceGeometry(
         rotation=rotation,
