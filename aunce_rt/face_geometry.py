@@ -111,6 +111,16 @@ class FaceGeometry:
         }
 
 
+def _norm(v: np.ndarray) -> float:
+    """Euclidean norm of a small vector (np.linalg.norm costs ~5 us a call)."""
+    return math.sqrt(float(v @ v))
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cross product of two 3-vectors (np.cross costs ~40 us a call)."""
+    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
+
+
 def euler_to_rotation(pitch: float, yaw: float, roll: float) -> np.ndarray:
     """(3, 3) ``Rx(pitch) @ Ry(yaw) @ Rz(roll)``, angles in degrees (OpenFace's order)."""
     a, b, c = (math.radians(v) for v in (pitch, yaw, roll))
@@ -133,10 +143,10 @@ def head_rotation(pts3: np.ndarray) -> np.ndarray:
     """(3, 3) head-to-camera rotation from (478, 3) points (x, y pixels, z depth in pixels)."""
     x = (pts3[_X_PAIRS[:, 1]] - pts3[_X_PAIRS[:, 0]]).sum(axis=0)
     y = (pts3[_Y_PAIRS[:, 1]] - pts3[_Y_PAIRS[:, 0]]).sum(axis=0)
-    x /= np.linalg.norm(x) + 1e-12
+    x /= _norm(x) + 1e-12
     y = y - x * float(x @ y)  # Gram-Schmidt: y orthogonal to x
-    y /= np.linalg.norm(y) + 1e-12
-    return np.stack([x, y, np.cross(x, y)], axis=1)
+    y /= _norm(y) + 1e-12
+    return np.stack([x, y, _cross(x, y)], axis=1)
 
 
 def ray_rotation(translation: np.ndarray) -> np.ndarray:
@@ -145,9 +155,10 @@ def ray_rotation(translation: np.ndarray) -> np.ndarray:
     MediaPipe's depth describes the face as seen along the ray through it; a face off
     the image centre with a camera-frame yaw of 0 looks turned by ``atan(Tx / Tz)``.
     """
-    ray = np.asarray(translation, dtype=np.float64) / (np.linalg.norm(translation) + 1e-12)
-    axis = np.cross([0.0, 0.0, 1.0], ray)  # (-ry, rx, 0)
-    s, c = float(np.linalg.norm(axis)), float(ray[2])
+    t = np.asarray(translation, dtype=np.float64)
+    ray = t / (_norm(t) + 1e-12)
+    axis = np.array([-ray[1], ray[0], 0.0])  # z cross ray
+    s, c = _norm(axis), float(ray[2])
     if s < 1e-12:
         return np.eye(3)
     k = axis / s
@@ -158,26 +169,26 @@ def ray_rotation(translation: np.ndarray) -> np.ndarray:
 def eye_aspect_ratio(points: np.ndarray, eye: str) -> float:
     """Eye aspect ratio of the subject's ``"right"`` or ``"left"`` eye from (478, 2|3) points."""
     p = np.asarray(points, dtype=np.float64)[list(EYE_POINTS[eye]), :2]
-    vertical = np.linalg.norm(p[1] - p[5]) + np.linalg.norm(p[2] - p[4])
-    return float(vertical / (2.0 * np.linalg.norm(p[0] - p[3]) + 1e-9))
+    vertical = _norm(p[1] - p[5]) + _norm(p[2] - p[4])
+    return vertical / (2.0 * _norm(p[0] - p[3]) + 1e-9)
 
 
 def mouth_opening(points: np.ndarray) -> float:
     """Inner-lip gap (13-14) over mouth width (61-291) from (478, 2|3) points."""
     p = np.asarray(points, dtype=np.float64)[:, :2]
-    return float(np.linalg.norm(p[13] - p[14]) / (np.linalg.norm(p[61] - p[291]) + 1e-9))
+    return _norm(p[13] - p[14]) / (_norm(p[61] - p[291]) + 1e-9)
 
 
 def _gaze(pts3: np.ndarray, rotation: np.ndarray, eye: str) -> np.ndarray:
     """(3,) unit gaze vector of one eye in camera axes."""
     outer, inner = pts3[EYE_POINTS[eye][0]], pts3[EYE_POINTS[eye][3]]
-    radius = EYEBALL_RADIUS * float(np.linalg.norm(outer - inner))
+    radius = EYEBALL_RADIUS * _norm(outer - inner)
     centre = 0.5 * (outer + inner) + rotation[:, 2] * radius
     iris = pts3[IRIS_CENTRE[eye]]
     dx, dy = iris[0] - centre[0], iris[1] - centre[1]
     dz = -math.sqrt(max(radius * radius - dx * dx - dy * dy, 0.0))  # the sphere's camera-facing side
     v = np.array([dx, dy, dz])
-    return v / (np.linalg.norm(v) + 1e-12)
+    return v / (_norm(v) + 1e-12)
 
 
 def face_geometry(points: np.ndarray, z: np.ndarray | None, width: int, height: int) -> FaceGeometry:
@@ -207,7 +218,7 @@ def face_geometry(points: np.ndarray, z: np.ndarray | None, width: int, height: 
         raise InputError(f"face_geometry needs z of shape (478,); got {np.shape(z)}")
     pts3 = np.column_stack([pts, depth])
     view = head_rotation(pts3)  # relative to the ray through the face (MediaPipe's crop view)
-    eye_px = float(np.linalg.norm(pts3[263] - pts3[33]))
+    eye_px = _norm(pts3[263] - pts3[33])
     f = float(width)
     tz = f * EYE_WIDTH_MM / max(eye_px, 1e-6)
     cx, cy = pts.mean(axis=0)
