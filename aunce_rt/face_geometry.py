@@ -28,7 +28,7 @@ and plots work on our CSV columns:
 
 Example:
     >>> g = face_geometry(points, z, width=640, height=480)  # doctest: +SKIP
-    >>> g.yaw, g.ear
+    >>> g.yaw, g.ear  # doctest: +SKIP
 """
 
 from __future__ import annotations
