@@ -37,11 +37,14 @@ def monitor(
     max_faces: int = typer.Option(1, "--max-faces", min=1, help="Faces monitored per frame (1: the driver)."),
     stride: int = typer.Option(1, "--stride", min=1, help="Analyse every N-th frame."),
     threads: int | None = typer.Option(None, "--threads", min=0, help="ONNX Runtime intra-op threads."),
+    save_video: Path | None = typer.Option(
+        None, "--save-video", help="Write a video with pose axes, gaze and the driver's state (.mp4/.avi)."
+    ),
 ) -> None:
     """Monitor a driver: blinks, PERCLOS, long eye closures, yawns and glances away, as events."""
     from aunce_rt.detector import AUDetector
-    from aunce_rt.driver import DriverMonitor, EventLog
-    from aunce_rt.sinks import CSVSink, sink_format
+    from aunce_rt.driver import DriverMonitor, EventLog, draw_driver
+    from aunce_rt.sinks import CSVSink, VideoSink, check_video_path, sink_format
 
     if out is not None and sink_format(out) != "jsonl":
         raise typer.BadParameter(
@@ -49,6 +52,8 @@ def monitor(
         )
     if csv is not None and sink_format(csv) != "csv":
         raise typer.BadParameter(f"{str(csv)!r}: name the per-frame table .csv", param_hint="--csv")
+    if save_video is not None:
+        check_video_path(save_video)
     detector = AUDetector(model, providers=providers.value, max_faces=max_faces, num_threads=threads)
     watcher = DriverMonitor()
     counts: Counter[str] = Counter()
@@ -56,11 +61,15 @@ def monitor(
     with ExitStack() as stack:
         log = stack.enter_context(EventLog(out)) if out is not None else None
         table = stack.enter_context(CSVSink(csv, detector.au_codes, pose=True)) if csv is not None else None
-        for result in detector.stream(source, stride=stride):
+        video = stack.enter_context(VideoSink(save_video)) if save_video is not None else None
+        for frame, result in detector.stream_frames(source, stride=stride):
             frames += 1
             if table is not None:
                 table.write(result)
-            for event in watcher.update(result):
+            events = watcher.update(result)
+            if video is not None:
+                video.write(draw_driver(frame.image, result, watcher.states))
+            for event in events:
                 counts[event.kind] += 1
                 if log is not None:
                     log.write(event)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import pytest
 
 from aunce_rt.cli.main import app
@@ -27,7 +28,10 @@ def run_monitor(model: Path, *args: str):  # -> click.testing.Result
 def test_monitor_real_video(shared_data: Path, model: Path, tmp_path: Path) -> None:
     video = shared_data / "video" / "openface_changeLighting.wmv"
     events, table = tmp_path / "events.jsonl", tmp_path / "aus.csv"
-    result = run_monitor(model, str(video), "--out", str(events), "--csv", str(table))
+    annotated = tmp_path / "annotated.mp4"
+    result = run_monitor(
+        model, str(video), "--out", str(events), "--csv", str(table), "--save-video", str(annotated)
+    )
     assert result.exit_code == 0, result.output
     assert "drowsiness" in result.output and "events:" in result.output
     records = [json.loads(line) for line in events.read_text().splitlines()]
@@ -51,6 +55,9 @@ def test_monitor_real_video(shared_data: Path, model: Path, tmp_path: Path) -> N
     ok = cols["success"] == 1
     assert ok.mean() > 0.9
     assert 250 < float(cols["pose_Tz"][ok].mean()) < 700  # a face about half a metre from the camera
+    capture = cv2.VideoCapture(str(annotated))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 88
+    capture.release()
 
 
 def test_monitor_refuses_a_non_jsonl_event_log(shared_data: Path, model: Path, tmp_path: Path) -> None:
