@@ -12,8 +12,12 @@ Prints markdown tables (a script, not a test):
 2. SynthAU clips (``aunce_rt.synthau.render_clip``, known yaw/pitch/roll): mean
    absolute error per axis in degrees after removing each clip's constant offset
    (the landmark frame's zero is not the renderer's; a monitor learns the neutral
-   pose anyway). SynthAU renders no blinks, so blink F1 and PERCLOS truth are not
-   measured here.
+   pose anyway).
+2b. A SynthAU clip with eye closures of known timing (``render_clip(eye_closure=...)``:
+   0.15-0.3 s blinks every 2-6 s, plus 0.8-3 s closures; lids fully shut): blink
+   detection F1 (our ``blink`` + ``eye_closure`` events vs the true closure episodes,
+   matched when they overlap) and PERCLOS (P80 over 60 s) vs the truth at several times.
+   Seed 1: the blink thresholds of `MonitorConfig` were set on a 30 s clip of seed 0.
 3. Monitor cost per frame and memory on a 30-minute equivalent stream (54,000
    frames at 30 fps, real landmarks of the sample video replayed with their
    timestamps shifted): ``DriverMonitor.update`` including the geometry, and the
@@ -109,6 +113,75 @@ def synthau_table(detector: AUDetector, clips: int) -> str:
     return "\n".join(lines)
 
 
+def closure_truth(seconds: float, fps: float, seed: int) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """(T,) lid closure and the true (start, end) episodes: blinks and longer closures."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * fps)
+    closure = np.zeros(n)
+    episodes = []
+    t = 2.5  # the first seconds open: the monitor learns the open eye
+    while True:
+        t += rng.uniform(2.0, 6.0)
+        dur = rng.uniform(0.8, 3.0) if rng.random() < 0.25 else rng.uniform(0.15, 0.3)
+        if t + dur > seconds - 1.0:
+            break
+        a, b = int(round(t * fps)), int(round((t + dur) * fps))
+        closure[a:b] = 1.0
+        episodes.append((a / fps, b / fps))
+        t += dur
+    return closure, episodes
+
+
+def closure_table(detector: AUDetector, seconds: float, seed: int = 1) -> str:
+    from aunce_rt.synthau import TEST_ID_BASE, render_clip
+
+    fps = 30.0
+    closure, truth = closure_truth(seconds, fps, seed)
+    monitor = DriverMonitor()
+    predicted, perclos = [], []
+    checks = [c for c in (60.0, 65.0, 70.0, 75.0, 80.0, 85.0) if c < seconds]
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = render_clip(
+            Path(tmp) / "blinks.mp4",
+            identity=TEST_ID_BASE + 7,
+            n_frames=len(closure),
+            seed=seed,
+            eye_closure=closure,
+        )
+        found = 0
+        for r in detector.stream(clip.path):
+            found += bool(r.faces)
+            for e in monitor.update(r):
+                if e.kind in ("blink", "eye_closure"):
+                    predicted.append((e.start, e.end))
+            if checks and r.timestamp >= checks[0] - 1e-9:
+                state = monitor.states.get(0)
+                window = (np.arange(len(closure)) / fps > r.timestamp - 60.0) & (
+                    np.arange(len(closure)) / fps <= r.timestamp
+                )
+                true_perclos = float((closure[window] >= 0.8).mean())
+                perclos.append((checks.pop(0), None if state is None else state.perclos, true_perclos))
+    matched_true = sum(any(ps < te and pe > ts for ps, pe in predicted) for ts, te in truth)
+    matched_pred = sum(any(ps < te and pe > ts for ts, te in truth) for ps, pe in predicted)
+    recall = matched_true / max(len(truth), 1)
+    precision = matched_pred / max(len(predicted), 1)
+    f1 = 2 * precision * recall / max(precision + recall, 1e-9)
+    lines = [
+        f"{len(closure)} frames, face found in {found}; {len(truth)} true closures "
+        f"({sum(e - s <= 0.5 for s, e in truth)} blinks <= 0.5 s), {len(predicted)} detected\n",
+        "| measure | value |",
+        "|---|---|",
+        f"| precision | {precision:.3f} |",
+        f"| recall | {recall:.3f} |",
+        f"| F1 | {f1:.3f} |",
+    ]
+    for at, ours, true in perclos:
+        ours_s = "-" if ours is None else f"{ours:.3f}"
+        err = "-" if ours is None else f"{abs(ours - true):.3f}"
+        lines.append(f"| PERCLOS at {at:.0f} s: ours / truth / abs error | {ours_s} / {true:.3f} / {err} |")
+    return "\n".join(lines)
+
+
 def cost_table(frames: list[FrameResult], minutes: float) -> str:
     fps = 30.0
     n = int(minutes * 60 * fps)
@@ -155,6 +228,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--synthau-clips", type=int, default=3)
     parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--closure-seconds", type=float, default=80.0, help="0 skips the blink clip")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     detector = AUDetector(num_threads=1)
@@ -164,6 +238,9 @@ def main() -> None:
     if args.synthau_clips > 0:
         print("\n## SynthAU head pose error (degrees, per-clip offset removed)\n")
         print(synthau_table(detector, args.synthau_clips))
+    if args.closure_seconds > 0:
+        print("\n## SynthAU eye closures: blink detection and PERCLOS against truth\n")
+        print(closure_table(detector, args.closure_seconds))
     print(f"\n## Monitor cost, {args.minutes:g}-minute equivalent stream at 30 fps\n")
     print(cost_table(results[VIDEOS[0]], args.minutes))
 

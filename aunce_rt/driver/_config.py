@@ -24,10 +24,15 @@ class MonitorConfig:
         closed_openness: openness at or below which the eyes count as >= 80 % closed:
             PERCLOS "P80" (Wierwille et al. 1994, "Research on vehicle-based driver
             status/performance monitoring", NHTSA; Dinges & Grace 1998, FHWA-MCRT-98-006).
-        blink_openness: openness below which a blink or closure is under way (50 %).
+        blink_openness: openness below which a blink or closure is under way (40 %: set on a
+            SynthAU clip where squints (AU6+AU7) take MediaPipe's EAR to ~45 % openness and shut
+            lids to < 20 %; `bench/bench_driver.py` scores it on another clip).
+        reopen_openness: openness above which that blink or closure has ended (>=
+            ``blink_openness``: a hysteresis, so a closure whose landmarks flicker is one event).
         blink_min_s, blink_max_s: closure durations counted as blinks; typical blinks last
             0.1-0.4 s (Caffier et al. 2003, Eur J Appl Physiol 89:319); longer ones are
-            ``eye_closure`` events, a drowsiness sign.
+            ``eye_closure`` events, a drowsiness sign. The minimum is 0: MediaPipe's tracking
+            often shows a 0.2 s blink as one or two frames (measured on SynthAU).
         long_closure_s: an ``long_eye_closure`` alert once the eyes have been shut this long
             (the issue's > 2 s; Euro NCAP's driver-state protocol scores microsleep and sleep
             from eye closures of a few seconds; check the protocol version you target).
@@ -61,8 +66,9 @@ class MonitorConfig:
     ear_shut: float = 0.06
     ear_open_tau_s: float = 10.0
     closed_openness: float = 0.2
-    blink_openness: float = 0.5
-    blink_min_s: float = 0.05
+    blink_openness: float = 0.4
+    reopen_openness: float = 0.5
+    blink_min_s: float = 0.0
     blink_max_s: float = 0.5
     long_closure_s: float = 2.0
     perclos_window_s: float = 60.0
@@ -90,10 +96,10 @@ class MonitorConfig:
             raise InputError(
                 f"MonitorConfig needs ear_shut < ear_open_init; got {self.ear_shut} >= {self.ear_open_init}"
             )
-        if not self.closed_openness <= self.blink_openness <= 1:
+        if not self.closed_openness <= self.blink_openness <= self.reopen_openness <= 1:
             raise InputError(
-                "MonitorConfig needs closed_openness <= blink_openness <= 1; got "
-                f"{self.closed_openness}, {self.blink_openness}"
+                "MonitorConfig needs closed_openness <= blink_openness <= reopen_openness <= 1; got "
+                f"{self.closed_openness}, {self.blink_openness}, {self.reopen_openness}"
             )
         if self.blink_min_s > self.blink_max_s:
             raise InputError(f"blink_min_s {self.blink_min_s} > blink_max_s {self.blink_max_s}")

@@ -135,7 +135,8 @@ class DriverMonitor:
             tr.ear_open = max(tr.ear_open, cfg.ear_shut + 0.02)
         span = max(tr.ear_open - cfg.ear_shut, 1e-6)
         openness = min(max((s.ear - cfg.ear_shut) / span, 0.0), 1.0)
-        if openness < cfg.blink_openness:
+        shut = openness < (cfg.blink_openness if tr.closure_start is None else cfg.reopen_openness)
+        if shut:
             if tr.closure_start is None:
                 tr.closure_start, tr.long_alerted = t, False
             if t - tr.closure_start >= cfg.long_closure_s and not tr.long_alerted:

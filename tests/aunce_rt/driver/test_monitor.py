@@ -201,3 +201,15 @@ def test_config_is_validated() -> None:
         MonitorConfig(ear_shut=0.3, ear_open_init=0.2)
     with pytest.raises(InputError, match="long_closure_s"):
         MonitorConfig(long_closure_s=-1)
+
+
+def test_flickering_closure_is_one_event() -> None:
+    """Hysteresis: a frame at 45 % openness inside a closure does not split it (reopen at 50 %)."""
+    ear = series(10, [(4.0, 1.0)])
+    ear[int(4.5 * FPS)] = SHUT + 0.45 * (OPEN - SHUT)
+    events = feed(DriverMonitor(), ear)
+    assert not kinds(events, "blink")
+    (closure,) = kinds(events, "eye_closure")
+    assert closure.duration == pytest.approx(1.0, abs=1.5 / FPS)
+    split = feed(DriverMonitor(MonitorConfig(reopen_openness=0.4)), ear)
+    assert len(kinds(split, "eye_closure")) + len(kinds(split, "blink")) == 2
