@@ -213,3 +213,18 @@ def test_flickering_closure_is_one_event() -> None:
     assert closure.duration == pytest.approx(1.0, abs=1.5 / FPS)
     split = feed(DriverMonitor(MonitorConfig(reopen_openness=0.4)), ear)
     assert len(kinds(split, "eye_closure")) + len(kinds(split, "blink")) == 2
+
+
+def test_two_people_keep_their_own_neutral_pose() -> None:
+    """Driver facing -10 deg, passenger +30 deg, in the same frames: no glance for either;
+    the passenger turning to the driver (+30 -> -5) is a glance of the passenger only."""
+    monitor = DriverMonitor()
+    events: list[DriverEvent] = []
+    for i in range(int(12 * FPS)):
+        t = i / FPS
+        passenger_yaw = -5.0 if 6.0 <= t < 9.0 else 30.0
+        events += monitor.observe(0, t, i, FaceSignals(OPEN, 0.0, 0.0, -10.0))
+        events += monitor.observe(1, t, i, FaceSignals(OPEN, 0.0, 0.0, passenger_yaw))
+    glances = kinds(events, "glance_away")
+    assert [(e.face_id, round(e.duration, 1)) for e in glances] == [(1, 3.0)]
+    assert monitor.states[0].distraction == "attentive"
