@@ -391,6 +391,7 @@ class AUDetector:
                     probabilities=p,
                     occurrences=p >= self.thresholds,
                     blendshapes=face.blendshapes,
+                    depth=face.z,
                 )
             )
         return tuple(sorted(out, key=lambda f: f.face_id))

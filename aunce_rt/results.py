@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from aunce_rt.face_geometry import FaceGeometry, face_geometry
+
 STAGES = ("decode", "landmarks", "align", "inference", "post", "total")
 
 
@@ -34,6 +36,8 @@ class FaceResult:
         probabilities: (K,) float32 AU probabilities in [0, 1].
         occurrences: (K,) bool, ``probabilities >= thresholds``.
         blendshapes: MediaPipe blendshape scores when the tasks backend is used.
+        depth: (L,) float32 MediaPipe relative depth of the landmarks, in pixels at the
+            scale of x (larger = farther), or None; `geometry` uses it for head pose.
     """
 
     face_id: int
@@ -44,6 +48,7 @@ class FaceResult:
     probabilities: np.ndarray
     occurrences: np.ndarray
     blendshapes: dict[str, float] | None = None
+    depth: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         k = len(self.au_codes)
@@ -61,6 +66,14 @@ class FaceResult:
             return float(self.probabilities[self.au_codes.index(int(code))])
         except ValueError:
             raise KeyError(f"AU{code} is not among this model's AUs {self.au_codes}") from None
+
+    def geometry(self, width: int, height: int) -> FaceGeometry:
+        """Head pose, gaze, eye and mouth opening (`aunce_rt.face_geometry`), computed on demand.
+
+        Args:
+            width, height: the frame's size in pixels (``FrameResult.width``, ``.height``).
+        """
+        return face_geometry(self.landmarks, self.depth, width, height)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (lists and floats)."""

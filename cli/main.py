@@ -18,7 +18,7 @@ from rich.markup import escape
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
 from aunce_rt._version import __version__
-from aunce_rt.cli import batch, data, demo, detect, evaluate, export, plot, train
+from aunce_rt.cli import batch, data, demo, detect, evaluate, export, monitor, plot, train
 from aunce_rt.cli._console import err_console
 from aunce_rt.cli._extras import missing_extra_message
 from aunce_rt.cli._help import drop_flag_placeholders
@@ -108,6 +108,7 @@ def _root(
 
 app.add_typer(detect.app)  # detect, webcam, info
 app.add_typer(batch.app)  # batch
+app.add_typer(monitor.app)  # monitor
 app.add_typer(plot.app)  # plot
 app.add_typer(demo.app)  # demo
 app.add_typer(export.app)  # export

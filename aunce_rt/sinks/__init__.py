@@ -6,6 +6,10 @@ output read ours::
     frame, face_id, timestamp, confidence, success, x_min, y_min, x_max, y_max,
     AU01_p, AU02_p, ..., AU01_c, AU02_c, ...
 
+With ``pose=True`` OpenFace's gaze and pose columns (``CSV_POSE_COLUMNS``:
+``gaze_0_x .. gaze_angle_y, pose_Tx .. pose_Rz``) follow ``success``, in its order
+and units (radians, mm).
+
 ``frame`` is 1-based (``FrameResult.index + 1``), ``timestamp`` is in seconds with 3
 decimals, ``AUxx_p`` is the probability (4 decimals) and ``AUxx_c`` the occurrence
 (0/1). There is one row per face; a frame without a face gives one row with
@@ -32,11 +36,20 @@ from __future__ import annotations
 from aunce_rt.sinks._csv_reader import read_au_csv
 from aunce_rt.sinks._jsonl_reader import read_au_jsonl, read_au_table
 from aunce_rt.sinks._paths import VIDEO_SUFFIXES, check_not_input, check_output_path, check_video_path
-from aunce_rt.sinks._text import CSV_BASE_COLUMNS, SINK_FORMATS, CSVSink, JSONLSink, open_sink, sink_format
+from aunce_rt.sinks._text import (
+    CSV_BASE_COLUMNS,
+    CSV_POSE_COLUMNS,
+    SINK_FORMATS,
+    CSVSink,
+    JSONLSink,
+    open_sink,
+    sink_format,
+)
 from aunce_rt.sinks._video import VideoSink
 
 __all__ = [
     "CSV_BASE_COLUMNS",
+    "CSV_POSE_COLUMNS",
     "SINK_FORMATS",
     "VIDEO_SUFFIXES",
     "CSVSink",

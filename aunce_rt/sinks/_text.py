@@ -28,6 +28,15 @@ CSV_BASE_COLUMNS: tuple[str, ...] = (
     "x_max",
     "y_max",
 )
+# OpenFace 2.x's gaze and pose columns, in its order (gaze after ``success``, then pose).
+CSV_POSE_COLUMNS: tuple[str, ...] = (
+    *(f"gaze_{e}_{a}" for e in (0, 1) for a in "xyz"),
+    "gaze_angle_x",
+    "gaze_angle_y",
+    *(f"pose_T{a}" for a in "xyz"),
+    *(f"pose_R{a}" for a in "xyz"),
+)
+_POSE_FORMATS = ("{:.6f}",) * 6 + ("{:.3f}",) * 2 + ("{:.1f}",) * 3 + ("{:.3f}",) * 3
 SINK_FORMATS: dict[str, str] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 
@@ -85,6 +94,10 @@ class CSVSink(_TextSink):
     Args:
         path: CSV file to create (overwritten if it exists); its folder must exist.
         au_codes: AU codes of the columns, e.g. ``(1, 2, 4)`` or ``("AU01", "AU02")``.
+        pose: also write OpenFace's gaze and pose columns (``CSV_POSE_COLUMNS``, after
+            ``success`` as OpenFace does): gaze unit vectors and angles (radians), head
+            translation (mm, focal length = image width) and rotation (pitch, yaw, roll in
+            radians), from `aunce_rt.face_geometry`; zeros on ``success=0`` rows.
 
     Attributes:
         columns: the header, in order.
@@ -95,15 +108,18 @@ class CSVSink(_TextSink):
         ...     sink.write(result)
     """
 
-    def __init__(self, path: str | Path, au_codes: Sequence[int | str]) -> None:
+    def __init__(self, path: str | Path, au_codes: Sequence[int | str], pose: bool = False) -> None:
         codes = tuple(parse_au_code(c) for c in au_codes)
         if not codes:
             raise InputError("CSVSink needs the model's AU codes; got an empty list")
         if len(set(codes)) != len(codes):
             raise InputError(f"AU codes must be unique; got {codes}")
         self.au_codes = codes
+        self.pose = bool(pose)
         self.columns: tuple[str, ...] = (
-            *CSV_BASE_COLUMNS,
+            *CSV_BASE_COLUMNS[:5],
+            *(CSV_POSE_COLUMNS if self.pose else ()),
+            *CSV_BASE_COLUMNS[5:],
             *(f"{au_label(c)}_p" for c in codes),
             *(f"{au_label(c)}_c" for c in codes),
         )
@@ -116,13 +132,13 @@ class CSVSink(_TextSink):
         frame = result.index + 1
         stamp = f"{result.timestamp:.3f}"
         if not result.faces:  # as OpenFace: one success=0 row of zeros (integer columns stay integers)
-            rows = [[frame, 0, stamp, 0, 0, *([0] * (4 + 2 * len(self.au_codes)))]]
+            rows = [[frame, 0, stamp, 0, 0, *([0] * (len(self.columns) - 5))]]
         else:
-            rows = [self._face_row(frame, stamp, face) for face in result.faces]
+            rows = [self._face_row(frame, stamp, face, result) for face in result.faces]
         self._emit(_csv_line(rows))
         self.rows += len(rows)
 
-    def _face_row(self, frame: int, stamp: str, face: FaceResult) -> list[object]:
+    def _face_row(self, frame: int, stamp: str, face: FaceResult, result: FrameResult) -> list[object]:
         order = self._order.get(face.au_codes)
         if order is None:
             missing = [c for c in self.au_codes if c not in face.au_codes]
@@ -136,12 +152,17 @@ class CSVSink(_TextSink):
         probs = np.asarray(face.probabilities, dtype=np.float64)[order]
         occ = np.asarray(face.occurrences)[order]
         box = [f"{float(v):.1f}" for v in face.box]
+        pose: list[str] = []
+        if self.pose:
+            values = face.geometry(result.width, result.height).openface_columns()
+            pose = [f.format(values[c]) for f, c in zip(_POSE_FORMATS, CSV_POSE_COLUMNS, strict=True)]
         return [
             frame,
             face.face_id,
             stamp,
             f"{float(face.confidence):.3f}",
             1,
+            *pose,
             *box,
             *(f"{p:.4f}" for p in probs),
             *(int(bool(o)) for o in occ),
@@ -172,6 +193,7 @@ def open_sink(
     path: str | Path,
     fmt: str | None = None,
     au_codes: Sequence[int | str] | None = None,
+    pose: bool = False,
 ) -> CSVSink | JSONLSink:
     """Open a CSV or JSON Lines sink.
 
@@ -181,6 +203,7 @@ def open_sink(
             ``.jsonl``, ``.ndjson``). A ``.json`` name is refused: JSON Lines is not
             the one JSON document ``json.load`` expects.
         au_codes: the model's AU codes (needed for CSV columns).
+        pose: CSV only: add OpenFace's gaze and pose columns (see `CSVSink`).
 
     Raises:
         InputError: unknown format, or CSV without ``au_codes``.
@@ -193,7 +216,7 @@ def open_sink(
     if fmt == "csv":
         if au_codes is None:
             raise InputError("a CSV sink needs the model's AU codes (au_codes)")
-        return CSVSink(path, au_codes)
+        return CSVSink(path, au_codes, pose=pose)
     return JSONLSink(path)
 
 

@@ -25,7 +25,7 @@ but far smaller than the changes that pose, identity and lighting make.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -73,6 +73,22 @@ def _arc(x0: float, x1: float, y: float, bend: float, n: int = 9) -> np.ndarray:
 def _line(a: tuple[float, float], b: tuple[float, float], n: int = 4) -> np.ndarray:
     t = np.linspace(0.0, 1.0, n)[:, None]
     return np.asarray(a) * (1.0 - t) + np.asarray(b) * t
+
+
+def close_eyes(expr: Expression, closure: float) -> Expression:
+    """``expr`` with both upper lids lowered: 0 = as is, 1 = shut (on the lower lid).
+
+    The iBUG-68 upper-lid points (37, 38 and 43, 44) move towards the lower-lid points
+    below them (41, 40 and 47, 46), so the eye opening the renderer fills shrinks to
+    nothing; AU45 (blink) and AU43 (eyes closed) when at 1.
+    """
+    c = min(max(float(closure), 0.0), 1.0)
+    if c == 0.0:
+        return expr
+    shape = expr.shape.copy()
+    for upper, lower in ((37, 41), (38, 40), (43, 47), (44, 46)):
+        shape[upper] = shape[upper] + c * (shape[lower] - shape[upper])
+    return replace(expr, shape=shape)
 
 
 def apply_aus(shape: np.ndarray, intensity: dict[int, float], chin_pattern: np.ndarray) -> Expression:

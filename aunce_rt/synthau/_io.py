@@ -17,7 +17,7 @@ import numpy as np
 from aunce_rt.aus import BENCHMARK_AUS, au_label
 from aunce_rt.errors import OutputError
 from aunce_rt.synthau._dataset import SynthAU, chin_pattern
-from aunce_rt.synthau._expressions import apply_aus
+from aunce_rt.synthau._expressions import apply_aus, close_eyes
 from aunce_rt.synthau._identity import TEST_ID_BASE, make_identity
 from aunce_rt.synthau._labels import PRESENCE_THRESHOLD, au_rates, sample_intensities, sample_occurrences
 from aunce_rt.synthau._render import _background, render
@@ -229,12 +229,15 @@ def render_frames(
     seed: int = 0,
     size: tuple[int, int] = (640, 480),
     au_codes: Sequence[int] = BENCHMARK_AUS["synthau"],
+    eye_closure: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Render one person changing expression and moving their head, handing each frame to ``write``.
 
     ``write`` gets each (H, W, 3) uint8 BGR frame in order, e.g. an open
     ``cv2.VideoWriter``'s ``write``, so several people can share one video file
-    (each frame is then compressed once, as a camera's video is).
+    (each frame is then compressed once, as a camera's video is). ``eye_closure``
+    (T,) in [0, 1] lowers both upper lids per frame (`close_eyes`: blinks, closures);
+    None leaves the eyes as the expressions make them (the same frames as before).
 
     Returns:
         intensities (T, K) float32, landmarks (T, 68, 2) float32 iBUG-68 pixels and
@@ -265,6 +268,8 @@ def render_frames(
             noise_seed=int(rng.integers(0, 2**31 - 1)),
         )
         expr = apply_aus(person.shape, dict(zip(codes, inten[i].tolist(), strict=True)), pattern)
+        if eye_closure is not None:
+            expr = close_eyes(expr, float(eye_closure[i]))
         image, landmarks[i] = render(person, expr, frame_scene, size, background)
         write(image)
     return inten, landmarks, poses
@@ -288,10 +293,12 @@ def render_clip(
     seed: int = 0,
     size: tuple[int, int] = (640, 480),
     au_codes: Sequence[int] = BENCHMARK_AUS["synthau"],
+    eye_closure: np.ndarray | None = None,
 ) -> ClipTruth:
     """Render one person changing expression and moving their head, as an mp4v ``.mp4`` file.
 
-    Also writes ``<stem>.truth.csv`` beside the video.
+    Also writes ``<stem>.truth.csv`` beside the video. ``eye_closure``: (T,) per-frame
+    lid closure in [0, 1] (see `render_frames`); the caller keeps it as its truth.
 
     Returns:
         The per-frame truth.
@@ -301,7 +308,9 @@ def render_clip(
     codes = tuple(int(c) for c in au_codes)
     writer = open_video_writer(out, fps, size)
     try:
-        inten, landmarks, poses = render_frames(writer.write, identity, n_frames, fps, seed, size, codes)
+        inten, landmarks, poses = render_frames(
+            writer.write, identity, n_frames, fps, seed, size, codes, eye_closure
+        )
     finally:
         writer.release()
     labels = (inten >= PRESENCE_THRESHOLD).astype(np.int8)
