@@ -19,6 +19,13 @@ from rich.table import Table
 
 from aunce_rt.cli._choices import EngineChoice, OutputFormat, ProviderChoice
 from aunce_rt.cli._console import err_console
+from aunce_rt.cli._options import (
+    MAX_FACES_OPTION,
+    MODEL_OPTION,
+    PROVIDERS_OPTION,
+    STRIDE_OPTION,
+    THRESHOLD_OPTION,
+)
 
 logger = logging.getLogger(__name__)
 app = typer.Typer()  # joins the root in aunce_rt.cli.main
@@ -41,22 +48,11 @@ def batch(
     ),
     fmt: OutputFormat = typer.Option(OutputFormat.csv, "--format", "-f", help="Result format."),
     save_video: bool = typer.Option(False, "--save-video", help="Also write an annotated .mp4 per video."),
-    model: Path | None = typer.Option(
-        None,
-        "--model",
-        "-m",
-        help="Exported .onnx model or a bundled name: default, synthau (default: default).",
-    ),
-    providers: ProviderChoice = typer.Option(ProviderChoice.auto, "--providers", help="Execution providers."),
-    max_faces: int = typer.Option(8, "--max-faces", min=1, help="Most faces analysed per frame."),
-    stride: int = typer.Option(1, "--stride", min=1, help="Analyse every N-th frame."),
-    threshold: float | None = typer.Option(
-        None,
-        "--threshold",
-        min=0.0,
-        max=1.0,
-        help="One decision threshold for every AU (default: the model's).",
-    ),
+    model: Path | None = MODEL_OPTION,
+    providers: ProviderChoice = PROVIDERS_OPTION,
+    max_faces: int = MAX_FACES_OPTION,
+    stride: int = STRIDE_OPTION,
+    threshold: float | None = THRESHOLD_OPTION,
     threads: int | None = typer.Option(
         None, "--threads", min=1, help="ONNX Runtime threads per worker (default: cores / workers)."
     ),

@@ -39,6 +39,13 @@ from rich.table import Table
 
 from aunce_rt.cli._choices import OutputFormat, ProviderChoice
 from aunce_rt.cli._console import err_console, out_console
+from aunce_rt.cli._options import (
+    MAX_FACES_OPTION,
+    MODEL_OPTION,
+    PROVIDERS_OPTION,
+    STRIDE_OPTION,
+    THRESHOLD_OPTION,
+)
 from aunce_rt.cli._outputs import plan_outputs
 from aunce_rt.cli._signals import EXIT_TERMINATED, exit_code
 from aunce_rt.cli._summary import FPSColumn, Stats, status_line, summary_table
@@ -58,24 +65,11 @@ def detect(
     fmt: OutputFormat | None = typer.Option(
         None, "--format", "-f", help="Output format (default: from --out)."
     ),
-    model: Path | None = typer.Option(
-        None,
-        "--model",
-        "-m",
-        help="Exported .onnx model or a bundled name: default, synthau (default: default).",
-    ),
-    providers: ProviderChoice = typer.Option(ProviderChoice.auto, "--providers", help="Execution providers."),
-    max_faces: int = typer.Option(
-        8, "--max-faces", min=1, help="Most faces analysed per frame (a frame with more says so once)."
-    ),
-    stride: int = typer.Option(1, "--stride", min=1, help="Analyse every N-th frame."),
-    threshold: float | None = typer.Option(
-        None,
-        "--threshold",
-        min=0.0,
-        max=1.0,
-        help="One decision threshold for every AU (default: the model's).",
-    ),
+    model: Path | None = MODEL_OPTION,
+    providers: ProviderChoice = PROVIDERS_OPTION,
+    max_faces: int = MAX_FACES_OPTION,
+    stride: int = STRIDE_OPTION,
+    threshold: float | None = THRESHOLD_OPTION,
     save_video: Path | None = typer.Option(
         None, "--save-video", help="Write an annotated video (.mp4/.avi)."
     ),
@@ -260,17 +254,10 @@ def _require_display() -> None:
 @app.command()
 def webcam(
     camera: int = typer.Option(0, "--camera", "-c", min=0, help="Camera index."),
-    model: Path | None = typer.Option(
-        None,
-        "--model",
-        "-m",
-        help="Exported .onnx model or a bundled name: default, synthau (default: default).",
-    ),
-    providers: ProviderChoice = typer.Option(ProviderChoice.auto, "--providers", help="Execution providers."),
+    model: Path | None = MODEL_OPTION,
+    providers: ProviderChoice = PROVIDERS_OPTION,
     out: Path | None = typer.Option(None, "--out", "-o", help="Also write results (.csv or .jsonl)."),
-    max_faces: int = typer.Option(
-        8, "--max-faces", min=1, help="Most faces analysed per frame (a frame with more says so once)."
-    ),
+    max_faces: int = MAX_FACES_OPTION,
     smooth: float | None = typer.Option(
         0.5, "--smooth", min=0.0, max=1.0, help="Causal EMA factor (1 = off)."
     ),
@@ -324,7 +311,7 @@ def info(
     model: Path | None = typer.Argument(
         None, help="Exported .onnx model or a bundled name: default, synthau (default: default)."
     ),
-    providers: ProviderChoice = typer.Option(ProviderChoice.auto, "--providers", help="Execution providers."),
+    providers: ProviderChoice = PROVIDERS_OPTION,
 ) -> None:
     """Print a model's metadata (AUs, thresholds, input, provenance, metrics) and providers."""
     import json
