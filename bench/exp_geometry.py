@@ -529,6 +529,17 @@ def table(reports: dict, codes) -> str:
     return "\n".join(lines)
 
 
+def _write_json(path: Path, settings: dict, ck_reports: dict, held_reports: dict, wall: float) -> None:
+    """A run's settings, ckplus_dev and SynthAU held-out reports and wall time, as JSON."""
+    data = {
+        "settings": settings,
+        "ckplus": {n: r.to_dict() for n, r in ck_reports.items()},
+        "synthau_heldout": {n: r.to_dict() for n, r in held_reports.items()},
+        "wall_s": wall,
+    }
+    path.write_text(json.dumps(data, indent=2) + "\n")
+
+
 def balanced_factors(y: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Per-row factors n / (2 n_c) of sklearn's "balanced", on the weighted class totals (y in {0, 1})."""
     total = w.sum()
@@ -605,18 +616,7 @@ def run_g6g7(args) -> int:
     print(text)
     tag = "_".join(str(s) for s in args.seeds)
     (RESULTS / f"exp_geometry_g6g7_s{tag}.md").write_text(text + "\n")
-    (RESULTS / f"exp_geometry_g6g7_s{tag}.json").write_text(
-        json.dumps(
-            {
-                "settings": settings,
-                "ckplus": {n: r.to_dict() for n, r in ck_reports.items()},
-                "synthau_heldout": {n: r.to_dict() for n, r in held_reports.items()},
-                "wall_s": wall,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    _write_json(RESULTS / f"exp_geometry_g6g7_s{tag}.json", settings, ck_reports, held_reports, wall)
     return 0
 
 
@@ -799,18 +799,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text + "\n")
-    (RESULTS / "exp_geometry.json").write_text(
-        json.dumps(
-            {
-                "settings": settings,
-                "ckplus": {n: r.to_dict() for n, r in ck_reports.items()},
-                "synthau_heldout": {n: r.to_dict() for n, r in held_reports.items()},
-                "wall_s": wall,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    _write_json(RESULTS / "exp_geometry.json", settings, ck_reports, held_reports, wall)
     return 0
 
 

@@ -10,6 +10,15 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 SHARED_DATA = SHARED / "data"
 SHARED_MODELS = SHARED / "models"
+# every video of ../shared/data/video (the batch tests run them all)
+SHARED_VIDEOS = (
+    "single_face.mp4",
+    "openface_default.wmv",
+    "openface_changeLighting.wmv",
+    "face_noface.mov",
+    "noface_face.mov",
+    "no_face.mp4",
+)
 
 
 @pytest.fixture(scope="session")

@@ -50,6 +50,19 @@ def _detection_boxes(detections: Any, width: int, height: int) -> tuple[np.ndarr
     return np.array(boxes, np.float32).reshape(-1, 4), np.array(scores, np.float32)
 
 
+def _still_pair(min_detection_confidence: float) -> tuple[Any, Any]:
+    """A full-range face detector and a one-face still-image FaceMesh (refined: 478 points)."""
+    from mediapipe.python.solutions import face_detection, face_mesh
+
+    detector = face_detection.FaceDetection(
+        model_selection=1, min_detection_confidence=min_detection_confidence
+    )
+    mesh = face_mesh.FaceMesh(
+        static_image_mode=True, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.3
+    )
+    return detector, mesh
+
+
 class FaceMeshBackend:
     """MediaPipe legacy FaceMesh (478 points, refine_landmarks=True).
 
@@ -88,7 +101,7 @@ class FaceMeshBackend:
         if max_faces < 1:
             raise InputError(f"max_faces must be >= 1; got {max_faces}")
         from mediapipe.python.solution_base import SolutionBase
-        from mediapipe.python.solutions import face_detection, face_mesh
+        from mediapipe.python.solutions import face_mesh
 
         self.static = static
         self.max_faces = int(max_faces)
@@ -107,15 +120,7 @@ class FaceMeshBackend:
         self._warm = False  # the first frame logs natively too (see aunce_rt.landmarks._native)
         with native_stderr_silenced():
             if static:
-                self._detector = face_detection.FaceDetection(
-                    model_selection=1, min_detection_confidence=min_detection_confidence
-                )
-                self._mesh = face_mesh.FaceMesh(
-                    static_image_mode=True,
-                    max_num_faces=1,
-                    refine_landmarks=True,
-                    min_detection_confidence=0.3,
-                )
+                self._detector, self._mesh = _still_pair(min_detection_confidence)
             else:
                 self._detector = None
                 # The stock FaceMesh class outputs landmarks only; the same graph also
@@ -187,18 +192,8 @@ class FaceMeshBackend:
 
     def _full_range(self) -> tuple[Any, Any]:
         if self._full is None:
-            from mediapipe.python.solutions import face_detection, face_mesh
-
             with native_stderr_silenced():
-                self._full = face_detection.FaceDetection(
-                    model_selection=1, min_detection_confidence=CONFIRM_SCORE
-                )
-                self._crop_mesh = face_mesh.FaceMesh(
-                    static_image_mode=True,
-                    max_num_faces=1,
-                    refine_landmarks=True,
-                    min_detection_confidence=0.3,
-                )
+                self._full, self._crop_mesh = _still_pair(CONFIRM_SCORE)
         return self._full, self._crop_mesh
 
     def _mesh_crop(self, rgb: np.ndarray, box: np.ndarray, score: float) -> FaceLandmarks | None:

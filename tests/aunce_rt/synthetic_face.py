@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from aunce_rt.face_geometry import EYE_POINTS, IRIS_CENTRE, euler_to_rotation, ray_rotation
+from aunce_rt.results import FaceResult
 
 W, H = 640, 480
 
@@ -61,3 +62,17 @@ def project(model: np.ndarray, pitch: float, yaw: float, roll: float, t_mm=(0.0,
     centre = np.array([W * t[0] / t[2] + W / 2, W * t[1] / t[2] + H / 2])
     pts = (model - model.mean(axis=0)) @ view.T * scale
     return (pts[:, :2] + centre).astype(np.float32), pts[:, 2].astype(np.float32)
+
+
+def face_result(points: np.ndarray, depth: np.ndarray, face_id: int = 0) -> FaceResult:
+    """A one-AU FaceResult carrying ``points`` and ``depth`` (what the detector would report)."""
+    return FaceResult(
+        face_id,
+        np.array([0, 0, 1, 1], np.float32),
+        points,
+        0.9,
+        (12,),
+        np.zeros(1, np.float32),
+        np.zeros(1, bool),
+        depth=depth,
+    )

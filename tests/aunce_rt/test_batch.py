@@ -15,17 +15,11 @@ import pytest
 from aunce_rt.batch import batch_detect, expand_sources, threads_per_worker
 from aunce_rt.batch._manifest import MANIFEST_NAME, ManifestRow, read_manifest, verify_output, write_manifest
 from aunce_rt.errors import AunceError, InputError
+from tests.conftest import SHARED_VIDEOS
 from tests.tiny_onnx import write_tiny_model
 
 ROOT = Path(__file__).resolve().parents[2]
-VIDEOS = (
-    "single_face.mp4",
-    "openface_default.wmv",
-    "openface_changeLighting.wmv",
-    "face_noface.mov",
-    "noface_face.mov",
-    "no_face.mp4",
-)
+VIDEOS = SHARED_VIDEOS
 FRAMES = {"single_face.mp4": 72, "no_face.mp4": 95, "face_noface.mov": 169}  # as `aunce-rt detect` decodes
 
 

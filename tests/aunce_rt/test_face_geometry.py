@@ -9,8 +9,7 @@ import pytest
 
 from aunce_rt.errors import InputError
 from aunce_rt.face_geometry import euler_to_rotation, face_geometry, rotation_to_euler
-from aunce_rt.results import FaceResult
-from tests.aunce_rt.synthetic_face import H, W, face_model, project
+from tests.aunce_rt.synthetic_face import H, W, face_model, face_result, project
 
 POSES = [(0, 0, 0), (0, 25, 0), (0, -30, 0), (15, 0, 0), (-20, 10, 5), (10, -20, -15), (0, 0, 25)]
 
@@ -65,16 +64,7 @@ def test_mouth_opening() -> None:
 
 def test_face_result_geometry_uses_depth() -> None:
     pts, z = project(face_model(), 0, 25, 0)
-    face = FaceResult(
-        0,
-        np.array([0, 0, 1, 1], np.float32),
-        pts,
-        0.9,
-        (12,),
-        np.zeros(1, np.float32),
-        np.zeros(1, bool),
-        depth=z,
-    )
+    face = face_result(pts, z)
     assert face.geometry(W, H).yaw == pytest.approx(25, abs=0.5)
 
 

@@ -11,17 +11,11 @@ from typer.testing import CliRunner
 
 from aunce_rt.cli.main import app
 from tests.cli.helpers import assert_one_line_error, run_detect
+from tests.conftest import SHARED_VIDEOS
 from tests.tiny_onnx import write_tiny_model
 
 runner = CliRunner()
-VIDEOS = (
-    "single_face.mp4",
-    "openface_default.wmv",
-    "openface_changeLighting.wmv",
-    "face_noface.mov",
-    "noface_face.mov",
-    "no_face.mp4",
-)
+VIDEOS = SHARED_VIDEOS
 
 
 @pytest.fixture(scope="module")

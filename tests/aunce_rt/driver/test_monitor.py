@@ -10,8 +10,8 @@ import pytest
 
 from aunce_rt.driver import DriverEvent, DriverMonitor, EventLog, FaceSignals, MonitorConfig
 from aunce_rt.errors import InputError
-from aunce_rt.results import FaceResult, FrameResult
-from tests.aunce_rt.synthetic_face import H, W, face_model, project
+from aunce_rt.results import FrameResult
+from tests.aunce_rt.synthetic_face import H, W, face_model, face_result, project
 
 FPS = 30.0
 OPEN, SHUT = 0.30, 0.06
@@ -171,16 +171,7 @@ def test_update_reads_face_results() -> None:
     events: list[DriverEvent] = []
     for i in range(60):
         pts, z = project(face_model(openness=0.0 if 30 <= i < 36 else 1.0), 0, 5, 0)
-        face = FaceResult(
-            3,
-            np.array([0, 0, 1, 1], np.float32),
-            pts,
-            0.9,
-            (12,),
-            np.zeros(1, np.float32),
-            np.zeros(1, bool),
-            depth=z,
-        )
+        face = face_result(pts, z, face_id=3)
         events += monitor.update(FrameResult(index=i, timestamp=i / FPS, faces=(face,), width=W, height=H))
     (blink,) = kinds(events, "blink")
     assert blink.face_id == 3 and blink.start == pytest.approx(1.0)
