@@ -3,7 +3,7 @@
 For each model given (``--model NAME=PATH``, e.g. the previous and the new bundled
 model), on every real video of ../shared/data/video (one face each; frames without
 a face are skipped), through ``AUDetector.stream`` (video-mode landmarks, no
-smoothing, the model's thresholds):
+smoothing unless ``--smooth ALPHA`` turns on the runtime's causal EMA, the model's thresholds):
 
 * **mirror**: the share of AU decisions (frame x AU) that change when every frame is
   flipped left-right, over frames where both passes found a face; AU14 (which can
@@ -83,11 +83,11 @@ def _openface(video: Path) -> dict[int, np.ndarray] | None:
     return {int(c[2:4]): np.where(ok, np.array([float(r[c]) for r in rows]), np.nan) for c in cols}
 
 
-def measure(name: str, model: Path, videos: list[Path]) -> dict:
+def measure(name: str, model: Path, videos: list[Path], smooth: float | None = None) -> dict:
     from aunce_rt.detector import AUDetector
 
     out = {}
-    with AUDetector(model, providers="cpu", max_faces=1) as det:
+    with AUDetector(model, providers="cpu", max_faces=1, smoothing=smooth) as det:
         codes = det.au_codes
         thr = np.asarray(det.thresholds)
         for video in videos:
@@ -155,11 +155,12 @@ def main() -> int:
     ap.add_argument(
         "--videos", nargs="*", type=Path, help="default: every video of ../shared/data/video with a face"
     )
+    ap.add_argument("--smooth", type=float, help="the runtime's causal EMA factor alpha (default: none)")
     ap.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "real_video.json")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     videos = args.videos or [p for p in sorted(VIDEOS.iterdir()) if p.stem != "no_face"]
-    results = {name: measure(name, path, videos) for name, path in args.model}
+    results = {name: measure(name, path, videos, args.smooth) for name, path in args.model}
     print(
         "| model | video | faces | mirror changes (%, AU14 apart) | AU14 mirror (%) | toggles/s | saturated (%) | r with OpenFace |"
     )
