@@ -8,7 +8,7 @@ SynthAU, so not fitted to the renderer's texture) carry texture that does cross.
 
 ckplus_dev is EVALUATION ONLY: nothing here trains on it or chooses anything on it.
 
-Settings, fixed BEFORE any of them was scored on ckplus_dev (2026-12-02, 00:35 UTC)
+Settings, fixed BEFORE any of them was scored on ckplus_dev (2026-12-02, 00:18 UTC, commit 6e5662c)
 -------------------------------------------------------------------------------
 Extractor: ``timm.create_model("mobilenetv2_100", pad_type="same")`` with the weights of
 ``../shared/models/imagenet/mobilenet_v2_1.0_224_quant.tflite`` read by
