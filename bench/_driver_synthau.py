@@ -69,7 +69,7 @@ def _track(detector: AUDetector, path: Path) -> dict[int, np.ndarray]:
 
 def pose_table(detector: AUDetector, clips: int) -> str:
     """MAE per axis and per |yaw| bin over ``clips`` held-out sweep clips."""
-    est, true = [], []
+    est, true, offsets = [], [], []
     found = 0
     with tempfile.TemporaryDirectory() as tmp:
         for k in range(FIRST_HELD_OUT, FIRST_HELD_OUT + clips):
@@ -82,12 +82,14 @@ def pose_table(detector: AUDetector, clips: int) -> str:
             r_est = [m[:, :3] for m in tracked.values()]
             r_true = [_D @ rotation_matrix(*(float(v) for v in poses[i])) @ _D for i in tracked]
             off = _nearest_rotation(sum(t.T @ e for t, e in zip(r_true, r_est, strict=True)))
+            offsets.append("(" + ", ".join(f"{v:.1f}" for v in rotation_to_euler(off)) + ")")
             est += [rotation_to_euler(e @ off.T) for e in r_est]
             true += [rotation_to_euler(t) for t in r_true]
     e, t = np.array(est), np.array(true)
     err, yaw = np.abs(e - t), np.abs(t[:, 1])
     lines = [
-        f"{clips} clips x {FRAMES} frames, face found in {found}/{clips * FRAMES}\n",
+        f"{clips} clips x {FRAMES} frames, face found in {found}/{clips * FRAMES}; removed head-frame "
+        f"offsets (pitch, yaw, roll deg): {', '.join(offsets)}\n",
         "| true abs(yaw) | frames | pitch MAE (deg) | yaw MAE (deg) | roll MAE (deg) |",
         "|---|---|---|---|---|",
     ]

@@ -61,12 +61,30 @@ def _episodes(flags: np.ndarray) -> int:
     return int(np.sum(np.diff(np.concatenate([[0], f])) == 1))
 
 
+def _closures(frames: list[FrameResult], eye: str) -> int:
+    """Blink + eye_closure events of the first face, from both eyes' mean EAR or one eye's."""
+    monitor, count = DriverMonitor(), 0
+    for r in frames:
+        if r.faces:
+            g = r.faces[0].geometry(r.width, r.height)
+            s = FaceSignals.from_geometry(g)
+            if eye != "both":
+                s = replace(s, ear=g.ear_right if eye == "right" else g.ear_left)
+            count += sum(
+                e.kind in ("blink", "eye_closure") for e in monitor.observe(0, r.timestamp, r.index, s)
+            )
+    return count
+
+
 def openface_table(results: dict[str, list[FrameResult]]) -> str:
     lines = [
         "| video | axis | r (ours vs OpenFace) | OpenFace sd (rad) | ours sd (rad) | frames |",
         "|---|---|---|---|---|---|",
     ]
-    blink_lines = ["| video | our blinks + closures | OpenFace AU45_c episodes |", "|---|---|---|"]
+    blink_lines = [
+        "| video | our blinks + closures (both eyes) | right eye alone | left eye alone | OpenFace AU45_c episodes |",
+        "|---|---|---|---|---|",
+    ]
     for name, frames in results.items():
         ref = read_au_csv(DATA / "reference" / "openface2" / f"{name}.openface2.csv")
         n = min(len(frames), len(ref["frame"]))
@@ -80,9 +98,10 @@ def openface_table(results: dict[str, list[FrameResult]]) -> str:
             a, b = ours[ok, j], ref[axis.split()[0]][:n][ok]
             r = float(np.corrcoef(a, b)[0, 1])
             lines.append(f"| {name} | {axis} | {r:.3f} | {b.std():.3f} | {a.std():.3f} | {ok.sum()} |")
-        events = list(DriverMonitor().run(frames))
-        ours_blinks = sum(e.kind in ("blink", "eye_closure") for e in events)
-        blink_lines.append(f"| {name} | {ours_blinks} | {_episodes(ref['AU45_c'][:n] > 0)} |")
+        counts = [_closures(frames, eye) for eye in ("both", "right", "left")]
+        blink_lines.append(
+            f"| {name} | {' | '.join(map(str, counts))} | {_episodes(ref['AU45_c'][:n] > 0)} |"
+        )
     return "\n".join(lines) + "\n\n" + "\n".join(blink_lines)
 
 
