@@ -255,14 +255,17 @@ class DriverMonitor:
         return [max(in_seat, key=lambda f: float((f.box[2] - f.box[0]) * (f.box[3] - f.box[1])))]
 
     def _seat(self, face_id: int, centre_x: float, width: int) -> None:
-        """Record a track's seat; on a change of seats its neutral pose is learned again."""
+        """Record a track's seat; when it changes, the neutral pose is learned again.
+
+        A seat is a half of the image, taken only where the box centre is at least
+        ``seat_margin`` x width off the centre: a lone driver leaning about a centred
+        camera keeps their seat (and their neutral pose).
+        """
         tr = self._tracks.get(face_id)
         offset = (centre_x - width / 2.0) / max(width, 1)
-        side = "left" if offset < 0 else "right"
         if tr is None or abs(offset) < self.config.seat_margin:
-            if tr is not None and not tr.seat:
-                tr.seat = side
             return
+        side = "left" if offset < 0 else "right"
         if tr.seat and tr.seat != side:
             log.debug(
                 "track %d moved from the %s seat to the %s one: neutral pose relearned",

@@ -97,7 +97,7 @@ def _swap(t: float) -> list[FaceResult]:
     return [face(1, yaw=-10.0, seat=LEFT, scale=0.9), face(0, yaw=30.0, seat=RIGHT)]
 
 
-@pytest.mark.parametrize(("margin", "glances"), [(0.1, 0), (1.0, 2)])
+@pytest.mark.parametrize(("margin", "glances"), [(0.2, 0), (1.0, 2)])
 def test_swapped_seats_relearn_the_neutral_pose(margin: float, glances: int) -> None:
     """All faces monitored; ids follow people. With the seat rule, no glance after a swap;
     with it disabled (a margin no face can cross) both people 'glance' for 6 s."""
@@ -106,6 +106,13 @@ def test_swapped_seats_relearn_the_neutral_pose(margin: float, glances: int) -> 
     assert len(clock.kinds("long_glance_away")) == glances
     if glances == 0:
         assert {clock.monitor.states[i].distraction for i in (0, 1)} == {"attentive"}
+
+
+def test_a_lone_driver_leaning_keeps_the_seat_and_neutral_pose() -> None:
+    """Box centre wandering -0.29..+0.14 of the width (as on openface_default.wmv)."""
+    clock = Clock(DriverMonitor())
+    clock.run(12.0, lambda t: [face(0, seat=-170.0 + 250.0 * min(t / 8.0, 1.0))])
+    assert [e.detail for e in clock.kinds("distraction")] == ["attentive"]
 
 
 def test_driver_seat_follows_the_seat_not_the_person() -> None:
