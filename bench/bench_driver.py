@@ -25,7 +25,7 @@ Prints markdown tables (a script, not a test):
    timestamps shifted): ``DriverMonitor.update`` including the geometry, and the
    state machine alone (``observe``); traced Python memory after 10 and 30 minutes.
 
-    .venv/bin/python bench/bench_driver.py [--synthau-clips 3] [--minutes 30]
+    .venv/bin/python bench/bench_driver.py [--synthau-clips 3] [--minutes 30] [--depth-gain 1.0]
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 from _driver_synthau import gaze_table, head_gaze_angles, pose_table
 
-from aunce_rt import AUDetector
+from aunce_rt import AUDetector, face_geometry
 from aunce_rt.driver import DriverMonitor, FaceSignals
 from aunce_rt.results import FrameResult
 from aunce_rt.sinks import read_au_csv
@@ -256,7 +256,15 @@ def main() -> None:
     parser.add_argument("--synthau-clips", type=int, default=3)
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--closure-seconds", type=float, default=80.0, help="0 skips the blink clip")
+    parser.add_argument(
+        "--depth-gain",
+        type=float,
+        default=None,
+        help="override face_geometry.DEPTH_GAIN (1.0 = MediaPipe's depth as is: the 'before' figures)",
+    )
     args = parser.parse_args()
+    if args.depth_gain is not None:
+        face_geometry.DEPTH_GAIN = args.depth_gain
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     detector = AUDetector(num_threads=1)
     results = {name: run_video(detector, name) for name in VIDEOS}
