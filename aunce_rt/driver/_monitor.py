@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 
 from aunce_rt.driver._config import MonitorConfig
 from aunce_rt.driver._events import DriverEvent, DriverState, FaceSignals
-from aunce_rt.results import FrameResult
+from aunce_rt.results import FaceResult, FrameResult
 
 log = logging.getLogger(__name__)
 
@@ -243,7 +243,7 @@ class DriverMonitor:
         )
         return events
 
-    def _monitored(self, result: FrameResult) -> list:
+    def _monitored(self, result: FrameResult) -> list[FaceResult]:
         """The faces to monitor: all, or the largest one in the driver's half of the image."""
         seat = self.config.driver_seat
         if seat == "all":
