@@ -7,12 +7,14 @@ Prints markdown tables (a script, not a test):
    over time of our head rotation (``aunce_rt.face_geometry``, the CSV's
    ``pose_Rx/Ry/Rz``) with OpenFace's, per axis, on frames where both found the face;
    the reference's standard deviation says how much the head moves on that axis.
-   Gaze: the reference CSVs hold no ``gaze_*`` columns, so gaze is not compared.
+   Gaze: the reference CSVs were made with gaze off (``Gaze: 0`` in their
+   ``*_of_details.txt``), so our gaze is compared with MediaPipe's eyeLook*
+   blendshapes (``reference/mediapipe_blendshapes/``; a peer model, not truth):
+   Pearson r of our eye-in-head angles with (look out - look in), (look down - look up).
    Blinks: our ``blink`` + ``eye_closure`` events vs OpenFace's ``AU45_c`` episodes.
-2. SynthAU clips (``aunce_rt.synthau.render_clip``, known yaw/pitch/roll): mean
-   absolute error per axis in degrees after removing each clip's constant offset
-   (the landmark frame's zero is not the renderer's; a monitor learns the neutral
-   pose anyway).
+2. SynthAU clips (``_driver_synthau.py``): head pose swept to +-30 deg yaw and +-15 deg
+   pitch, MAE per axis per true |yaw| bin on held-out clips; eye gaze from rendered iris
+   offsets, Pearson r, slope and MAE of the eye-in-head angles.
 2b. A SynthAU clip with eye closures of known timing (``render_clip(eye_closure=...)``:
    0.15-0.3 s blinks every 2-6 s, plus 0.8-3 s closures; lids fully shut): blink
    detection F1 (our ``blink`` + ``eye_closure`` events vs the true closure episodes,
@@ -23,7 +25,7 @@ Prints markdown tables (a script, not a test):
    timestamps shifted): ``DriverMonitor.update`` including the geometry, and the
    state machine alone (``observe``); traced Python memory after 10 and 30 minutes.
 
-    .venv/bin/python bench/bench_driver.py [--synthau-clips 3] [--minutes 30]
+    .venv/bin/python bench/bench_driver.py [--synthau-clips 3] [--minutes 30] [--depth-gain 1.0]
 """
 
 from __future__ import annotations
@@ -37,8 +39,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from _driver_synthau import gaze_table, head_gaze_angles, pose_table
 
-from aunce_rt import AUDetector
+from aunce_rt import AUDetector, face_geometry
 from aunce_rt.driver import DriverMonitor, FaceSignals
 from aunce_rt.results import FrameResult
 from aunce_rt.sinks import read_au_csv
@@ -58,12 +61,30 @@ def _episodes(flags: np.ndarray) -> int:
     return int(np.sum(np.diff(np.concatenate([[0], f])) == 1))
 
 
+def _closures(frames: list[FrameResult], eye: str) -> int:
+    """Blink + eye_closure events of the first face, from both eyes' mean EAR or one eye's."""
+    monitor, count = DriverMonitor(), 0
+    for r in frames:
+        if r.faces:
+            g = r.faces[0].geometry(r.width, r.height)
+            s = FaceSignals.from_geometry(g)
+            if eye != "both":
+                s = replace(s, ear=g.ear_right if eye == "right" else g.ear_left)
+            count += sum(
+                e.kind in ("blink", "eye_closure") for e in monitor.observe(0, r.timestamp, r.index, s)
+            )
+    return count
+
+
 def openface_table(results: dict[str, list[FrameResult]]) -> str:
     lines = [
         "| video | axis | r (ours vs OpenFace) | OpenFace sd (rad) | ours sd (rad) | frames |",
         "|---|---|---|---|---|---|",
     ]
-    blink_lines = ["| video | our blinks + closures | OpenFace AU45_c episodes |", "|---|---|---|"]
+    blink_lines = [
+        "| video | our blinks + closures (both eyes) | right eye alone | left eye alone | OpenFace AU45_c episodes |",
+        "|---|---|---|---|---|",
+    ]
     for name, frames in results.items():
         ref = read_au_csv(DATA / "reference" / "openface2" / f"{name}.openface2.csv")
         n = min(len(frames), len(ref["frame"]))
@@ -77,39 +98,45 @@ def openface_table(results: dict[str, list[FrameResult]]) -> str:
             a, b = ours[ok, j], ref[axis.split()[0]][:n][ok]
             r = float(np.corrcoef(a, b)[0, 1])
             lines.append(f"| {name} | {axis} | {r:.3f} | {b.std():.3f} | {a.std():.3f} | {ok.sum()} |")
-        events = list(DriverMonitor().run(frames))
-        ours_blinks = sum(e.kind in ("blink", "eye_closure") for e in events)
-        blink_lines.append(f"| {name} | {ours_blinks} | {_episodes(ref['AU45_c'][:n] > 0)} |")
+        counts = [_closures(frames, eye) for eye in ("both", "right", "left")]
+        blink_lines.append(
+            f"| {name} | {' | '.join(map(str, counts))} | {_episodes(ref['AU45_c'][:n] > 0)} |"
+        )
     return "\n".join(lines) + "\n\n" + "\n".join(blink_lines)
 
 
-def synthau_table(detector: AUDetector, clips: int) -> str:
-    from aunce_rt.synthau import TEST_ID_BASE, render_clip
+def _blendshape_gaze(name: str, n: int) -> np.ndarray:
+    """(n, 2) MediaPipe blendshape gaze proxies: (look to the subject's left, look down)."""
+    b = read_au_csv(DATA / "reference" / "mediapipe_blendshapes" / f"{name}.wmv.blendshapes.csv")
+    left = 0.5 * (b["eyeLookOutLeft"] - b["eyeLookInLeft"] + b["eyeLookInRight"] - b["eyeLookOutRight"])
+    down = 0.5 * (b["eyeLookDownLeft"] + b["eyeLookDownRight"] - b["eyeLookUpLeft"] - b["eyeLookUpRight"])
+    out = np.full((n, 2), np.nan)
+    frames = b["frame"].astype(int)
+    keep = frames < n
+    out[frames[keep]] = np.column_stack([left, down])[keep]
+    return out
 
+
+def gaze_real_table(results: dict[str, list[FrameResult]]) -> str:
+    """Our eye-in-head gaze angles vs MediaPipe's eyeLook* blendshapes, Pearson r over time."""
     lines = [
-        "| clip | frames found | yaw MAE (deg) | pitch MAE (deg) | roll MAE (deg) | truth yaw range |",
+        "| video | axis | r, eye in head (ours vs blendshapes) | r, camera frame | ours sd (deg) | frames |",
         "|---|---|---|---|---|---|",
     ]
-    maes = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for k in range(clips):
-            truth = render_clip(Path(tmp) / f"clip{k}.mp4", identity=TEST_ID_BASE + k, n_frames=150, seed=k)
-            est, ref = [], []
-            for r in detector.stream(truth.path):
-                if r.faces:
-                    g = r.faces[0].geometry(r.width, r.height)
-                    # SynthAU: yaw > 0 turns to image right, pitch > 0 lifts the chin; OpenFace's
-                    # yaw > 0 turns to image left, pitch > 0 lowers the chin; roll agrees.
-                    est.append((-g.yaw, -g.pitch, g.roll))
-                    ref.append(truth.poses[r.index])
-            e, t = np.array(est), np.array(ref, dtype=np.float64)
-            err = (e - e.mean(0)) - (t - t.mean(0))  # per-clip constant offset removed
-            mae = np.abs(err).mean(0)
-            maes.append(mae)
-            span = f"{t[:, 0].min():.1f}..{t[:, 0].max():.1f}"
-            lines.append(f"| {k} | {len(e)}/150 | {mae[0]:.2f} | {mae[1]:.2f} | {mae[2]:.2f} | {span} |")
-    m = np.mean(maes, 0)
-    lines.append(f"| mean | | {m[0]:.2f} | {m[1]:.2f} | {m[2]:.2f} | |")
+    for name, frames in results.items():
+        ref = _blendshape_gaze(name, len(frames))
+        head, cam = np.full((len(frames), 2), np.nan), np.full((len(frames), 2), np.nan)
+        for i, r in enumerate(frames):
+            if r.faces:
+                g = r.faces[0].geometry(r.width, r.height)
+                head[i] = head_gaze_angles(np.column_stack([g.rotation, g.gaze_0, g.gaze_1]))
+                cam[i] = (g.gaze_angle_x, g.gaze_angle_y)
+        ok = np.isfinite(head[:, 0]) & np.isfinite(ref[:, 0])
+        for j, axis in enumerate(("x (+ = image right / subject's left)", "y (+ = down)")):
+            r_head = float(np.corrcoef(head[ok, j], ref[ok, j])[0, 1])
+            r_cam = float(np.corrcoef(cam[ok, j], ref[ok, j])[0, 1])
+            sd = float(np.degrees(head[ok, j].std()))
+            lines.append(f"| {name} | {axis} | {r_head:.3f} | {r_cam:.3f} | {sd:.2f} | {ok.sum()} |")
     return "\n".join(lines)
 
 
@@ -229,15 +256,27 @@ def main() -> None:
     parser.add_argument("--synthau-clips", type=int, default=3)
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--closure-seconds", type=float, default=80.0, help="0 skips the blink clip")
+    parser.add_argument(
+        "--depth-gain",
+        type=float,
+        default=None,
+        help="override face_geometry.DEPTH_GAIN (1.0 = MediaPipe's depth as is: the 'before' figures)",
+    )
     args = parser.parse_args()
+    if args.depth_gain is not None:
+        face_geometry.DEPTH_GAIN = args.depth_gain
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     detector = AUDetector(num_threads=1)
     results = {name: run_video(detector, name) for name in VIDEOS}
     print("## Head rotation vs OpenFace 2.2 (Pearson r over time)\n")
     print(openface_table(results))
+    print("\n## Gaze vs MediaPipe's eyeLook* blendshapes (Pearson r over time)\n")
+    print(gaze_real_table(results))
     if args.synthau_clips > 0:
-        print("\n## SynthAU head pose error (degrees, per-clip offset removed)\n")
-        print(synthau_table(detector, args.synthau_clips))
+        print("\n## SynthAU head pose swept to +-30 deg yaw: error per true yaw bin (held-out clips)\n")
+        print(pose_table(detector, args.synthau_clips))
+        print("\n## SynthAU eye gaze: eye-in-head angles vs the rendered iris offsets\n")
+        print(gaze_table(detector, args.synthau_clips))
     if args.closure_seconds > 0:
         print("\n## SynthAU eye closures: blink detection and PERCLOS against truth\n")
         print(closure_table(detector, args.closure_seconds))

@@ -26,3 +26,11 @@ class EngineChoice(str, Enum):
 
     local = "local"
     ray = "ray"
+
+
+class SeatChoice(str, Enum):
+    """Who ``aunce-rt monitor`` watches (``MonitorConfig.driver_seat``)."""
+
+    all = "all"
+    left = "left"
+    right = "right"

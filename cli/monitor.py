@@ -4,6 +4,9 @@ Events (blinks, eye closures, yawns, glances away, state changes; `aunce_rt.driv
 go to ``--out`` as JSON Lines and alerts are printed as they happen; ``--csv`` also
 writes the per-frame AU CSV with OpenFace's gaze and pose columns. Ctrl-C stops a
 live run cleanly: every event and row written so far stays in a valid file.
+``--save-video`` writes the annotated frames at the source's frame rate (divided by
+``--stride``). ``--driver-seat left|right`` monitors only the largest face in that
+half of the image (give ``--max-faces 2`` or more so the passenger is seen too).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from aunce_rt.cli._choices import ProviderChoice
+from aunce_rt.cli._choices import ProviderChoice, SeatChoice
 from aunce_rt.cli._console import err_console, out_console
 
 logger = logging.getLogger(__name__)
@@ -40,11 +43,17 @@ def monitor(
     save_video: Path | None = typer.Option(
         None, "--save-video", help="Write a video with pose axes, gaze and the driver's state (.mp4/.avi)."
     ),
+    driver_seat: SeatChoice = typer.Option(
+        SeatChoice.all,
+        "--driver-seat",
+        help="Monitor every face, or only the largest in the image's left/right half (the camera's view).",
+    ),
 ) -> None:
     """Monitor a driver: blinks, PERCLOS, long eye closures, yawns and glances away, as events."""
     from aunce_rt.detector import AUDetector
-    from aunce_rt.driver import DriverMonitor, EventLog, draw_driver
+    from aunce_rt.driver import DriverMonitor, EventLog, MonitorConfig, draw_driver
     from aunce_rt.sinks import CSVSink, VideoSink, check_video_path, sink_format
+    from aunce_rt.sources import open_source
 
     if out is not None and sink_format(out) != "jsonl":
         raise typer.BadParameter(
@@ -55,14 +64,16 @@ def monitor(
     if save_video is not None:
         check_video_path(save_video)
     detector = AUDetector(model, providers=providers.value, max_faces=max_faces, num_threads=threads)
-    watcher = DriverMonitor()
+    watcher = DriverMonitor(MonitorConfig(driver_seat=driver_seat.value))
     counts: Counter[str] = Counter()
     frames = 0
     with ExitStack() as stack:
+        opened = stack.enter_context(open_source(source, stride=stride))
+        fps = opened.fps / opened.stride if opened.fps else None  # None: VideoSink's 30 fps
         log = stack.enter_context(EventLog(out)) if out is not None else None
         table = stack.enter_context(CSVSink(csv, detector.au_codes, pose=True)) if csv is not None else None
-        video = stack.enter_context(VideoSink(save_video)) if save_video is not None else None
-        for frame, result in detector.stream_frames(source, stride=stride):
+        video = stack.enter_context(VideoSink(save_video, fps=fps)) if save_video is not None else None
+        for frame, result in detector.stream_frames(opened, stride=stride):
             frames += 1
             if table is not None:
                 table.write(result)

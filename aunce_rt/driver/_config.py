@@ -6,6 +6,8 @@ from dataclasses import dataclass, fields
 
 from aunce_rt.errors import InputError
 
+SEATS = ("all", "left", "right")
+
 
 @dataclass(frozen=True)
 class MonitorConfig:
@@ -59,7 +61,19 @@ class MonitorConfig:
             events before it is set).
         max_gap_s: a track unseen longer than this breaks its running blink, closure, yawn
             and glance (they are dropped: their end is unknown).
-        lost_after_s: ``face_lost`` after a track has been unseen this long.
+        lost_after_s: ``face_lost`` after a track has been unseen this long; its
+            drowsiness and distraction states then become ``unknown`` (no face, no verdict).
+        driver_seat: who is monitored. ``"all"``: every face, each its own track (the
+            tracker's ids follow people). ``"left"`` / ``"right"``: only the driver, the
+            largest face whose box centre is in that half of the image as the camera sees
+            it (a mirrored webcam preview flips it); when people swap seats, the monitor
+            follows the seat, so the new driver gets their own track.
+        seat_margin: a track's seat is the image half its box centre is in, counted only
+            this share of the width or more off the centre; a track that changes seats
+            learns its neutral head pose again (a passenger's neutral is not the driver's).
+            0.2: a lone person before a centred webcam leans within -0.29..+0.14
+            (openface_default.wmv) without changing seats; a cabin camera sees the two
+            front seats ~0.3 off the centre.
     """
 
     ear_open_init: float = 0.28
@@ -86,11 +100,15 @@ class MonitorConfig:
     neutral_warmup_s: float = 2.0
     max_gap_s: float = 0.5
     lost_after_s: float = 1.0
+    driver_seat: str = "all"
+    seat_margin: float = 0.2
 
     def __post_init__(self) -> None:
+        if self.driver_seat not in SEATS:
+            raise InputError(f"MonitorConfig.driver_seat must be one of {SEATS}; got {self.driver_seat!r}")
         for f in fields(self):
             value = getattr(self, f.name)
-            if not value >= 0:
+            if f.name != "driver_seat" and not value >= 0:
                 raise InputError(f"MonitorConfig.{f.name} must be >= 0; got {value}")
         if not 0 <= self.ear_shut < self.ear_open_init:
             raise InputError(

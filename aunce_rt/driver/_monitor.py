@@ -6,11 +6,11 @@ import logging
 import math
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from aunce_rt.driver._config import MonitorConfig
 from aunce_rt.driver._events import DriverEvent, DriverState, FaceSignals
-from aunce_rt.results import FrameResult
+from aunce_rt.results import FaceResult, FrameResult
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ class _Track:
     neutral: tuple[float, float] | None = None  # (pitch, yaw) degrees
     blinks: deque[float] = field(default_factory=deque)
     lost: bool = False
+    seat: str = ""  # "left" / "right" half of the image (update() only)
     drowsiness: str = "unknown"
     distraction: str = "unknown"
 
@@ -68,6 +69,14 @@ class DriverMonitor:
     EAR and neutral head pose). Thresholds and their sources: `MonitorConfig`.
     Memory per track is bounded by the windows (``perclos_window_s`` of samples);
     tracks unseen for a whole PERCLOS window are forgotten.
+
+    Missing faces: a gap over ``max_gap_s`` drops the running blink, closure, yawn and
+    glance (their end is unknown: no closure is made of a face that is not there);
+    after ``lost_after_s`` a ``face_lost`` event and both states go ``unknown``. A face
+    that returns under the same id (the tracker re-identified it) keeps its learned
+    open-eye EAR and neutral pose (nothing updates them while it is away); a new id
+    warms up afresh. Who is monitored: ``MonitorConfig.driver_seat`` (all faces, or the
+    driver's seat only); a track that changes seats learns its neutral pose again.
 
     Args:
         config: thresholds (default `MonitorConfig()`).
@@ -95,10 +104,12 @@ class DriverMonitor:
         """Events raised by one frame (pose from `FaceResult.geometry`)."""
         t = float(result.timestamp)
         events: list[DriverEvent] = []
-        for face in result.faces:
+        faces = self._monitored(result)
+        for face in faces:
+            self._seat(face.face_id, float(face.box[0] + face.box[2]) / 2.0, result.width)
             signals = FaceSignals.from_geometry(face.geometry(result.width, result.height))
             events += self.observe(face.face_id, t, result.index, signals)
-        seen = {f.face_id for f in result.faces}
+        seen = {f.face_id for f in faces}
         events += self._check_lost(t, result.index, seen)
         return events
 
@@ -232,6 +243,40 @@ class DriverMonitor:
         )
         return events
 
+    def _monitored(self, result: FrameResult) -> list[FaceResult]:
+        """The faces to monitor: all, or the largest one in the driver's half of the image."""
+        seat = self.config.driver_seat
+        if seat == "all":
+            return list(result.faces)
+        mid = result.width / 2.0
+        in_seat = [f for f in result.faces if ((f.box[0] + f.box[2]) / 2.0 < mid) == (seat == "left")]
+        if not in_seat:
+            return []
+        return [max(in_seat, key=lambda f: float((f.box[2] - f.box[0]) * (f.box[3] - f.box[1])))]
+
+    def _seat(self, face_id: int, centre_x: float, width: int) -> None:
+        """Record a track's seat; when it changes, the neutral pose is learned again.
+
+        A seat is a half of the image, taken only where the box centre is at least
+        ``seat_margin`` x width off the centre: a lone driver leaning about a centred
+        camera keeps their seat (and their neutral pose).
+        """
+        tr = self._tracks.get(face_id)
+        offset = (centre_x - width / 2.0) / max(width, 1)
+        if tr is None or abs(offset) < self.config.seat_margin:
+            return
+        side = "left" if offset < 0 else "right"
+        if tr.seat and tr.seat != side:
+            log.debug(
+                "track %d moved from the %s seat to the %s one: neutral pose relearned",
+                face_id,
+                tr.seat,
+                side,
+            )
+            tr.neutral, tr.warm_s, tr.warm_sum, tr.warm_n = None, 0.0, [0.0, 0.0], 0
+            tr.glance_start, tr.glance_alerted = None, False
+        tr.seat = side
+
     def _check_lost(self, t: float, frame: int, seen: set[int]) -> list[DriverEvent]:
         """``face_lost`` for tracks unseen for ``lost_after_s``; forget tracks unseen a whole window."""
         cfg = self.config
@@ -244,6 +289,14 @@ class DriverMonitor:
                 tr.lost = True
                 tr.closure_start = tr.yawn_start = tr.glance_start = None
                 events.append(DriverEvent("face_lost", face_id, frame, t, tr.last_t, None, gone))
+                for kind in ("drowsiness", "distraction"):
+                    if getattr(tr, kind) != "unknown":
+                        setattr(tr, kind, "unknown")
+                        events.append(DriverEvent(kind, face_id, frame, t, t, t, 0.0, "unknown"))
+                if face_id in self.states:
+                    self.states[face_id] = replace(
+                        self.states[face_id], drowsiness="unknown", distraction="unknown"
+                    )
             if gone >= cfg.perclos_window_s:
                 del self._tracks[face_id]
                 self.states.pop(face_id, None)

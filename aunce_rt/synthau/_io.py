@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from aunce_rt.aus import BENCHMARK_AUS, au_label
-from aunce_rt.errors import OutputError
+from aunce_rt.errors import InputError, OutputError
 from aunce_rt.synthau._dataset import SynthAU, chin_pattern
 from aunce_rt.synthau._expressions import apply_aus, close_eyes
 from aunce_rt.synthau._identity import TEST_ID_BASE, make_identity
@@ -221,6 +221,14 @@ def expression_timeline(
     return out
 
 
+def _per_frame(values: np.ndarray, n_frames: int, width: int, what: str) -> np.ndarray:
+    """``values`` as a (n_frames, width) float32 array, or an InputError saying the shape needed."""
+    out = np.asarray(values, dtype=np.float32)
+    if out.shape != (n_frames, width):
+        raise InputError(f"render_frames needs {what} for each of the {n_frames} frames; got {out.shape}")
+    return out
+
+
 def render_frames(
     write: Callable[[np.ndarray], object],
     identity: int = TEST_ID_BASE,
@@ -230,6 +238,8 @@ def render_frames(
     size: tuple[int, int] = (640, 480),
     au_codes: Sequence[int] = BENCHMARK_AUS["synthau"],
     eye_closure: np.ndarray | None = None,
+    poses: np.ndarray | None = None,
+    gaze: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Render one person changing expression and moving their head, handing each frame to ``write``.
 
@@ -238,6 +248,11 @@ def render_frames(
     (each frame is then compressed once, as a camera's video is). ``eye_closure``
     (T,) in [0, 1] lowers both upper lids per frame (`close_eyes`: blinks, closures);
     None leaves the eyes as the expressions make them (the same frames as before).
+    ``poses`` (T, 3) yaw, pitch, roll in degrees replaces the random head motion
+    (e.g. a sweep to large yaw); ``gaze`` (T, 2) moves the irises per frame, x, y
+    in mm in the face plane (x to image right, y down at frontal pose); None keeps
+    the seed's own motion and fixed gaze. Either leaves the seed's other draws as
+    they are.
 
     Returns:
         intensities (T, K) float32, landmarks (T, 68, 2) float32 iBUG-68 pixels and
@@ -256,7 +271,12 @@ def render_frames(
     amp = np.array([rng.uniform(4, 15), rng.uniform(2, 8), rng.uniform(2, 7)])
     freq = rng.uniform(0.05, 0.3, 3)
     phase = rng.uniform(0, 2 * np.pi, 3)
-    poses = (amp * np.sin(2 * np.pi * freq * t[:, None] + phase)).astype(np.float32)
+    if poses is None:
+        poses = (amp * np.sin(2 * np.pi * freq * t[:, None] + phase)).astype(np.float32)
+    else:
+        poses = _per_frame(poses, n_frames, 3, "poses (T, 3) yaw, pitch, roll in degrees")
+    if gaze is not None:
+        gaze = _per_frame(gaze, n_frames, 2, "gaze (T, 2) iris offsets in mm")
     drift = 0.02 * min(size) * np.sin(2 * np.pi * rng.uniform(0.03, 0.1) * t[:, None] + rng.uniform(0, 6, 2))
     pattern = chin_pattern(identity)
     landmarks = np.zeros((n_frames, 68, 2), np.float32)
@@ -267,6 +287,8 @@ def render_frames(
             center=(scene.center[0] + float(drift[i, 0]), scene.center[1] + float(drift[i, 1])),
             noise_seed=int(rng.integers(0, 2**31 - 1)),
         )
+        if gaze is not None:
+            frame_scene = replace(frame_scene, gaze=(float(gaze[i, 0]), float(gaze[i, 1])))
         expr = apply_aus(person.shape, dict(zip(codes, inten[i].tolist(), strict=True)), pattern)
         if eye_closure is not None:
             expr = close_eyes(expr, float(eye_closure[i]))
@@ -294,11 +316,14 @@ def render_clip(
     size: tuple[int, int] = (640, 480),
     au_codes: Sequence[int] = BENCHMARK_AUS["synthau"],
     eye_closure: np.ndarray | None = None,
+    poses: np.ndarray | None = None,
+    gaze: np.ndarray | None = None,
 ) -> ClipTruth:
     """Render one person changing expression and moving their head, as an mp4v ``.mp4`` file.
 
     Also writes ``<stem>.truth.csv`` beside the video. ``eye_closure``: (T,) per-frame
-    lid closure in [0, 1] (see `render_frames`); the caller keeps it as its truth.
+    lid closure in [0, 1]; ``poses`` (T, 3) and ``gaze`` (T, 2) set the head motion and
+    the iris offsets (see `render_frames`); the caller keeps them as its truth.
 
     Returns:
         The per-frame truth.
@@ -309,7 +334,7 @@ def render_clip(
     writer = open_video_writer(out, fps, size)
     try:
         inten, landmarks, poses = render_frames(
-            writer.write, identity, n_frames, fps, seed, size, codes, eye_closure
+            writer.write, identity, n_frames, fps, seed, size, codes, eye_closure, poses, gaze
         )
     finally:
         writer.release()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from aunce_rt.face_geometry import EYE_POINTS, IRIS_CENTRE, euler_to_rotation, ray_rotation
+from aunce_rt.face_geometry import DEPTH_GAIN, EYE_POINTS, IRIS_CENTRE, euler_to_rotation, ray_rotation
 from aunce_rt.results import FaceResult
 
 W, H = 640, 480
@@ -55,13 +55,16 @@ def face_model(openness: float = 1.0, mouth: float = 0.0, seed: int = 0) -> np.n
 
 
 def project(model: np.ndarray, pitch: float, yaw: float, roll: float, t_mm=(0.0, 0.0, 500.0)):
-    """(478, 2) pixels and (478,) depth pixels of ``model`` at a camera-frame pose (degrees, mm)."""
+    """(478, 2) pixels and (478,) depth pixels of ``model`` at a camera-frame pose (degrees, mm).
+
+    The depth is flattened by ``DEPTH_GAIN``, as MediaPipe's is (face_geometry undoes it).
+    """
     t = np.asarray(t_mm, dtype=np.float64)
     view = ray_rotation(t).T @ euler_to_rotation(pitch, yaw, roll)  # as seen along the ray
     scale = W / t[2]  # pixels per mm at the face's depth (focal length = W)
     centre = np.array([W * t[0] / t[2] + W / 2, W * t[1] / t[2] + H / 2])
     pts = (model - model.mean(axis=0)) @ view.T * scale
-    return (pts[:, :2] + centre).astype(np.float32), pts[:, 2].astype(np.float32)
+    return (pts[:, :2] + centre).astype(np.float32), (pts[:, 2] / DEPTH_GAIN).astype(np.float32)
 
 
 def face_result(points: np.ndarray, depth: np.ndarray, face_id: int = 0) -> FaceResult:

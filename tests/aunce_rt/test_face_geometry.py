@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from aunce_rt.errors import InputError
-from aunce_rt.face_geometry import euler_to_rotation, face_geometry, rotation_to_euler
+from aunce_rt.face_geometry import DEPTH_GAIN, euler_to_rotation, face_geometry, rotation_to_euler
 from tests.aunce_rt.synthetic_face import H, W, face_model, face_result, project
 
 POSES = [(0, 0, 0), (0, 25, 0), (0, -30, 0), (15, 0, 0), (-20, 10, 5), (10, -20, -15), (0, 0, 25)]
@@ -73,3 +73,9 @@ def test_bad_shapes_are_refused() -> None:
         face_geometry(np.zeros((468, 2)), None, W, H)
     with pytest.raises(InputError, match="z of shape"):
         face_geometry(np.zeros((478, 2)), np.zeros(468), W, H)
+
+
+def test_depth_gain_undoes_mediapipes_flat_depth() -> None:
+    pts, z = project(face_model(), 0, 30, 0)  # depth flattened as MediaPipe's
+    assert face_geometry(pts, z, W, H).yaw == pytest.approx(30, abs=0.5)
+    assert face_geometry(pts, z * DEPTH_GAIN, W, H).yaw > 33  # metric depth would over-turn
