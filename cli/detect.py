@@ -209,7 +209,9 @@ def _run_source(
     sink = None
     start = time.perf_counter()
     try:
-        sink = open_sink(out_path, fmt.value if fmt else None, detector.au_codes)
+        sink = open_sink(
+            out_path, fmt.value if fmt else None, detector.au_codes, intensity_codes=detector.intensity_codes
+        )
         columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), FPSColumn()]
         with Progress(*columns, TimeRemainingColumn(), console=err_console, transient=True) as progress:
             task = progress.add_task(src.name[-40:], total=src.frame_count)
@@ -284,7 +286,11 @@ def webcam(
         try:
             src = open_source(camera)
             try:
-                sinks = [open_sink(out, None, detector.au_codes)] if out is not None else []
+                sinks = (
+                    [open_sink(out, None, detector.au_codes, intensity_codes=detector.intensity_codes)]
+                    if out is not None
+                    else []
+                )
             except BaseException:
                 src.close()
                 raise

@@ -60,7 +60,13 @@ def monitor(
     frames = 0
     with ExitStack() as stack:
         log = stack.enter_context(EventLog(out)) if out is not None else None
-        table = stack.enter_context(CSVSink(csv, detector.au_codes, pose=True)) if csv is not None else None
+        table = (
+            stack.enter_context(
+                CSVSink(csv, detector.au_codes, pose=True, intensity_codes=detector.intensity_codes)
+            )
+            if csv is not None
+            else None
+        )
         video = stack.enter_context(VideoSink(save_video)) if save_video is not None else None
         for frame, result in detector.stream_frames(source, stride=stride):
             frames += 1
