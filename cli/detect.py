@@ -330,9 +330,14 @@ def info(
     session = AUModelSession(model, providers.value)
     meta = session.metadata
     out_console.print(f"[bold]{model}[/]  aunce-rt {meta.project_version}, format {meta.format_version}")
-    table = Table("AU", "name", "threshold", title=f"{meta.num_aus} action units", title_justify="left")
-    for label, name, thr in zip(meta.au_labels, meta.au_names, meta.thresholds, strict=True):
-        table.add_row(label, name, f"{thr:.3f}")
+    table = Table(
+        "AU", "name", "threshold", "intensity", title=f"{meta.num_aus} action units", title_justify="left"
+    )
+    scale = "{:g}-{:g}".format(*meta.intensity_scale)
+    for code, label, name, thr in zip(
+        meta.au_codes, meta.au_labels, meta.au_names, meta.thresholds, strict=True
+    ):
+        table.add_row(label, name, f"{thr:.3f}", scale if code in meta.intensity_aus else "-")
     out_console.print(table)
     inputs = []
     if meta.uses_images:
@@ -349,6 +354,11 @@ def info(
         + (f" / {meta.backbone or '?'} (node dim {meta.node_dim or '?'})" if meta.uses_images else ""),
         "precision": meta.precision,
         "features output": str(meta.has_features),
+        "intensity output": (
+            f"{len(meta.intensity_aus)} AUs on {scale} (AUxx_r)"
+            if meta.has_intensity
+            else "none (no AUxx_r columns)"
+        ),
         "exported": f"{meta.export_date or '?'} (git {meta.git_revision or '?'})",
         "training": json.dumps(meta.training, sort_keys=True) if meta.training else "-",
         "metrics": json.dumps(meta.metrics, sort_keys=True) if meta.metrics else "-",

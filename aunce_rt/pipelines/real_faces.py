@@ -315,9 +315,12 @@ def run_real_face_recipe(
     if not cfg.appearance:
         got, got_r = session.run_with_intensities(landmarks=held["landmarks"][f])
         ref_r = np.clip(inten.head.logits(held["landmarks"][f]), 0, 5) if inten is not None else got_r
-        gap = max(np.abs(got - ref).max(), np.nan_to_num(np.abs(got_r - ref_r), nan=0.0).max())
+        # float32 graph vs float64 numpy: 1e-3 on probabilities, 1e-2 on the 0-5 intensities
+        gap = max(np.abs(got - ref).max(), np.nan_to_num(np.abs(got_r - ref_r), nan=0.0).max() / 10)
         if gap > 1e-3:
-            raise RuntimeError(f"the exported heads differ from the fitted ones by {gap:.2g}")
+            raise RuntimeError(
+                f"the exported heads differ from the fitted ones by {gap:.2g} (intensity / 10)"
+            )
     probs = np.zeros((len(f), len(codes)))
     probs[f] = ref
     labels = held["labels"].astype(int)

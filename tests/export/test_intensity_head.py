@@ -99,3 +99,35 @@ def test_off_scale_intensities_are_refused(tmp_path):
         AUModelSession(save_model_proto(model, tmp_path / "off.onnx"), providers="cpu").run_with_intensities(
             landmarks=_geometry(64)
         )
+
+
+def test_detector_and_csv_carry_the_intensities(tmp_path, shared_data):
+    """Through AUDetector and the CSV sink: FaceResult.intensities is the graph's, AUxx_r its 2 decimals."""
+    import cv2
+
+    from aunce_rt.detector import AUDetector
+    from aunce_rt.geometry import aligned_landmarks
+    from aunce_rt.sinks import CSVSink, read_au_csv
+
+    xy_only = np.array([1, 1, 0], np.float32)[None, :, None]  # z is not in the results: leave it out
+
+    def flat(h: GeometryHead) -> GeometryHead:
+        return GeometryHead((h.weights.reshape(NUM_POINTS, 3, -1) * xy_only).reshape(NUM_POINTS * 3, -1), h.bias)
+
+    inten_head = flat(_head(K, 5, bias=2.5))
+    model = build_geometry_model(flat(_head(K, 0)), tiny_metadata(), intensity=inten_head)
+    path = save_model_proto(model, tmp_path / "m.onnx")
+    image = cv2.imread(str(shared_data / "images" / "single_face.jpg"))
+    with AUDetector(path, providers="cpu", num_threads=1, smoothing=0.5) as det:
+        assert det.intensity_codes == TINY_AUS
+        face = det.detect(image).faces[0]
+        with CSVSink(tmp_path / "aus.csv", det.au_codes, intensity_codes=det.intensity_codes) as sink:
+            stream = list(det.stream([image, image, image], batch_frames=2))
+            for result in stream:
+                sink.write(result)
+    want = intensity_reference(inten_head, aligned_landmarks(face.landmarks, np.zeros(NUM_POINTS))[None], (0, 5))
+    np.testing.assert_allclose(face.intensities, want[0], atol=1e-3)
+    cols = read_au_csv(tmp_path / "aus.csv")
+    got = np.array([cols[f"AU{c:02d}_r"] for c in TINY_AUS]).T  # (frames, K)
+    np.testing.assert_allclose(got[-1], stream[-1].faces[0].intensities, atol=0.005 + 1e-6)
+    np.testing.assert_allclose(got[0], want[0], atol=0.1)  # video-mode landmarks
