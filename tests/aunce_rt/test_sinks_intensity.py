@@ -64,7 +64,9 @@ def test_header_and_values_match_the_openface_reference(tmp_path: Path, shared_d
     raw_ours = (tmp_path / "aus.csv").read_text().splitlines()[1].split(",")
     raw_theirs = (shared_data / OPENFACE_CSV).read_text().splitlines()[1].split(",")
     at = list(ours.columns).index("AU01_r")
-    assert len(raw_ours[at].split(".")[1]) == len(raw_theirs[list(theirs.columns).index("AU01_r")].split(".")[1])
+    assert len(raw_ours[at].split(".")[1]) == len(
+        raw_theirs[list(theirs.columns).index("AU01_r")].split(".")[1]
+    )
 
 
 def test_without_intensity_codes_the_header_is_the_old_one(tmp_path: Path) -> None:

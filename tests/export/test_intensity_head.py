@@ -112,7 +112,9 @@ def test_detector_and_csv_carry_the_intensities(tmp_path, shared_data):
     xy_only = np.array([1, 1, 0], np.float32)[None, :, None]  # z is not in the results: leave it out
 
     def flat(h: GeometryHead) -> GeometryHead:
-        return GeometryHead((h.weights.reshape(NUM_POINTS, 3, -1) * xy_only).reshape(NUM_POINTS * 3, -1), h.bias)
+        return GeometryHead(
+            (h.weights.reshape(NUM_POINTS, 3, -1) * xy_only).reshape(NUM_POINTS * 3, -1), h.bias
+        )
 
     inten_head = flat(_head(K, 5, bias=2.5))
     model = build_geometry_model(flat(_head(K, 0)), tiny_metadata(), intensity=inten_head)
@@ -125,7 +127,9 @@ def test_detector_and_csv_carry_the_intensities(tmp_path, shared_data):
             stream = list(det.stream([image, image, image], batch_frames=2))
             for result in stream:
                 sink.write(result)
-    want = intensity_reference(inten_head, aligned_landmarks(face.landmarks, np.zeros(NUM_POINTS))[None], (0, 5))
+    want = intensity_reference(
+        inten_head, aligned_landmarks(face.landmarks, np.zeros(NUM_POINTS))[None], (0, 5)
+    )
     np.testing.assert_allclose(face.intensities, want[0], atol=1e-3)
     cols = read_au_csv(tmp_path / "aus.csv")
     got = np.array([cols[f"AU{c:02d}_r"] for c in TINY_AUS]).T  # (frames, K)

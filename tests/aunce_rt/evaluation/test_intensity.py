@@ -8,7 +8,9 @@ import pytest
 from aunce_rt.evaluation.intensity import icc_3_1, intensity_metrics, pearson
 
 # Shrout & Fleiss (1979), Table 2: 6 targets rated by 4 judges; their ICC(3,1) is 0.71.
-SHROUT_FLEISS = np.array([[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5, 6, 9], [6, 2, 4, 7]])
+SHROUT_FLEISS = np.array(
+    [[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5, 6, 9], [6, 2, 4, 7]]
+)
 
 
 def test_icc_3_1_matches_shrout_and_fleiss():

@@ -21,7 +21,12 @@ def _data(n: int, seed: int, perm: np.ndarray, face: np.ndarray) -> tuple[np.nda
     d2 = (d2 + mirror_landmarks(d2 + face, perm) - face) / 2
     rng = np.random.default_rng(seed)
     a = rng.uniform(0, 1, (n, K))
-    lm = face[None] + a[:, :1, None] * d1[None] + a[:, 1:, None] * d2[None] + rng.normal(0, 0.01, (n, NUM_POINTS, 3))
+    lm = (
+        face[None]
+        + a[:, :1, None] * d1[None]
+        + a[:, 1:, None] * d2[None]
+        + rng.normal(0, 0.01, (n, NUM_POINTS, 3))
+    )
     return lm.astype(np.float32), 5 * a
 
 
