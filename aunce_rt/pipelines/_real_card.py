@@ -82,6 +82,7 @@ def real_face_card(summary: dict[str, Any]) -> str:
             "scores (0.5 = as likely present as absent at equal base rates)."
         ),
         "",
+        *_intensity_lines(summary, head, rule),
         "## Data and licences",
         "",
         summary["attribution"],
@@ -98,3 +99,38 @@ def real_face_card(summary: dict[str, Any]) -> str:
         "wrong (AU14, AU23) the real faces can only teach geometry, not labels.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _intensity_lines(summary: dict[str, Any], head: str, rule: str) -> list[str]:
+    """The intensity head's section (ICC(3,1) per AU on SynthAU), or nothing for a model without one."""
+    m, tr = summary["metrics"], summary["training"]
+    held = m["synthau_heldout_renders"].get("intensity")
+    rt = m["synthau_runtime_unseen_people"].get("intensity")
+    if held is None or rt is None:
+        return []
+    codes = summary["au_codes"]
+
+    def icc(d: dict[str, Any]) -> dict[str, float]:
+        return {au: v["icc"] for au, v in d["per_au"].items()}
+
+    fit = tr.get("intensity", {})
+    return [
+        "## Intensity (`AUxx_r`, 0-5)",
+        "",
+        "A second output, `intensities`: ridge regression on the same aligned geometry to 5 x SynthAU's "
+        "true intensity (absent and trace included; real faces have no intensity truth and are left out), "
+        f"mirrored rows, neutral offset and symmetrised as the occurrence head; ridge strength {fit.get('alpha')} "
+        "chosen by the mean ICC(3,1) on the calibration half of the held-out people; clipped to [0, 5].",
+        "",
+        "ICC(3,1) per AU (consistency, single rater; MAE and Pearson r in `recipe_result.json`):",
+        "",
+        head,
+        rule,
+        _row("held-out renders", icc(held), codes, held["mean_icc"]),
+        _row("runtime, unseen people", icc(rt), codes, rt["mean_icc"]),
+        "",
+        f"Mean MAE {held['mean_mae']:.2f} (renders) and {rt['mean_mae']:.2f} (runtime) on the 0-5 scale. "
+        "Unverified on real faces: no real intensity truth may be used (OpenFace agreement: "
+        "`bench/bench_intensity.py`).",
+        "",
+    ]
