@@ -10,9 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 
+def _num(v: float | None) -> str:
+    """Three decimals; "-" for a figure that is undefined (NaN, stored as null in the JSON)."""
+    return "-" if v is None or v != v else f"{v:.3f}"
+
+
 def _row(label: str, per_au: dict[str, float], codes: list[int], mean: float, extra: str = "") -> str:
-    cells = " | ".join(f"{per_au.get(f'AU{c:02d}', float('nan')):.3f}" for c in codes)
-    return f"| {label} | {cells} | **{mean:.3f}** |{extra}"
+    cells = " | ".join(_num(per_au.get(f"AU{c:02d}")) for c in codes)
+    return f"| {label} | {cells} | **{_num(mean)}** |{extra}"
 
 
 def real_face_card(summary: dict[str, Any]) -> str:
@@ -129,7 +134,7 @@ def _intensity_lines(summary: dict[str, Any], head: str, rule: str) -> list[str]
         _row("held-out renders", icc(held), codes, held["mean_icc"]),
         _row("runtime, unseen people", icc(rt), codes, rt["mean_icc"]),
         "",
-        f"Mean MAE {held['mean_mae']:.2f} (renders) and {rt['mean_mae']:.2f} (runtime) on the 0-5 scale. "
+        f"Mean MAE {_num(held['mean_mae'])} (renders) and {_num(rt['mean_mae'])} (runtime) on the 0-5 scale. "
         "Unverified on real faces: no real intensity truth may be used (OpenFace agreement: "
         "`bench/bench_intensity.py`).",
         "",

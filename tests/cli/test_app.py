@@ -75,7 +75,9 @@ def test_typer_validates_plot_inputs(tmp_path):
 def test_plot_value_intensity_draws_openface_au_r(tmp_path, shared_data):
     csv = shared_data / "reference/openface2/openface_default.openface2.csv"
     out = tmp_path / "r.png"
-    result = runner.invoke(app, ["plot", str(csv), "--out", str(out), "--value", "intensity", "--aus", "1,12"])
+    result = runner.invoke(
+        app, ["plot", str(csv), "--out", str(out), "--value", "intensity", "--aus", "1,12"]
+    )
     assert result.exit_code == 0, result.output
     assert out.read_bytes()[:4] == b"\x89PNG"
     result = runner.invoke(app, ["plot", str(csv), "--out", str(out), "--value", "loud"])
