@@ -36,7 +36,7 @@ from aunce_rt.imageio import to_bgr8
 from aunce_rt.landmarks import FaceLandmarks, LandmarkBackend, create_backend
 from aunce_rt.providers import ProviderSpec
 from aunce_rt.results import FaceResult, FrameResult
-from aunce_rt.screening import screen_faces
+from aunce_rt.screening import dropped_message, largest_faces, screen_faces
 from aunce_rt.session import AUModelSession
 from aunce_rt.smoothing import CausalSmoother
 from aunce_rt.sources import Frame, FrameSource, open_source
@@ -118,6 +118,7 @@ class AUDetector:
             raise InputError(f"smoothing is an EMA factor in (0, 1] (1 = none); got {smoothing}")
         self.metadata = self.session.metadata
         self.au_codes: tuple[int, ...] = self.metadata.au_codes
+        self.intensity_codes: tuple[int, ...] = self.metadata.intensity_aus  # AUs with an intensity
         self.thresholds = resolve_thresholds(thresholds, self.au_codes, self.metadata.thresholds)
         self.max_faces = int(max_faces)
         self.smoothing = None if smoothing is None else float(smoothing)
@@ -304,27 +305,20 @@ class AUDetector:
 
     def _keep_largest(self, faces: list[FaceLandmarks], frame: Frame) -> list[FaceLandmarks]:
         """At most ``max_faces`` faces, the largest, in their order; warns once when some are dropped."""
-        if len(faces) <= self.max_faces:
-            return faces
-        areas = [float(np.prod(f.box[2:] - f.box[:2])) for f in faces]
-        keep = sorted(np.argsort(areas, kind="stable")[::-1][: self.max_faces].tolist())
-        if not self._warned_dropped:
+        kept = largest_faces(faces, self.max_faces)
+        if len(kept) < len(faces) and not self._warned_dropped:
             self._warned_dropped = True
-            more = "" if len(faces) < self.max_faces + HEADROOM else " or more"
-            where = "the image" if frame.name == "frame" else f"{frame.name} frame {frame.index + 1}"
-            logger.warning(
-                "%s has %d%s faces; max_faces=%d analyses the %d largest and drops %d%s: raise "
-                "--max-faces (max_faces=) to analyse them (said once)",
-                where, len(faces), more, self.max_faces, self.max_faces, len(faces) - self.max_faces, more,
-            )  # fmt: skip
-        return [faces[i] for i in keep]
+            logger.warning(dropped_message(len(faces), self.max_faces, HEADROOM, frame.name, frame.index))
+        return kept
 
-    def _infer(self, window: list[_Pending]) -> np.ndarray:
-        """(faces, K) probabilities; image-only models get format 1's call (duck-typed sessions work)."""
+    def _infer(self, window: list[_Pending]) -> tuple[np.ndarray, np.ndarray]:
+        """(faces, K) probabilities and intensities (NaN: none); a duck-typed session needs only ``run``."""
         crops = np.concatenate([p.crops for p in window]) if self.metadata.uses_images else None
-        if not self.metadata.uses_landmarks:
-            return self.session.run(crops)
-        return self.session.run(crops, landmarks=np.concatenate([p.geometry for p in window]))
+        geometry = np.concatenate([p.geometry for p in window]) if self.metadata.uses_landmarks else None
+        if hasattr(self.session, "run_with_intensities"):
+            return self.session.run_with_intensities(crops, geometry)
+        probs = self.session.run(crops) if geometry is None else self.session.run(crops, landmarks=geometry)
+        return probs, np.full(np.shape(probs), np.nan, np.float32)
 
     def _finish_window(
         self, window: list[_Pending], tracker: FaceTracker | None, smoother: CausalSmoother | None
@@ -333,16 +327,15 @@ class AUDetector:
         counts = [len(p.faces) for p in window]
         total_faces = sum(counts)
         t0 = time.perf_counter()
-        probs = self._infer(window) if total_faces else None
+        none = np.zeros((0, len(self.au_codes)), np.float32)
+        probs, inten = self._infer(window) if total_faces else (none, none)
         infer_ms = (time.perf_counter() - t0) * 1e3
         results, start = [], 0
         for pending, count in zip(window, counts, strict=True):
             t1 = time.perf_counter()
-            frame_probs = (
-                probs[start : start + count] if probs is not None else np.zeros((0, len(self.au_codes)))
-            )
+            frame_out = (probs[start : start + count], inten[start : start + count])
             start += count
-            faces = self._faces(pending, frame_probs, tracker, smoother)
+            faces = self._faces(pending, *frame_out, tracker, smoother)
             timings = dict(pending.timings)
             timings["inference"] = infer_ms * count / total_faces if total_faces else 0.0
             timings["post"] = (time.perf_counter() - t1) * 1e3
@@ -365,10 +358,11 @@ class AUDetector:
         self,
         pending: _Pending,
         probs: np.ndarray,
+        inten: np.ndarray,
         tracker: FaceTracker | None,
         smoother: CausalSmoother | None,
     ) -> tuple[FaceResult, ...]:
-        """FaceResults of one frame, ordered by face id."""
+        """FaceResults of one frame, ordered by face id (probabilities and intensities smoothed alike)."""
         boxes = np.stack([f.box for f in pending.faces]) if pending.faces else np.zeros((0, 4), np.float32)
         ids = (
             list(tracker.update(boxes, pending.signatures))
@@ -377,9 +371,13 @@ class AUDetector:
         )
         if smoother is not None and tracker is not None:
             smoother.retain(tracker.active_ids)  # forget faces the tracker has let go
-            probs = [smoother.update(i, p) for i, p in zip(ids, probs, strict=True)]
+            k = len(self.au_codes)
+            both = [
+                smoother.update(i, np.concatenate([p, r])) for i, p, r in zip(ids, probs, inten, strict=True)
+            ]
+            probs, inten = [b[:k] for b in both], [b[k:] for b in both]
         out = []
-        for face, face_id, p in zip(pending.faces, ids, probs, strict=True):
+        for face, face_id, p, r in zip(pending.faces, ids, probs, inten, strict=True):
             p = np.asarray(p, np.float32)
             out.append(
                 FaceResult(
@@ -392,6 +390,7 @@ class AUDetector:
                     occurrences=p >= self.thresholds,
                     blendshapes=face.blendshapes,
                     depth=face.z,
+                    intensities=np.asarray(r, np.float32),
                 )
             )
         return tuple(sorted(out, key=lambda f: f.face_id))

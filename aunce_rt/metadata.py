@@ -28,6 +28,8 @@ METADATA_KEY = "aunce_rt"
 FORMAT_VERSION = 2  # the newest format this aunce-rt reads; 2 added ``inputs`` and ``geometry``
 INPUT_IMAGES = "images"
 INPUT_LANDMARKS = "landmarks"
+OUTPUT_INTENSITIES = "intensities"  # the optional AU intensity output (OpenFace's ``AUxx_r``)
+INTENSITY_SCALE = (0.0, 5.0)  # FACS A..E on OpenFace's 0-5 scale
 KNOWN_INPUTS = (INPUT_IMAGES, INPUT_LANDMARKS)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -46,6 +48,12 @@ class ModelMetadata:
     ``geometry_reference``, the 478 x 3 reference face, flattened). Output 0 is ``(N, K)`` float32
     probabilities in ``au_codes`` order; output 1, when ``has_features``, is
     ``(N, K, C)`` features.
+
+    A model that also estimates AU intensity lists those AUs in ``intensity_aus`` (a
+    subset of ``au_codes``, in their order) and has an output named ``"intensities"``,
+    ``(N, len(intensity_aus))`` float32 on ``intensity_scale`` (OpenFace's 0-5). Older
+    models have neither; a reader that predates these fields ignores them (the format
+    stays 2, since nothing an older runtime needs has changed).
     """
 
     au_codes: tuple[int, ...]
@@ -73,6 +81,8 @@ class ModelMetadata:
     inputs: tuple[str, ...] = (INPUT_IMAGES,)
     geometry: str = ""
     geometry_reference: tuple[float, ...] = ()
+    intensity_aus: tuple[int, ...] = ()
+    intensity_scale: tuple[float, float] = INTENSITY_SCALE
     format_version: int = 1
 
     def __post_init__(self) -> None:
@@ -104,6 +114,17 @@ class ModelMetadata:
         if INPUT_LANDMARKS in inputs and not self.geometry:
             raise ModelError("model metadata takes landmarks but names no geometry spec; " + REEXPORT_HINT)
         object.__setattr__(self, "geometry_reference", tuple(float(v) for v in self.geometry_reference))
+        inten = tuple(int(c) for c in self.intensity_aus)
+        object.__setattr__(self, "intensity_aus", inten)
+        object.__setattr__(self, "intensity_scale", tuple(float(v) for v in self.intensity_scale))
+        if [c for c in codes if c in inten] != list(inten):
+            raise ModelError(
+                f"model metadata lists intensity AUs {list(inten)}; expected AUs of {list(codes)}, "
+                "each once and in that order; " + REEXPORT_HINT
+            )
+        lo_hi = self.intensity_scale
+        if len(lo_hi) != 2 or not lo_hi[0] < lo_hi[1]:
+            raise ModelError(f"intensity_scale must be (low, high) with low < high; got {lo_hi}")
         if self.color_order not in ("RGB", "BGR"):
             raise ModelError(f"color_order must be 'RGB' or 'BGR'; got {self.color_order!r}")
 
@@ -121,6 +142,11 @@ class ModelMetadata:
     def uses_landmarks(self) -> bool:
         """True when the graph takes aligned landmark geometry (``"landmarks"``)."""
         return INPUT_LANDMARKS in self.inputs
+
+    @property
+    def has_intensity(self) -> bool:
+        """True when the graph has an ``"intensities"`` output for ``intensity_aus``."""
+        return bool(self.intensity_aus)
 
     @property
     def num_aus(self) -> int:

@@ -2,7 +2,8 @@
 
 Each face gets a box and an ``id N`` label in its own colour. Each face also gets a
 panel of horizontal bars, one per AU (label ``AU12``, bar length = probability,
-filled in the face's colour when the AU occurs, grey otherwise, tick at 0.5);
+filled in the face's colour when the AU occurs, grey otherwise, tick at 0.5; a thin
+white strip along its lower edge shows the intensity, full at 5, where the model has one);
 panels shrink their rows so that every AU fits the frame height, and each goes
 where it covers the least of the faces and of the panels placed before it:
 side by side from the top-left corner when that covers no face (one face, or
@@ -184,8 +185,8 @@ def _draw_panel(canvas: np.ndarray, face: FaceResult, x0: int, y0: int, scale: f
     colour = face_colour(face.face_id)
     _text(canvas, f"id {face.face_id}", (x0 + 4, y0 + title_h - 6), font * 1.2, colour, 1)
     half = x0 + label_w + bar_w // 2
-    for i, (code, p, occurs) in enumerate(
-        zip(face.au_codes, face.probabilities, face.occurrences, strict=True)
+    for i, (code, p, occurs, r) in enumerate(
+        zip(face.au_codes, face.probabilities, face.occurrences, face.intensities, strict=True)
     ):
         top = y0 + title_h + i * row_h
         if top + row_h > h:
@@ -200,6 +201,12 @@ def _draw_panel(canvas: np.ndarray, face: FaceResult, x0: int, y0: int, scale: f
                 canvas, (bx, top + pad), (bx + length, top + row_h - pad), colour if occurs else _GREY, -1
             )
         cv2.line(canvas, (half, top + pad), (half, top + row_h - pad), _WHITE, 1)
+        if np.isfinite(r):  # intensity (0-5): a white strip along the bar's lower edge, full at 5
+            r_len = int(round(float(np.clip(r, 0.0, 5.0)) / 5.0 * bar_w))
+            if r_len > 0:
+                cv2.rectangle(
+                    canvas, (bx, top + row_h - 2 * pad), (bx + r_len, top + row_h - pad), _WHITE, -1
+                )
 
 
 def _text(

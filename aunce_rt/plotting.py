@@ -63,14 +63,21 @@ def series_colour(k: int) -> tuple[float, float, float]:
     return colorsys.hsv_to_rgb(hue, sat, val)
 
 
-def series_from_columns(columns: Mapping[str, np.ndarray], name: str) -> list[AUSeries]:
+VALUES = ("auto", "probability", "intensity", "occurrence")
+_SUFFIXES = (("_p", "probability", 1.0), ("_r", "intensity", 5.0), ("_c", "occurrence", 1.0))
+
+
+def series_from_columns(columns: Mapping[str, np.ndarray], name: str, value: str = "auto") -> list[AUSeries]:
     """Split CSV columns (as ``aunce_rt.sinks.read_au_csv`` returns them) into per-face series.
 
-    Chooses per AU the richest column: ``_p`` (probability) over ``_r``
-    (intensity, divided by 5) over ``_c`` (occurrence). Rows with ``success == 0``
-    become NaN so gaps show as gaps.
+    ``value`` "auto" chooses the richest column: ``_p`` (probability) over ``_r``
+    (intensity, divided by 5) over ``_c`` (occurrence); "probability", "intensity" or
+    "occurrence" asks for that one (InputError when the file has none). Rows with
+    ``success == 0`` become NaN so gaps show as gaps.
     """
-    suffixes = (("_p", "probability", 1.0), ("_r", "intensity", 5.0), ("_c", "occurrence", 1.0))
+    if value not in VALUES:
+        raise InputError(f"value must be one of {list(VALUES)}; got {value!r}")
+    suffixes = [t for t in _SUFFIXES if value in ("auto", t[1])]
     kind, chosen = "", {}
     for suffix, k, scale in suffixes:
         cols = {c: v for c, v in columns.items() if c.upper().startswith("AU") and c.endswith(suffix)}
@@ -79,9 +86,12 @@ def series_from_columns(columns: Mapping[str, np.ndarray], name: str) -> list[AU
             chosen = {parse_au_code(c): np.asarray(v, dtype=np.float64) / scale for c, v in cols.items()}
             break
     if not chosen:
+        wanted = " or ".join(f"AUxx{t[0]}" for t in suffixes)
+        hint = (
+            " (a model without intensity writes no AUxx_r; plot --value auto)" if value == "intensity" else ""
+        )
         raise InputError(
-            f"{name}: no AU columns found (expected AUxx_p, AUxx_r or AUxx_c as written by "
-            "aunce-rt detect or OpenFace 2.x)"
+            f"{name}: no AU columns found (expected {wanted} as written by aunce-rt detect or OpenFace 2.x){hint}"
         )
     n = len(next(iter(chosen.values())))
     time = columns.get("timestamp")
@@ -132,6 +142,7 @@ def plot_timelines(
     truth_time: np.ndarray | None = None,
     aus: Sequence[int] | None = None,
     title: str | None = None,
+    value: str = "auto",
 ) -> Path:
     """Draw AU timelines of one or more CSVs into one PNG.
 
@@ -142,6 +153,8 @@ def plot_timelines(
         truth_time: (T,) times of ``truth`` (defaults to the first series' time).
         aus: AU codes to show (default: union of the AUs in the CSVs, sorted).
         title: figure title.
+        value: which columns to draw: "auto" (``_p``, else ``_r`` / 5, else ``_c``),
+            "probability", "intensity" (``AUxx_r`` on 0-5, drawn divided by 5) or "occurrence".
 
     Returns:
         The PNG path.
@@ -166,7 +179,7 @@ def plot_timelines(
         path = Path(p)
         if not path.is_file():
             raise InputError(f"{path}: no such CSV file; pass a CSV written by `aunce-rt detect` or OpenFace")
-        series.extend(series_from_columns(read_au_table(path), path.stem))
+        series.extend(series_from_columns(read_au_table(path), path.stem, value))
     present = {c for s in series for c in s.values}
     missing = [au_label(c) for c in (aus or ()) if c not in present]
     if missing:
@@ -209,7 +222,12 @@ def plot_timelines(
         handles.append(Patch(color="0.85", label="truth (AU present)"))
         labels.append("truth (AU present)")
     fig.legend(handles, labels, loc="upper right", ncol=min(4, len(labels)), fontsize=8, frameon=False)
-    fig.suptitle(title or "AU probabilities over time (dashed: 0.5)", x=0.01, ha="left", fontsize=10)
+    default_title = (
+        "AU intensities over time (AU_r / 5; dashed: 2.5)"
+        if value == "intensity"
+        else "AU probabilities over time (dashed: 0.5)"
+    )
+    fig.suptitle(title or default_title, x=0.01, ha="left", fontsize=10)
     fig.tight_layout(rect=(0, 0, 0.93, 0.97))
     save_figure(fig, out)
     logger.info("wrote %s", out)

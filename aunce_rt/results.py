@@ -38,6 +38,9 @@ class FaceResult:
         blendshapes: MediaPipe blendshape scores when the tasks backend is used.
         depth: (L,) float32 MediaPipe relative depth of the landmarks, in pixels at the
             scale of x (larger = farther), or None; `geometry` uses it for head pose.
+        intensities: (K,) float32 AU intensities on OpenFace's 0-5 scale (``AUxx_r``); NaN
+            for AUs the model has no intensity for (all NaN for a model without an intensity
+            output; None given becomes all NaN).
     """
 
     face_id: int
@@ -49,9 +52,16 @@ class FaceResult:
     occurrences: np.ndarray
     blendshapes: dict[str, float] | None = None
     depth: np.ndarray | None = None
+    intensities: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         k = len(self.au_codes)
+        if self.intensities is None:
+            object.__setattr__(self, "intensities", np.full(k, np.nan, np.float32))
+        elif np.shape(self.intensities) != (k,):
+            raise ValueError(
+                f"intensities must have shape ({k},) for {k} AUs; got {np.shape(self.intensities)}"
+            )
         if np.shape(self.probabilities) != (k,) or np.shape(self.occurrences) != (k,):
             raise ValueError(
                 f"probabilities {np.shape(self.probabilities)} and occurrences "
@@ -67,6 +77,13 @@ class FaceResult:
         except ValueError:
             raise KeyError(f"AU{code} is not among this model's AUs {self.au_codes}") from None
 
+    def intensity(self, code: int) -> float:
+        """Intensity (0-5) of AU ``code``; NaN when the model has none for it (KeyError if no such AU)."""
+        try:
+            return float(self.intensities[self.au_codes.index(int(code))])
+        except ValueError:
+            raise KeyError(f"AU{code} is not among this model's AUs {self.au_codes}") from None
+
     def geometry(self, width: int, height: int) -> FaceGeometry:
         """Head pose, gaze, eye and mouth opening (`aunce_rt.face_geometry`), computed on demand.
 
@@ -76,14 +93,20 @@ class FaceResult:
         return face_geometry(self.landmarks, self.depth, width, height)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (lists and floats)."""
+        """JSON-ready dict (lists and floats); an AU's ``"r"`` (intensity) only where the model has one."""
         out: dict[str, Any] = {
             "face_id": self.face_id,
             "box": [round(float(v), 2) for v in self.box],
             "confidence": round(float(self.confidence), 4),
             "aus": {
-                f"AU{c:02d}": {"p": round(float(p), 5), "c": int(o)}
-                for c, p, o in zip(self.au_codes, self.probabilities, self.occurrences, strict=True)
+                f"AU{c:02d}": {
+                    "p": round(float(p), 5),
+                    "c": int(o),
+                    **({"r": round(float(r), 3)} if r == r else {}),
+                }
+                for c, p, o, r in zip(
+                    self.au_codes, self.probabilities, self.occurrences, self.intensities, strict=True
+                )
             },
         }
         if self.blendshapes is not None:

@@ -140,3 +140,22 @@ def screen_faces(
     """
     good = [f for f in faces if f.confidence >= min_confidence and plausibility(f.points) is None]
     return dedupe_faces(good), len(faces) - len(good)
+
+
+def largest_faces(faces: list[FaceLandmarks], max_faces: int) -> list[FaceLandmarks]:
+    """At most ``max_faces`` of ``faces``: the largest boxes, in their original order."""
+    if len(faces) <= max_faces:
+        return faces
+    areas = [float(np.prod(f.box[2:] - f.box[:2])) for f in faces]
+    keep = sorted(np.argsort(areas, kind="stable")[::-1][:max_faces].tolist())
+    return [faces[i] for i in keep]
+
+
+def dropped_message(found: int, max_faces: int, headroom: int, name: str, index: int) -> str:
+    """The warning that a frame had more than ``max_faces`` faces (``headroom``: extra asked of the landmarker)."""
+    more = "" if found < max_faces + headroom else " or more"
+    where = "the image" if name == "frame" else f"{name} frame {index + 1}"
+    return (
+        f"{where} has {found}{more} faces; max_faces={max_faces} analyses the {max_faces} largest and drops "
+        f"{found - max_faces}{more}: raise --max-faces (max_faces=) to analyse them (said once)"
+    )

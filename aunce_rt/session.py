@@ -8,6 +8,7 @@ Example:
     >>> session = AUModelSession("model.onnx", providers="cpu")  # doctest: +SKIP
     >>> probs = session.run(crops)  # (N, 224, 224, 3) uint8 RGB -> (N, K)  # doctest: +SKIP
     >>> probs = session.run(crops, landmarks=geometry)  # a model that also takes (N, 478, 3)  # doctest: +SKIP
+    >>> probs, intensities = session.run_with_intensities(crops)  # (N, K) each; NaN: no intensity  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ import numpy as np
 
 from aunce_rt.errors import InputError, ModelError
 from aunce_rt.geometry import GEOMETRY_FRONTAL, KNOWN_GEOMETRY, NUM_POINTS, geometry_input
-from aunce_rt.metadata import INPUT_IMAGES, INPUT_LANDMARKS, REEXPORT_HINT, ModelMetadata, metadata_from_props
+from aunce_rt.metadata import (
+    INPUT_IMAGES,
+    INPUT_LANDMARKS,
+    OUTPUT_INTENSITIES,
+    REEXPORT_HINT,
+    ModelMetadata,
+    metadata_from_props,
+)
 from aunce_rt.providers import TENSORRT, ProviderSpec, provider_names, select_providers
 
 logger = logging.getLogger(__name__)
@@ -132,9 +140,12 @@ class AUModelSession:
         self.metadata = read_metadata(self._session, self.path)
         self.providers: list[str] = list(self._session.get_providers())
         self._input_names, self._output_name = self._check_io()
+        self._intensity_output = self._check_intensity_output()
+        codes = self.metadata.au_codes
+        self._intensity_cols = np.array([codes.index(c) for c in self.metadata.intensity_aus], np.intp)
         ref = self.metadata.geometry_reference
         self._reference = np.asarray(ref, np.float32).reshape(NUM_POINTS, 3) if ref else None
-        self.run(  # outputs in [0, 1]? (a grey crop, a flat face)
+        self.run_with_intensities(  # outputs in range? (a grey crop, a flat face)
             np.full((1, self.input_size, self.input_size, 3), 127, np.uint8) if self.uses_images else None,
             landmarks=np.zeros((1, NUM_POINTS, 3), np.float32) if self.uses_landmarks else None,
         )
@@ -207,6 +218,27 @@ class AUModelSession:
             )
         return names, out.name
 
+    def _check_intensity_output(self) -> str | None:
+        """The name of the graph's intensity output (None when the metadata lists no intensity AUs)."""
+        meta = self.metadata
+        if not meta.has_intensity:
+            return None
+        out = {o.name: o for o in self._session.get_outputs()}.get(OUTPUT_INTENSITIES)
+        k = len(meta.intensity_aus)
+        width = out.shape[-1] if out is not None and out.shape else None
+        if out is None or len(out.shape) != 2 or (isinstance(width, int) and width != k):
+            got = "none" if out is None else list(out.shape)
+            raise ModelError(
+                f"{self.path}'s metadata lists intensities for {k} AUs but its output {OUTPUT_INTENSITIES!r} "
+                f"is {got}, not (N, {k}); {REEXPORT_HINT}"
+            )
+        return out.name
+
+    @property
+    def has_intensity(self) -> bool:
+        """True when the model estimates intensity for some AUs (``metadata.intensity_aus``)."""
+        return self._intensity_output is not None
+
     @property
     def uses_images(self) -> bool:
         """True when the model takes aligned crops."""
@@ -248,6 +280,10 @@ class AUModelSession:
             ModelError: the model returned values that are not finite or not in
                 [0, 1] (also checked once at load, on a grey crop).
         """
+        return self._outputs(*self._feed(crops, landmarks), intensities=False)[0]
+
+    def _feed(self, crops: np.ndarray | None, landmarks: np.ndarray | None) -> tuple[dict, int | None]:
+        """The ONNX Runtime feed of one batch, and its size N (InputError as ``run`` says)."""
         feed, n = {}, None
         if self.uses_images:
             s = self.input_size
@@ -271,12 +307,51 @@ class AUModelSession:
                 raise InputError(f"{n} crops but {landmarks.shape[0]} landmark sets; give one per face")
             feed[self._input_names[INPUT_LANDMARKS]] = np.ascontiguousarray(landmarks, dtype=np.float32)
             n = landmarks.shape[0]
+        return feed, n
+
+    def _outputs(self, feed: dict, n: int | None, intensities: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities, intensities in ``au_codes`` order, NaN where none) of one fed batch."""
+        k = self.metadata.num_aus
         if n == 0:
-            return np.zeros((0, self.metadata.num_aus), np.float32)
-        (probs,) = self._session.run([self._output_name], feed)
+            return np.zeros((0, k), np.float32), np.zeros((0, k), np.float32)
+        names = [self._output_name]
+        if intensities and self._intensity_output is not None:
+            names.append(self._intensity_output)
+        probs, *rest = self._session.run(names, feed)
         probs = np.asarray(probs, dtype=np.float32)
         self._check_probabilities(probs)
-        return probs
+        inten = np.full(probs.shape, np.nan, np.float32)
+        if rest:
+            inten[:, self._intensity_cols] = self._checked_intensities(np.asarray(rest[0], np.float32))
+        return probs, inten
+
+    def run_with_intensities(
+        self, crops: np.ndarray | None = None, landmarks: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """AU probabilities and intensities of aligned faces, in one batched call.
+
+        Takes what ``run`` takes. Intensities are on ``metadata.intensity_scale`` (0-5,
+        OpenFace's ``AUxx_r``); NaN for AUs the model has none for (every AU of an older
+        model without an ``"intensities"`` output).
+
+        Returns:
+            ((N, K) float32 probabilities, (N, K) float32 intensities), ``metadata.au_codes`` order.
+
+        Raises:
+            ModelError: as ``run``; also intensities that are not finite or off the scale.
+        """
+        return self._outputs(*self._feed(crops, landmarks), intensities=True)
+
+    def _checked_intensities(self, inten: np.ndarray) -> np.ndarray:
+        """``inten`` unless a value is not finite or off ``metadata.intensity_scale`` (ModelError)."""
+        low, high = self.metadata.intensity_scale
+        lo, hi = float(np.min(inten, initial=low)), float(np.max(inten, initial=low))
+        if not (low <= lo and hi <= high):
+            raise ModelError(
+                f"{self.path} returned intensities {lo:.3g}..{hi:.3g} where its metadata promises "
+                f"{low:g}..{high:g}; the model is broken, {REEXPORT_HINT}"
+            )
+        return inten
 
     def _check_probabilities(self, probs: np.ndarray) -> None:
         """ModelError unless every value is finite and in [0, 1] (one pass over (N, K))."""

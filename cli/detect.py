@@ -209,7 +209,9 @@ def _run_source(
     sink = None
     start = time.perf_counter()
     try:
-        sink = open_sink(out_path, fmt.value if fmt else None, detector.au_codes)
+        sink = open_sink(
+            out_path, fmt.value if fmt else None, detector.au_codes, intensity_codes=detector.intensity_codes
+        )
         columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), FPSColumn()]
         with Progress(*columns, TimeRemainingColumn(), console=err_console, transient=True) as progress:
             task = progress.add_task(src.name[-40:], total=src.frame_count)
@@ -284,7 +286,11 @@ def webcam(
         try:
             src = open_source(camera)
             try:
-                sinks = [open_sink(out, None, detector.au_codes)] if out is not None else []
+                sinks = (
+                    [open_sink(out, None, detector.au_codes, intensity_codes=detector.intensity_codes)]
+                    if out is not None
+                    else []
+                )
             except BaseException:
                 src.close()
                 raise
@@ -324,9 +330,14 @@ def info(
     session = AUModelSession(model, providers.value)
     meta = session.metadata
     out_console.print(f"[bold]{model}[/]  aunce-rt {meta.project_version}, format {meta.format_version}")
-    table = Table("AU", "name", "threshold", title=f"{meta.num_aus} action units", title_justify="left")
-    for label, name, thr in zip(meta.au_labels, meta.au_names, meta.thresholds, strict=True):
-        table.add_row(label, name, f"{thr:.3f}")
+    table = Table(
+        "AU", "name", "threshold", "intensity", title=f"{meta.num_aus} action units", title_justify="left"
+    )
+    scale = "{:g}-{:g}".format(*meta.intensity_scale)
+    for code, label, name, thr in zip(
+        meta.au_codes, meta.au_labels, meta.au_names, meta.thresholds, strict=True
+    ):
+        table.add_row(label, name, f"{thr:.3f}", scale if code in meta.intensity_aus else "-")
     out_console.print(table)
     inputs = []
     if meta.uses_images:
@@ -343,6 +354,11 @@ def info(
         + (f" / {meta.backbone or '?'} (node dim {meta.node_dim or '?'})" if meta.uses_images else ""),
         "precision": meta.precision,
         "features output": str(meta.has_features),
+        "intensity output": (
+            f"{len(meta.intensity_aus)} AUs on {scale} (AUxx_r)"
+            if meta.has_intensity
+            else "none (no AUxx_r columns)"
+        ),
         "exported": f"{meta.export_date or '?'} (git {meta.git_revision or '?'})",
         "training": json.dumps(meta.training, sort_keys=True) if meta.training else "-",
         "metrics": json.dumps(meta.metrics, sort_keys=True) if meta.metrics else "-",

@@ -71,7 +71,13 @@ def monitor(
         opened = stack.enter_context(open_source(source, stride=stride))
         fps = opened.fps / opened.stride if opened.fps else None  # None: VideoSink's 30 fps
         log = stack.enter_context(EventLog(out)) if out is not None else None
-        table = stack.enter_context(CSVSink(csv, detector.au_codes, pose=True)) if csv is not None else None
+        table = (
+            stack.enter_context(
+                CSVSink(csv, detector.au_codes, pose=True, intensity_codes=detector.intensity_codes)
+            )
+            if csv is not None
+            else None
+        )
         video = stack.enter_context(VideoSink(save_video, fps=fps)) if save_video is not None else None
         for frame, result in detector.stream_frames(opened, stride=stride):
             frames += 1

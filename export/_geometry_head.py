@@ -13,6 +13,13 @@ included):
 The result is one self-describing graph: its metadata lists both inputs and the
 geometry spec, so the runtime feeds what it needs.
 
+An optional intensity head (another ``GeometryHead``, fitted by regression on the
+0-5 scale) adds a second output on the same geometry:
+
+    intensities = clip(flatten(landmarks) @ W_int + b_int, 0, 5)   (N, K_int)
+
+named ``"intensities"``; the metadata's ``intensity_aus`` says which AUs it covers.
+
 Example:
     >>> head = GeometryHead(weights=np.zeros((1434, 2)), bias=np.zeros(2))
     >>> model = build_geometry_model(head, ModelMetadata(au_codes=(1, 2), thresholds=(0.5, 0.5)))  # doctest: +SKIP
@@ -29,7 +36,7 @@ from onnx import TensorProto, helper, numpy_helper
 from aunce_rt.errors import InputError
 from aunce_rt.export._graph import check_model, set_metadata
 from aunce_rt.geometry import GEOMETRY_FRONTAL, GEOMETRY_SPEC, KNOWN_GEOMETRY, NUM_POINTS
-from aunce_rt.metadata import INPUT_IMAGES, INPUT_LANDMARKS, ModelMetadata
+from aunce_rt.metadata import INPUT_IMAGES, INPUT_LANDMARKS, OUTPUT_INTENSITIES, ModelMetadata
 
 OPSET = 17
 EPS = 1e-4  # appearance probabilities are clipped to [EPS, 1 - EPS] before the logit
@@ -100,6 +107,27 @@ def _geometry_nodes(head: GeometryHead) -> tuple[list, list]:
     return nodes, inits
 
 
+def _intensity_nodes(head: GeometryHead, scale: tuple[float, float]) -> tuple[list, list]:
+    """Nodes and initialisers: geo_flat -> intensities (N, K_int), clipped to ``scale``."""
+    inits = [
+        _const("int_weights", head.weights),
+        _const("int_bias", head.bias),
+        _const("int_low", np.array(scale[0])),
+        _const("int_high", np.array(scale[1])),
+    ]
+    nodes = [
+        helper.make_node("MatMul", ["geo_flat", "int_weights"], ["int_mm"], name="int_matmul"),
+        helper.make_node("Add", ["int_mm", "int_bias"], ["int_raw"], name="int_add"),
+        helper.make_node("Clip", ["int_raw", "int_low", "int_high"], [OUTPUT_INTENSITIES], name="int_clip"),
+    ]
+    return nodes, inits
+
+
+def intensity_reference(head: GeometryHead, landmarks: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
+    """The intensity output in numpy (the graph's reference): (N, 478, 3) -> (N, K_int) clipped."""
+    return np.clip(head.logits(landmarks), scale[0], scale[1])
+
+
 def _appearance_nodes(head: GeometryHead) -> tuple[list, list]:
     """Nodes and initialisers: appearance_probs -> app_term (N, K), the weighted appearance logits."""
     inits = [
@@ -125,6 +153,7 @@ def build_geometry_model(
     *,
     reference: np.ndarray | None = None,
     geometry: str | None = None,
+    intensity: GeometryHead | None = None,
 ) -> onnx.ModelProto:
     """The ONNX model of ``head``: inputs ``landmarks`` (and the appearance graph's ``images``), output ``probs``.
 
@@ -137,6 +166,9 @@ def build_geometry_model(
         reference: (478, 3) reference face of a frontal spec (stored in the metadata).
         geometry: the geometry spec the head was fitted on (``aunce_rt.geometry``); None: the
             frontal spec when a reference is given, else the plain aligned one.
+        intensity: a geometry-only head whose outputs are AU intensities (no sigmoid; clipped
+            to ``metadata.intensity_scale``), one column per AU of ``metadata.intensity_aus``
+            (empty: every AU of ``au_codes``); None: no ``"intensities"`` output.
 
     Returns:
         A checked ``onnx.ModelProto`` with the metadata written into it.
@@ -149,12 +181,20 @@ def build_geometry_model(
     k = head.num_aus
     if len(metadata.au_codes) != k:
         raise InputError(f"metadata lists {len(metadata.au_codes)} AUs; the head has {k}")
+    inten_aus = _intensity_aus(metadata, intensity)
     geo_in = helper.make_tensor_value_info(INPUT_LANDMARKS, TensorProto.FLOAT, ["N", NUM_POINTS, 3])
     out = helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["N", k])
     nodes, inits = _geometry_nodes(head)
+    extra_out = []
+    if intensity is not None:
+        int_nodes, int_inits = _intensity_nodes(intensity, metadata.intensity_scale)
+        nodes, inits = nodes + int_nodes, inits + int_inits
+        extra_out = [
+            helper.make_tensor_value_info(OUTPUT_INTENSITIES, TensorProto.FLOAT, ["N", len(inten_aus)])
+        ]
     if appearance is None:
         nodes.append(helper.make_node("Sigmoid", ["geo_logits"], ["probs"], name="head_sigmoid"))
-        graph = helper.make_graph(nodes, "aunce_rt_geometry", [geo_in], [out], initializer=inits)
+        graph = helper.make_graph(nodes, "aunce_rt_geometry", [geo_in], [out, *extra_out], initializer=inits)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
         inputs: tuple[str, ...] = (INPUT_LANDMARKS,)
     else:
@@ -176,7 +216,7 @@ def build_geometry_model(
         g.node.extend(nodes)
         g.initializer.extend(inits + app_inits)
         g.input.append(geo_in)
-        g.output.append(out)
+        g.output.extend([out, *extra_out])
         opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=OPSET)
         if opset < 13:
             raise InputError(f"the appearance graph uses opset {opset}; re-export it with opset >= 13")
@@ -190,9 +230,25 @@ def build_geometry_model(
             if reference is None
             else tuple(np.asarray(reference, np.float64).ravel()),
             "has_features": False,
+            "intensity_aus": inten_aus,
             "format_version": 2,
         }
     )
     set_metadata(model, meta)
     check_model(model)
     return model
+
+
+def _intensity_aus(metadata: ModelMetadata, intensity: GeometryHead | None) -> tuple[int, ...]:
+    """The AUs of the intensity output: the metadata's list, or every AU; () without a head."""
+    if intensity is None:
+        return ()
+    if intensity.appearance_weights is not None:
+        raise InputError("the intensity head reads geometry only; give it no appearance weights")
+    aus = metadata.intensity_aus or metadata.au_codes
+    if len(aus) != intensity.num_aus:
+        raise InputError(
+            f"the intensity head has {intensity.num_aus} columns for {len(aus)} intensity AUs {list(aus)}; "
+            "set metadata.intensity_aus to the AUs of its columns"
+        )
+    return tuple(aus)

@@ -88,7 +88,7 @@ def run_job(detector: AUDetector, job: VideoJob, spec: DetectorSpec) -> Manifest
     sink = None
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        sink = open_sink(tmp, job.fmt, detector.au_codes)
+        sink = open_sink(tmp, job.fmt, detector.au_codes, intensity_codes=detector.intensity_codes)
         with closing(process(job.source, detector, [sink], video=tmp_video, stride=spec.stride)) as results:
             for result in results:
                 frames += 1

@@ -26,7 +26,9 @@ import numpy as np
 
 from aunce_rt.aus import BENCHMARK_AUS
 from aunce_rt.errors import InputError, OutputError
+from aunce_rt.evaluation.intensity import IntensityMetrics, intensity_metrics
 from aunce_rt.evaluation.metrics import AUMetrics, au_metrics
+from aunce_rt.metadata import INTENSITY_SCALE
 from aunce_rt.synthau import PRESENCE_THRESHOLD, open_video_writer, render_frames
 from aunce_rt.synthau._identity import TEST_ID_BASE
 
@@ -80,6 +82,8 @@ class ClipReport:
         probabilities: (frames, K) the runtime's probabilities in the clip's AU order
             (0 where no face was found), scored against ``clip.labels``.
         thresholds: (K,) the model's decision thresholds, same order.
+        intensities: (frames, K) the runtime's 0-5 intensities in the clip's AU order (NaN
+            where no face was found or the model has no intensity for the AU).
     """
 
     metrics: AUMetrics
@@ -93,6 +97,18 @@ class ClipReport:
     truth_aligned: AUMetrics | None = None
     probabilities: np.ndarray | None = None
     thresholds: np.ndarray | None = None
+    intensities: np.ndarray | None = None
+
+    def intensity_metrics(self, clip: PeopleClip) -> IntensityMetrics:
+        """ICC(3,1), Pearson r and MAE per AU of ``intensities`` against the clip's truth x 5.
+
+        Frames without a face (or AUs without an estimate) are left out: a missed face has
+        no intensity to score (``detection_rate`` says how many).
+        """
+        if self.intensities is None:
+            raise InputError("this report has no intensities; evaluate the clip with evaluate_clip")
+        truth = INTENSITY_SCALE[1] * np.asarray(clip.intensities[: self.frames], np.float64)
+        return intensity_metrics(self.intensities, truth, clip.au_codes)
 
 
 def make_dir(path: Path) -> Path:
@@ -187,15 +203,17 @@ def evaluate_clip(
         )
     cols = [meta.au_codes.index(c) for c in clip.au_codes]
     probs = np.zeros((len(clip.labels), len(clip.au_codes)), np.float32)
+    inten = np.full(probs.shape, np.nan, np.float32)
     found = np.zeros(len(clip.labels), bool)
     thresholds = np.asarray(detector.thresholds, np.float32)[cols]
     n = 0
     start = time.perf_counter()
     try:
-        sink = CSVSink(csv_path, meta.au_codes)
+        sink = CSVSink(csv_path, meta.au_codes, intensity_codes=meta.intensity_aus)
         for result in process(clip.video, detector, [sink], video=video_path, show_fps=False):
             if result.faces and result.index < len(probs):
                 probs[result.index] = result.faces[0].probabilities[cols]
+                inten[result.index] = result.faces[0].intensities[cols]
                 found[result.index] = True
             n += 1
             if on_frame is not None:
@@ -241,6 +259,7 @@ def evaluate_clip(
         truth_aligned=truth_aligned,
         probabilities=probs[:n],
         thresholds=thresholds,
+        intensities=inten[:n],
     )
 
 

@@ -10,9 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 
+def _num(v: float | None) -> str:
+    """Three decimals; "-" for a figure that is undefined (NaN, stored as null in the JSON)."""
+    return "-" if v is None or v != v else f"{v:.3f}"
+
+
 def _row(label: str, per_au: dict[str, float], codes: list[int], mean: float, extra: str = "") -> str:
-    cells = " | ".join(f"{per_au.get(f'AU{c:02d}', float('nan')):.3f}" for c in codes)
-    return f"| {label} | {cells} | **{mean:.3f}** |{extra}"
+    cells = " | ".join(_num(per_au.get(f"AU{c:02d}")) for c in codes)
+    return f"| {label} | {cells} | **{_num(mean)}** |{extra}"
 
 
 def real_face_card(summary: dict[str, Any]) -> str:
@@ -82,6 +87,7 @@ def real_face_card(summary: dict[str, Any]) -> str:
             "scores (0.5 = as likely present as absent at equal base rates)."
         ),
         "",
+        *_intensity_lines(summary, head, rule),
         "## Data and licences",
         "",
         summary["attribution"],
@@ -98,3 +104,38 @@ def real_face_card(summary: dict[str, Any]) -> str:
         "wrong (AU14, AU23) the real faces can only teach geometry, not labels.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _intensity_lines(summary: dict[str, Any], head: str, rule: str) -> list[str]:
+    """The intensity head's section (ICC(3,1) per AU on SynthAU), or nothing for a model without one."""
+    m, tr = summary["metrics"], summary["training"]
+    held = m["synthau_heldout_renders"].get("intensity")
+    rt = m["synthau_runtime_unseen_people"].get("intensity")
+    if held is None or rt is None:
+        return []
+    codes = summary["au_codes"]
+
+    def icc(d: dict[str, Any]) -> dict[str, float]:
+        return {au: v["icc"] for au, v in d["per_au"].items()}
+
+    fit = tr.get("intensity", {})
+    return [
+        "## Intensity (`AUxx_r`, 0-5)",
+        "",
+        "A second output, `intensities`: ridge regression on the same aligned geometry to 5 x SynthAU's "
+        "true intensity (absent and trace included; real faces have no intensity truth and are left out), "
+        f"mirrored rows, neutral offset and symmetrised as the occurrence head; ridge strength {fit.get('alpha')} "
+        "chosen by the mean ICC(3,1) on the calibration half of the held-out people; clipped to [0, 5].",
+        "",
+        "ICC(3,1) per AU (consistency, single rater; MAE and Pearson r in `recipe_result.json`):",
+        "",
+        head,
+        rule,
+        _row("held-out renders", icc(held), codes, held["mean_icc"]),
+        _row("runtime, unseen people", icc(rt), codes, rt["mean_icc"]),
+        "",
+        f"Mean MAE {_num(held['mean_mae'])} (renders) and {_num(rt['mean_mae'])} (runtime) on the 0-5 scale. "
+        "Unverified on real faces: no real intensity truth may be used (OpenFace agreement: "
+        "`bench/bench_intensity.py`).",
+        "",
+    ]

@@ -8,7 +8,8 @@
    still-image path: FaceMesh + retry, the 478 aligned points, the aligned crop;
 2. fit (``_geometry_fit``): per-AU class-balanced logistic regression on the
    aligned geometry (+ the appearance model's logits when ``appearance``), every row
-   also mirrored when ``mirror``; folded into one affine head;
+   also mirrored when ``mirror``; folded into one affine head; with ``intensity``, a
+   ridge regression on the same geometry to SynthAU's 0-5 intensities (``_intensity_fit``);
 3. export (``aunce_rt.export._geometry_head``): one ONNX graph whose metadata
    declares its ``landmarks`` input (and ``images`` when fused), checked against
    the numpy head;
@@ -73,6 +74,7 @@ class RealFaceConfig(BaseModel):
     frontal: bool = False
     regions: bool = False
     calibrate: bool = True
+    intensity: bool = Field(True, description="add the 0-5 intensity head (an ``intensities`` output)")
     threshold: float = Field(0.5, gt=0, lt=1, description="decision threshold of every AU")
     clip_people: int = Field(60, ge=1)
     clip_frames: int = Field(60, ge=1)
@@ -166,6 +168,7 @@ def run_real_face_recipe(
         symmetrise,
         training_rows,
     )
+    from aunce_rt.pipelines._intensity_fit import heldout_intensity, recipe_intensity
     from aunce_rt.pipelines._real_card import real_face_card
     from aunce_rt.provenance import git_revision
     from aunce_rt.session import AUModelSession
@@ -248,6 +251,12 @@ def run_real_face_recipe(
     if calibrating:
         cal = half & held["found"].astype(bool)
         head, thresholds = calibrate(head, held["landmarks"][cal], held["labels"][cal].astype(int))
+    inten = None  # the intensity head: SynthAU truth only (real faces have none); even held-out people choose
+    if cfg.intensity:
+        use_real = real if cfg.align_neutral else None
+        inten = recipe_intensity(
+            synth, use_real, held, perm if cfg.mirror else None, seeds=(cfg.synth_seed, 0)
+        )
     seconds["fit"] = time.perf_counter() - t1
 
     n_real = int(real["found"].sum())
@@ -259,6 +268,12 @@ def run_real_face_recipe(
         "rows": len(rows),
         "git_revision": git_revision(),
     }
+    if inten is not None:
+        training["intensity"] = {
+            "alpha": inten.alpha,
+            "validation_icc": inten.validation_icc,
+            "rows": inten.rows,
+        }
     image_fields = (
         {
             "backbone": app_meta.backbone,
@@ -274,6 +289,7 @@ def run_real_face_recipe(
         au_codes=codes,
         thresholds=tuple(float(t) for t in thresholds),
         encoder="geometry-linear" + ("+appearance" if cfg.appearance else ""),
+        intensity_aus=codes if inten is not None else (),
         **image_fields,
         training=training,
         licence_note=LICENCE_NOTE,
@@ -286,19 +302,24 @@ def run_real_face_recipe(
         meta,
         appearance,
         reference=reference,
+        intensity=inten.head if inten is not None else None,
     )
     model_path = save_model_proto(model, out / "real-faces.onnx")
 
     # ---- held-out SynthAU renders: the graph against the numpy head, then metrics and reliability
+    held_all = held
     held = {k: (v[~half] if k != "au_codes" else v) for k, v in held.items()}  # the reporting half
     f = held["found"].astype(bool)
     session = AUModelSession(model_path, providers="cpu")
     ref = head.probs(held["landmarks"][f], held["app"][f] if cfg.appearance else None)
     if not cfg.appearance:
-        got = session.run(landmarks=held["landmarks"][f])
-        if np.abs(got - ref).max() > 1e-3:
+        got, got_r = session.run_with_intensities(landmarks=held["landmarks"][f])
+        ref_r = np.clip(inten.head.logits(held["landmarks"][f]), 0, 5) if inten is not None else got_r
+        # float32 graph vs float64 numpy: 1e-3 on probabilities, 1e-2 on the 0-5 intensities
+        gap = max(np.abs(got - ref).max(), np.nan_to_num(np.abs(got_r - ref_r), nan=0.0).max() / 10)
+        if gap > 1e-3:
             raise RuntimeError(
-                f"the exported head differs from the fitted one by {np.abs(got - ref).max():.2g}"
+                f"the exported heads differ from the fitted ones by {gap:.2g} (intensity / 10)"
             )
     probs = np.zeros((len(f), len(codes)))
     probs[f] = ref
@@ -309,6 +330,8 @@ def run_real_face_recipe(
         zip([f"AU{c:02d}" for c in codes], map(float, roc_auc(probs, labels)), strict=True)
     )
     held_metrics["mean_auc"] = float(np.nanmean(list(held_metrics["auc"].values())))
+    if inten is not None:
+        held_metrics["intensity"] = heldout_intensity(inten.head, held_all, seed=0)
     curve = reliability(probs[f], labels[f])
     plot_reliability({"SynthAU held-out renders": curve}, out / "reliability.png")
 
@@ -332,6 +355,7 @@ def run_real_face_recipe(
             "frames": report.frames,
             "people": cfg.clip_people,
             "fps": report.fps,
+            **({"intensity": report.intensity_metrics(clip).to_dict()} if inten is not None else {}),
         },
         "thresholds": (
             "per AU, the class-balanced head's decision point (logit 0) carried through a Platt scaling "

@@ -4,7 +4,7 @@ The CSV has OpenFace 2.x's column names and order, so tools that read OpenFace
 output read ours::
 
     frame, face_id, timestamp, confidence, success, x_min, y_min, x_max, y_max,
-    AU01_p, AU02_p, ..., AU01_c, AU02_c, ...
+    [AU01_r, AU02_r, ...,] AU01_p, AU02_p, ..., AU01_c, AU02_c, ...
 
 With ``pose=True`` OpenFace's gaze and pose columns (``CSV_POSE_COLUMNS``:
 ``gaze_0_x .. gaze_angle_y, pose_Tx .. pose_Rz``) follow ``success``, in its order
@@ -12,7 +12,10 @@ and units (radians, mm).
 
 ``frame`` is 1-based (``FrameResult.index + 1``), ``timestamp`` is in seconds with 3
 decimals, ``AUxx_p`` is the probability (4 decimals) and ``AUxx_c`` the occurrence
-(0/1). There is one row per face; a frame without a face gives one row with
+(0/1). ``AUxx_r`` is the intensity on OpenFace's 0-5 scale (2 decimals, as OpenFace),
+for the AUs whose model has one, all of them before the other AU columns as in
+OpenFace 2.2; a model without an intensity output writes no ``AUxx_r`` column (the
+header of older versions, so existing readers see no change). There is one row per face; a frame without a face gives one row with
 ``success`` 0 and 0 in every other field (``face_id``, ``confidence``, box, AUs),
 as OpenFace writes its failed frames (so ``AUxx_c`` columns stay integers in
 pandas). JSON Lines goes to ``.jsonl`` (or ``.ndjson``); a ``.json`` name is

@@ -33,7 +33,7 @@ def read_au_jsonl(path: str | Path) -> dict[str, np.ndarray]:
     """The JSON Lines of `JSONLSink` as the columns `read_au_csv` gives for our CSV.
 
     One row per face (``frame``, ``face_id``, ``timestamp``, ``confidence``,
-    ``success``, ``AUxx_p``, ``AUxx_c``); a frame without faces gives one
+    ``success``, ``AUxx_r`` where the model has intensities, ``AUxx_p``, ``AUxx_c``); a frame without faces gives one
     ``success`` 0 row of NaN AU values.
 
     Raises:
@@ -42,6 +42,7 @@ def read_au_jsonl(path: str | Path) -> dict[str, np.ndarray]:
     path = Path(path)
     rows: list[dict[str, float]] = []
     codes: dict[str, None] = {}
+    rated: dict[str, None] = {}  # AUs with an intensity ("r") somewhere in the file
     for number, line in enumerate(read_text(path, "JSON Lines").splitlines(), start=1):
         if not line.strip():
             continue
@@ -57,6 +58,9 @@ def read_au_jsonl(path: str | Path) -> dict[str, np.ndarray]:
                 for label, au in face["aus"].items():
                     codes.setdefault(label)
                     row[f"{label}_p"], row[f"{label}_c"] = float(au["p"]), float(au["c"])
+                    if "r" in au:
+                        rated.setdefault(label)
+                        row[f"{label}_r"] = float(au["r"])
                 rows.append(row)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InputError(
@@ -66,5 +70,5 @@ def read_au_jsonl(path: str | Path) -> dict[str, np.ndarray]:
     if not rows:
         raise InputError(f"{str(path)!r} holds no records; expected the JSON Lines of `aunce-rt detect`")
     names = ["frame", "face_id", "timestamp", "confidence", "success"]
-    names += [f"{c}_p" for c in codes] + [f"{c}_c" for c in codes]
+    names += [f"{c}_r" for c in codes if c in rated] + [f"{c}_p" for c in codes] + [f"{c}_c" for c in codes]
     return {n: np.array([r.get(n, math.nan) for r in rows], dtype=np.float64) for n in names}

@@ -98,6 +98,10 @@ class CSVSink(_TextSink):
             ``success`` as OpenFace does): gaze unit vectors and angles (radians), head
             translation (mm, focal length = image width) and rotation (pitch, yaw, roll in
             radians), from `aunce_rt.face_geometry`; zeros on ``success=0`` rows.
+        intensity_codes: the AUs whose model has an intensity (``AUDetector.intensity_codes``,
+            a subset of ``au_codes``): their ``AUxx_r`` columns (0-5, two decimals, as OpenFace)
+            come before the other AU columns, where OpenFace puts them. Empty (a model without
+            intensity, the default): no ``AUxx_r`` column at all, the header of older versions.
 
     Attributes:
         columns: the header, in order.
@@ -108,18 +112,31 @@ class CSVSink(_TextSink):
         ...     sink.write(result)
     """
 
-    def __init__(self, path: str | Path, au_codes: Sequence[int | str], pose: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        au_codes: Sequence[int | str],
+        pose: bool = False,
+        *,
+        intensity_codes: Sequence[int | str] = (),
+    ) -> None:
         codes = tuple(parse_au_code(c) for c in au_codes)
         if not codes:
             raise InputError("CSVSink needs the model's AU codes; got an empty list")
         if len(set(codes)) != len(codes):
             raise InputError(f"AU codes must be unique; got {codes}")
+        inten = {parse_au_code(c) for c in intensity_codes}
+        if not inten <= set(codes):
+            raise InputError(f"intensity AUs {sorted(inten)} must be among the AU columns {codes}")
         self.au_codes = codes
+        self.intensity_codes = tuple(c for c in codes if c in inten)
+        self._inten_cols = np.array([codes.index(c) for c in self.intensity_codes], np.intp)
         self.pose = bool(pose)
         self.columns: tuple[str, ...] = (
             *CSV_BASE_COLUMNS[:5],
             *(CSV_POSE_COLUMNS if self.pose else ()),
             *CSV_BASE_COLUMNS[5:],
+            *(f"{au_label(c)}_r" for c in self.intensity_codes),
             *(f"{au_label(c)}_p" for c in codes),
             *(f"{au_label(c)}_c" for c in codes),
         )
@@ -150,6 +167,7 @@ class CSVSink(_TextSink):
             order = np.array([face.au_codes.index(c) for c in self.au_codes], dtype=np.intp)
             self._order[face.au_codes] = order
         probs = np.asarray(face.probabilities, dtype=np.float64)[order]
+        inten = np.asarray(face.intensities, dtype=np.float64)[order][self._inten_cols]
         occ = np.asarray(face.occurrences)[order]
         box = [f"{float(v):.1f}" for v in face.box]
         pose: list[str] = []
@@ -164,6 +182,7 @@ class CSVSink(_TextSink):
             1,
             *pose,
             *box,
+            *(f"{r:.2f}" if r == r else "" for r in inten),  # NaN (no estimate): an empty field
             *(f"{p:.4f}" for p in probs),
             *(int(bool(o)) for o in occ),
         ]
@@ -194,6 +213,8 @@ def open_sink(
     fmt: str | None = None,
     au_codes: Sequence[int | str] | None = None,
     pose: bool = False,
+    *,
+    intensity_codes: Sequence[int | str] = (),
 ) -> CSVSink | JSONLSink:
     """Open a CSV or JSON Lines sink.
 
@@ -204,6 +225,7 @@ def open_sink(
             the one JSON document ``json.load`` expects.
         au_codes: the model's AU codes (needed for CSV columns).
         pose: CSV only: add OpenFace's gaze and pose columns (see `CSVSink`).
+        intensity_codes: the AUs with an intensity (CSV ``AUxx_r`` columns; see `CSVSink`).
 
     Raises:
         InputError: unknown format, or CSV without ``au_codes``.
@@ -216,7 +238,7 @@ def open_sink(
     if fmt == "csv":
         if au_codes is None:
             raise InputError("a CSV sink needs the model's AU codes (au_codes)")
-        return CSVSink(path, au_codes, pose=pose)
+        return CSVSink(path, au_codes, pose=pose, intensity_codes=intensity_codes)
     return JSONLSink(path)
 
 

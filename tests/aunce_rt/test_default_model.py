@@ -33,23 +33,48 @@ def test_bundled_model_is_small_and_describes_itself(session):
         assert key in meta.metrics
 
 
-def test_bundled_model_reproduces_its_recorded_synthau_auc(session):
-    """Fresh SynthAU test-split renders (other samples than the card's): mean AUC close to the card's."""
-    from aunce_rt.evaluation.metrics import roc_auc
+@pytest.fixture(scope="module")
+def fresh(session) -> dict[str, np.ndarray]:
+    """The bundled model through AUDetector on 200 fresh SynthAU test-split renders (not the card's)."""
     from aunce_rt.synthau import SynthAU
 
     data = SynthAU(seed=123, split="test")
     samples = [data.render_sample(i) for i in range(200)]
     k = session.metadata.num_aus
-    probs = np.zeros((len(samples), k))
+    probs, inten = np.zeros((len(samples), k)), np.full((len(samples), k), np.nan)
     with AUDetector(DEFAULT_MODEL, providers="cpu", max_faces=1) as det:
         for i, s in enumerate(samples):
             faces = det.detect(s.image).faces
             if faces:
-                probs[i] = faces[0].probabilities
-    auc = float(np.nanmean(roc_auc(probs, np.stack([s.labels for s in samples]))))
+                probs[i], inten[i] = faces[0].probabilities, faces[0].intensities
+    return {
+        "probs": probs,
+        "intensities": inten,
+        "labels": np.stack([s.labels for s in samples]),
+        "truth": 5.0 * np.stack([s.intensities for s in samples]),
+    }
+
+
+def test_bundled_model_reproduces_its_recorded_synthau_auc(session, fresh):
+    """Fresh SynthAU test-split renders: mean AUC close to the card's."""
+    from aunce_rt.evaluation.metrics import roc_auc
+
+    auc = float(np.nanmean(roc_auc(fresh["probs"], fresh["labels"])))
     recorded = session.metadata.metrics["synthau_heldout_renders"]["mean_auc"]
     assert abs(auc - recorded) < 0.05, (auc, recorded)
+
+
+def test_bundled_model_has_intensities_as_its_card_says(session, fresh):
+    """Every AU has an intensity on 0-5; fresh renders give a mean ICC(3,1) close to the card's."""
+    from aunce_rt.evaluation.intensity import intensity_metrics
+
+    meta = session.metadata
+    assert meta.intensity_aus == meta.au_codes and meta.intensity_scale == (0.0, 5.0)
+    found = np.isfinite(fresh["intensities"]).all(1)
+    assert found.mean() > 0.9 and fresh["intensities"][found].min() >= 0 and fresh["intensities"].max() <= 5
+    icc = intensity_metrics(fresh["intensities"][found], fresh["truth"][found], meta.au_codes).mean_icc
+    recorded = meta.metrics["synthau_heldout_renders"]["intensity"]["mean_icc"]
+    assert abs(icc - recorded) < 0.1, (icc, recorded)
 
 
 def test_default_detector_uses_the_bundled_model():

@@ -65,8 +65,12 @@ def test_face_cut_by_the_border_is_still_analysed(detector, shared_data):
 
 def test_stream_video_one_result_per_frame(detector, shared_data, monkeypatch):
     calls = []
-    real_run = detector.session.run
-    monkeypatch.setattr(detector.session, "run", lambda crops: calls.append(len(crops)) or real_run(crops))
+    real_run = detector.session.run_with_intensities  # the detector's one ORT call per window
+    monkeypatch.setattr(
+        detector.session,
+        "run_with_intensities",
+        lambda crops, landmarks=None: calls.append(len(crops)) or real_run(crops, landmarks),
+    )
     results = list(detector.stream(shared_data / "video" / "single_face.mp4", batch_frames=4))
     assert [r.index for r in results] == list(range(72))
     assert all(len(r.faces) == 1 and r.faces[0].face_id == 0 for r in results)

@@ -103,3 +103,17 @@ def test_group_shot_panels_keep_off_the_faces() -> None:
         darkened += int((inner < 200).all(-1).sum())
     assert darkened == 0
     assert not np.array_equal(out[300:, :], marked[300:, :])  # the panels went somewhere below
+
+
+def test_intensity_strip_only_where_the_model_has_one() -> None:
+    image = np.full((480, 640, 3), 90, np.uint8)
+    probs, codes = np.array([0.0, 0.0]), (1, 12)
+    plain = _face(0, (400, 150, 560, 330), probs, codes)
+    old = draw_overlay(image, _result(plain))
+    np.testing.assert_array_equal(old, draw_overlay(image, _result(plain)))  # NaN intensities: no strip
+    rated = FaceResult(**{**plain.__dict__, "intensities": np.array([5.0, np.nan], np.float32)})
+    new = draw_overlay(image, _result(rated))
+    changed = np.argwhere((old != new).any(-1))
+    assert len(changed) and (new[changed[:, 0], changed[:, 1]] == 255).all()  # white strip pixels only
+    rows = changed[:, 0]
+    assert rows.max() - rows.min() < 20, "one AU row (AU01) changes, not AU12's"

@@ -85,3 +85,23 @@ def test_overlay_face_colours_are_distinct_beyond_the_palette() -> None:
     from aunce_rt.overlay import face_colour
 
     assert len({face_colour(i) for i in range(40)}) == 40
+
+
+def test_value_intensity_draws_our_au_r_against_openface(two_face_csv, shared_data, tmp_path):
+    ours = tmp_path / "ours.csv"
+    with CSVSink(ours, CODES, intensity_codes=CODES) as sink:
+        for i in range(4):
+            face = _frame(i, [(0, 0.5)]).faces[0]
+            face = FaceResult(**{**face.__dict__, "intensities": np.array([i, 5 - i], np.float32)})
+            sink.write(FrameResult(i, i / 10, (face,), 64, 48))
+    (series,) = series_from_columns(read_au_csv(ours), "ours", "intensity")
+    assert series.kind == "intensity" and series.name == "ours (AU_r / 5)"
+    np.testing.assert_allclose(series.values[1], [0, 0.2, 0.4, 0.6])  # AU_r / 5
+    assert series_from_columns(read_au_csv(ours), "ours")[0].kind == "probability"  # auto: _p first
+    openface = shared_data / "reference/openface2/openface_default.openface2.csv"
+    out = plot_timelines([ours, openface], tmp_path / "r.png", aus=[1, 12], value="intensity")
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(InputError, match="no AUxx_r"):
+        plot_timelines([two_face_csv], tmp_path / "x.png", value="intensity")
+    with pytest.raises(InputError, match="value must be"):
+        series_from_columns(read_au_csv(ours), "ours", "loudness")

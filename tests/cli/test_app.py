@@ -70,3 +70,35 @@ def test_typer_validates_plot_inputs(tmp_path):
     assert result.exit_code == 2 and "does not exist" in " ".join(result.output.split())
     result = runner.invoke(app, ["plot", str(tmp_path), "--out", str(tmp_path / "p.png")])
     assert result.exit_code == 2 and "directory" in result.output
+
+
+def test_plot_value_intensity_draws_openface_au_r(tmp_path, shared_data):
+    csv = shared_data / "reference/openface2/openface_default.openface2.csv"
+    out = tmp_path / "r.png"
+    result = runner.invoke(
+        app, ["plot", str(csv), "--out", str(out), "--value", "intensity", "--aus", "1,12"]
+    )
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    result = runner.invoke(app, ["plot", str(csv), "--out", str(out), "--value", "loud"])
+    assert result.exit_code == 2 and "Invalid value" in result.output
+
+
+def test_info_says_which_aus_have_an_intensity(tmp_path):
+    import numpy as np
+
+    from aunce_rt.export._geometry_head import GeometryHead, build_geometry_model
+    from aunce_rt.export._graph import save_model_proto
+    from aunce_rt.geometry import NUM_POINTS
+    from tests.tiny_onnx import tiny_metadata, write_tiny_model
+
+    def head(k: int) -> GeometryHead:
+        return GeometryHead(np.zeros((NUM_POINTS * 3, k), np.float32), np.full(k, 1.0, np.float32))
+
+    model = build_geometry_model(head(12), tiny_metadata(intensity_aus=(1, 2)), intensity=head(2))
+    path = save_model_proto(model, tmp_path / "m.onnx")
+    result = runner.invoke(app, ["info", str(path), "--providers", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "intensity output: 2 AUs on 0-5 (AUxx_r)" in result.output
+    old = runner.invoke(app, ["info", str(write_tiny_model(tmp_path / "old.onnx")), "--providers", "cpu"])
+    assert old.exit_code == 0 and "intensity output: none (no AUxx_r columns)" in old.output

@@ -55,6 +55,10 @@ def test_small_recipe_makes_a_model_the_runtime_runs(tmp_path, shared_data):
     summary = json.loads((out / "recipe_result.json").read_text())
     assert summary["training"]["real_faces"] == 12 + 3  # 12 photos + frames 0, 25, 50 of the clip
     assert (out / "MODEL_CARD.md").read_text().count("CC BY 4.0") >= 1
+    assert "## Intensity (`AUxx_r`, 0-5)" in (out / "MODEL_CARD.md").read_text()
+    inten = summary["metrics"]["synthau_runtime_unseen_people"]["intensity"]
+    assert set(inten["per_au"]) == {f"AU{c:02d}" for c in summary["au_codes"]} and inten["samples"] == 8
+    assert summary["training"]["intensity"]["alpha"] in (0.01, 0.1, 1.0, 10.0)
     assert (out / "reliability.png").is_file()
 
     from aunce_rt.detector import AUDetector
@@ -64,6 +68,8 @@ def test_small_recipe_makes_a_model_the_runtime_runs(tmp_path, shared_data):
         assert det.metadata.inputs == ("landmarks",)
         face = det.detect(read_image(sorted(faces.glob("*.jpg"))[0])).faces[0]
     assert face.probabilities.shape == (12,) and np.isfinite(face.probabilities).all()
+    assert det.intensity_codes == tuple(summary["au_codes"])
+    assert np.isfinite(face.intensities).all() and 0 <= face.intensities.min() <= face.intensities.max() <= 5
     # a second run reads every cached feature file and refits to the same head
     again = run_real_face_recipe(sources, out, cfg)
     np.testing.assert_allclose(
