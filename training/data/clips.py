@@ -67,6 +67,8 @@ class ClipDataset(Dataset):
         identity_ids: identity name -> integer id of the clips.
     """
 
+    makes_views = True  # the training loader takes the items as they are
+
     def __init__(self, index: TrackIndex, clip_len: int = 4, image_size: int = 224, repeats: int = 1) -> None:
         if clip_len < 1 or repeats < 1:
             raise InputError(f"clip_len and repeats must be >= 1; got {clip_len} and {repeats}")
