@@ -247,7 +247,10 @@ def make_train_state(
     elif loss != "aunce":
         model = AUModel(encoder, AUProbe(int(encoder.num_aus), int(encoder.node_dim)))
     model = model.to(device)
-    trainable = [p for p in model.parameters() if p.requires_grad]  # not CLP's momentum encoder
+    # CLP's momentum encoder is not trained; other runs keep every parameter (their checkpoints' optimiser order).
+    trainable = (
+        [p for p in model.parameters() if p.requires_grad] if loss == "clp" else list(model.parameters())
+    )
     optimizer = torch.optim.AdamW(trainable, lr=lr, betas=tuple(betas), weight_decay=weight_decay)
     loss_gen = torch.Generator(device=device)
     loss_gen.manual_seed(seed)
