@@ -16,9 +16,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from aunce_rt.datasets.synth_source import SYNTH_LANDMARKS
 
-__all__ = ["DataConfig", "ExperimentConfig", "LossConfig", "ModelConfig", "OptimConfig"]
+__all__ = ["CLPConfig", "DataConfig", "ExperimentConfig", "LossConfig", "ModelConfig", "OptimConfig"]
 
 SCHEDULES = ("constant", "cosine")
+METHODS = ("aunce", "clp")
 
 
 def _yaml_str(value: Any) -> Any:
@@ -135,6 +136,50 @@ class LossConfig(_Section):
     gamma: Float = 2.0
 
 
+class CLPConfig(_Section):
+    """``method: clp``: CLP pretraining on unlabelled face video, as reconstructed here (spec/CLP.md).
+
+    Data: ``videos`` is a folder of face videos (recursive); empty renders
+    ``synth_videos`` SynthAU videos of ``synth_video_frames`` frames (people outside
+    the probe's identities) into the run's cache. Tracks are extracted at ``fps``
+    with the runtime's ``landmarks`` backend and cached in ``cache`` (default: the
+    run's ``cache/tracks``). ``identity``: "video" or "folder" (VoxCeleb's
+    speaker folders); ``speakers``: a CSV of ``video,speaker`` rows (relative paths).
+    ``clip_len`` T frames per clip; ``repeats`` clips per track and epoch. The batch
+    size (``pretrain.batch_size``) counts clips.
+
+    Model and losses: see ``aunce_rt.models.clp`` and ``aunce_rt.training.clp_objective``;
+    ``margin_mode`` "temporal" | "positive" | "none", ``cir: false`` = TCL alone,
+    ``cir_positive`` "key" | "reconstruction".
+    """
+
+    videos: Str = ""
+    synth_videos: Int = 8
+    synth_video_frames: Int = 60
+    fps: Float = 1.0
+    landmarks: Str = "facemesh"
+    identity: Str = "video"
+    speakers: Str = ""
+    cache: Str = ""
+    clip_len: Int = 4
+    repeats: Int = 1
+    backbone: Str = "resnet18"
+    au_dim: Int = 256
+    id_dim: Int = 256
+    proj_dim: Int = 128
+    recon_size: Int = 128
+    temperature: Float = 0.07
+    margin: Float = 0.1
+    margin_mode: Str = "temporal"
+    queue_size: Int = 16384
+    momentum: Float = 0.999
+    lambda_x: Float = 1.0
+    lambda_r: Float = 1.0
+    cir: bool = True
+    cir_positive: Str = "key"
+    key_groups: Int = 4
+
+
 class OptimConfig(_Section):
     """One training stage: AdamW (lr, weight decay, betas), its learning-rate schedule and length.
 
@@ -157,6 +202,10 @@ class ExperimentConfig(_Section):
     pretraining stage: the stand-in for the ImageNet weights the paper starts from,
     when none are available. 0 epochs (the default) skips it.
 
+    ``method``: "aunce" (the loss section's objective on labelled frames) or "clp"
+    (the ``clp`` section: self-supervised pretraining on face video, CLP as
+    reconstructed here); either way ``data`` is the labelled set of the linear probe.
+
     ``selection``: how the reported epoch of linear evaluation is chosen: "val"
     (validation subjects held out from the training split: the honest protocol)
     or "test" (best epoch on the test fold, as much of the literature does; the
@@ -172,6 +221,7 @@ class ExperimentConfig(_Section):
     """
 
     name: Str = "experiment"
+    method: Str = "aunce"
     seed: Int = 3407
     seeds: IntTuple = ()
     device: Str = "auto"
@@ -184,6 +234,7 @@ class ExperimentConfig(_Section):
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     loss: LossConfig = Field(default_factory=LossConfig)
+    clp: CLPConfig = Field(default_factory=CLPConfig)
     warmup: OptimConfig = Field(
         default_factory=lambda: OptimConfig(lr=1e-3, weight_decay=1e-4, batch_size=64, epochs=0)
     )
@@ -229,6 +280,27 @@ def _checks(c: ExperimentConfig) -> list[tuple[bool, str, str]]:
         (c.data.synth_video_frames >= 0, "data.synth_video_frames", ">= 0"),
         (c.data.synth_landmarks in SYNTH_LANDMARKS, "data.synth_landmarks", "|".join(SYNTH_LANDMARKS)),
         (c.model.input_norm in ("none", "image"), "model.input_norm", "'none' or 'image'"),
+        (c.method in METHODS, "method", "'aunce' or 'clp'"),
+        (c.method != "clp" or c.warmup.epochs == 0, "warmup.epochs", "0 with method clp (no warm-up stage)"),
+        (c.clp.fps >= 0, "clp.fps", ">= 0 (0: every frame)"),
+        (c.clp.identity in ("video", "folder"), "clp.identity", "'video' or 'folder'"),
+        (c.clp.clip_len >= 1 and c.clp.repeats >= 1, "clp.clip_len", ">= 1 (and clp.repeats >= 1)"),
+        (
+            c.clp.synth_videos >= 0 and c.clp.synth_video_frames >= 1,
+            "clp.synth_videos",
+            ">= 0 videos of >= 1 frame",
+        ),
+        (c.clp.margin_mode in ("temporal", "positive", "none"), "clp.margin_mode", "temporal|positive|none"),
+        (c.clp.margin >= 0 and c.clp.temperature > 0, "clp.margin", ">= 0 (and clp.temperature > 0)"),
+        (0 <= c.clp.momentum < 1, "clp.momentum", "in [0, 1)"),
+        (c.clp.queue_size >= 0 and c.clp.key_groups >= 1, "clp.queue_size", ">= 0 (and clp.key_groups >= 1)"),
+        (c.clp.lambda_x >= 0 and c.clp.lambda_r >= 0, "clp.lambda_x", ">= 0 (and clp.lambda_r >= 0)"),
+        (c.clp.cir_positive in ("key", "reconstruction"), "clp.cir_positive", "'key' or 'reconstruction'"),
+        (
+            c.clp.recon_size >= 8 and c.clp.recon_size & (c.clp.recon_size - 1) == 0,
+            "clp.recon_size",
+            "a power of two >= 8 (spec: 128)",
+        ),
     ]
     for name, s in stages:
         out += [

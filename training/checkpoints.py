@@ -5,7 +5,9 @@ A run's ``warmup.pt`` and ``pretrain.pt`` are ``models.save_model`` files of kin
 provenance) plus the optimizer, loss scaler, epoch, step, loss history and RNG
 states of the :class:`~aunce_rt.training.train_state.TrainState`. They are written
 atomically (temporary file, fsync, ``os.replace``), so a run killed at any moment
-resumes from its last complete checkpoint.
+resumes from its last complete checkpoint. A ``loss="clp"`` run (CLP as
+reconstructed here) has no AU encoder: its checkpoint holds the same training keys
+and the objective's weights (network, momentum encoder, queue) as ``state_dict``.
 
 Example:
     >>> save_train_state("run/pretrain.pt", state, au_codes=(1, 2, 4), extra={"stage": "pretrain"})  # doctest: +SKIP
@@ -61,6 +63,9 @@ def save_train_state(
     with its probe (``RUN/checkpoints/<unit>/model.pt``).
     """
     train_state = state.state_dict()
+    if state.loss_name == "clp":  # a CLPObjective is no AUEncoder: the same keys, written directly
+        payload = {"kind": "train_state", "state_dict": train_state.pop("model"), "au_codes": list(au_codes)}
+        return atomic_torch_save({**payload, **train_state, "extra": dict(extra)}, path)
     del train_state["model"]  # save_model writes the (unwrapped) module's weights
     return save_model(
         path, state.module, au_codes=au_codes, extra=dict(extra), kind="train_state", train_state=train_state

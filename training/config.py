@@ -31,6 +31,7 @@ from aunce_rt.training._config_io import (
     to_dict,
 )
 from aunce_rt.training._config_schema import (
+    CLPConfig,
     DataConfig,
     ExperimentConfig,
     LossConfig,
@@ -40,6 +41,7 @@ from aunce_rt.training._config_schema import (
 
 __all__ = [
     "CONFIG_DIR",
+    "CLPConfig",
     "DataConfig",
     "ExperimentConfig",
     "LossConfig",

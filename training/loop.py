@@ -99,7 +99,12 @@ def make_loader(
     n = len(data)  # type: ignore[arg-type]
     if n == 0:
         raise InputError("the training dataset is empty; check the image list")
-    ds = TransformedDataset(data, train_transform(image_size, resize=resize, strength=augment), views=views)
+    if getattr(data, "makes_views", False):  # e.g. CLP's ClipDataset: its items are views already
+        ds = data
+    else:
+        ds = TransformedDataset(
+            data, train_transform(image_size, resize=resize, strength=augment), views=views
+        )
     if ctx is not None and ctx.distributed:
         from torch.utils.data import DistributedSampler
 

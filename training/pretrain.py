@@ -8,6 +8,9 @@ only DDP, the ``DistributedSampler`` and the all-gather of features.
 
 - ``loss="aunce"`` (paper Sec. 3): two SimCLR views per image; the probe is not
   trained here: use ``linear_eval``.
+- ``loss="clp"`` (CLP as reconstructed here, spec/CLP.md): ``encoder`` is a
+  ``training.clp_objective.CLPObjective`` and ``data`` a ``training.data.clips.ClipDataset``;
+  no labels; the returned encoder is the online ``models.clp.CLPNet``.
 - ``loss="wce"`` / ``"wfl"``: one view per image, encoder + linear probe trained
   end to end with weighted cross-entropy / weighted focal loss (Table 8 baselines).
   With ``head="pooled"`` the probe is replaced by one linear layer on the backbone's
@@ -177,8 +180,8 @@ def pretrain(
         raise InputError(f"unknown pretraining loss {loss!r}; expected one of {', '.join(LOSSES)}")
     if epochs < 1:
         raise InputError(f"epochs must be >= 1; got {epochs}")
-    train_labels = labels if labels is not None else dataset_labels(data)
-    if train_labels is None:
+    train_labels = labels if labels is not None or loss == "clp" else dataset_labels(data)
+    if train_labels is None and loss != "clp":
         raise InputError(
             "cannot find the training labels to compute occurrence rates; "
             "pass labels=(S, N) array or a dataset with a .labels attribute"
@@ -199,6 +202,8 @@ def pretrain(
         amp=amp,
     )
     distributed = ctx is not None and ctx.distributed
+    if distributed and loss == "clp":
+        raise InputError("CLP pretraining runs in one process in this version; launch it without torchrun")
     if distributed:  # DDP adds the wrapper, the gather of features and (below) the sampler
         seed_everything(seed + 1000 * ctx.rank + state.epoch)  # distinct augmentations per process
         state.model = wrap_ddp(state.model, ctx)
@@ -229,6 +234,7 @@ def pretrain(
     state.model.eval()
     model = state.model if isinstance(state.model, AUModel) else None
     enc = state.model.encoder if isinstance(state.model, AUModel | PooledClassifier) else state.model
+    enc = getattr(enc, "net", enc) if loss == "clp" else enc  # CLP: the online CLPNet
     return PretrainResult(
         encoder=enc,
         model=model,

@@ -31,6 +31,7 @@ import torch
 from aunce_rt.datasets.protocol import Protocol, Split, holdout_subjects
 from aunce_rt.errors import InputError
 from aunce_rt.provenance import git_revision, jsonable
+from aunce_rt.training import clp_stage as _clp
 from aunce_rt.training import stages as _stages
 from aunce_rt.training.callbacks import TrainCallbacks
 from aunce_rt.training.checkpoints import atomic_save, read_checkpoint, save_train_state, train_state_of
@@ -185,7 +186,12 @@ def run_unit(
             f"{unit} has no finished pretraining checkpoint in {run.path}; run `aunce-rt train pretrain` first"
         )
     run.truncate_metrics(split.name, seed, "linear", 0)
-    encoder = make_encoder(cfg, len(protocol.au_codes))
+    clp = cfg.method == "clp"  # CLP as reconstructed here: pretrain on face-video clips, probe on data
+    pretrain_ds = (
+        _clp.clip_dataset(cfg.clp, cfg.data, cache=run.path / "cache", seed=seed) if clp else train_ds
+    )
+    frames = len(pretrain_ds) * (cfg.clp.clip_len if clp else 1)
+    encoder = _clp.make_clp_objective(cfg.clp) if clp else make_encoder(cfg, len(protocol.au_codes))
     dtype = amp_dtype(device, cfg.amp)
     # channels_last pays on CUDA and under CPU bf16 autocast (oneDNN); a float32 CPU
     # run keeps the default layout, so its numbers do not change with this option.
@@ -194,7 +200,7 @@ def run_unit(
 
     def recorder(stage: str, epochs: int, path: Path) -> _EpochRecorder:
         return _EpochRecorder(
-            run, ctx, stage, epochs, path, split.name, seed, len(train_ds), protocol.au_codes, extra,
+            run, ctx, stage, epochs, path, split.name, seed, frames, protocol.au_codes, extra,
             cfg.checkpoint_every, after_checkpoint,
         )  # fmt: skip
 
@@ -215,24 +221,19 @@ def run_unit(
         )
     on_epoch_end = recorder("pretrain", cfg.pretrain.epochs, ckpt)  # its clock starts after the warm-up
     start = time.perf_counter()
-    pre = _stages.pretrain_encoder(
-        encoder,
-        train_ds,
-        cfg.pretrain,
-        cfg.loss,
-        cfg.data,
-        seed=seed,
-        ctx=ctx,
-        resume=resume_state,
-        on_epoch_end=on_epoch_end,
-        amp=dtype,
-        callbacks=callbacks,
+    hooks = {"resume": resume_state, "on_epoch_end": on_epoch_end, "amp": dtype, "callbacks": callbacks}
+    pre = (
+        _clp.pretrain_clp(encoder, pretrain_ds, cfg.pretrain, seed=seed, ctx=ctx, **hooks)
+        if clp
+        else _stages.pretrain_encoder(
+            encoder, train_ds, cfg.pretrain, cfg.loss, cfg.data, seed=seed, ctx=ctx, **hooks
+        )
     )
     pretrain_seconds = time.perf_counter() - start
     if "linear" not in stages:
         return None
     lin = _stages.fit_linear_probe(
-        pre.encoder,
+        _clp.probe_encoder(pre.encoder, len(protocol.au_codes)) if clp else pre.encoder,
         train_ds,
         val_ds,
         test_ds,
@@ -272,10 +273,11 @@ def run_unit(
         "pretrain_seconds": pretrain_seconds,
         "seconds_per_epoch": pretrain_seconds / max(cfg.pretrain.epochs, 1),
         "train_frames": len(train_ds),
+        **({"method": "clp", "pretrain_clips": len(pretrain_ds)} if clp else {}),
         "test_frames": len(test_ds),
         **_test_by_kind(split, test_ds, lin.test_probs, protocol.au_codes),
     }
-    if ctx.is_main:
+    if ctx.is_main and not clp:  # a CLP encoder has no runtime model format yet
         from aunce_rt.models import save_model
 
         save_model(
@@ -284,6 +286,7 @@ def run_unit(
             au_codes=protocol.au_codes,
             extra={**extra, "stage": "linear", "metrics": metrics["test"]},
         )
+    if ctx.is_main:
         tmp = result_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(jsonable(metrics), indent=2))
         os.replace(tmp, result_file)

@@ -36,9 +36,13 @@ def compute_loss(state: TrainState, batch: Sequence[torch.Tensor], device: torch
     Args:
         state: the run.
         batch: ``(view1 (B,3,H,W), view2 (B,3,H,W), labels (B,N))`` for "aunce",
+            ``(clip views (B,T,3,H,W) x 2, identities (B,))`` for "clp",
             ``(images (B,3,H,W), labels (B,N))`` otherwise.
         device: where to compute.
     """
+    if state.loss_name == "clp":  # (v1 (B,T,3,H,W), v2, ids (B,)); the objective makes its own terms
+        v1, v2, ids = batch
+        return state.model(v1.to(device), v2.to(device), ids.to(device)).total
     gather = state.gather or (lambda t: t)
     labels = batch[-1].to(device).long()  # (B, N) in {-1, 0, 1}
     if state.loss_name == "aunce":

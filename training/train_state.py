@@ -49,7 +49,7 @@ __all__ = [
     "start_train_state",
 ]
 
-LOSSES: tuple[str, ...] = ("aunce", "wce", "wfl")
+LOSSES: tuple[str, ...] = ("aunce", "wce", "wfl", "clp")
 HEADS: tuple[str, ...] = ("probe", "pooled")
 SCHEDULES: tuple[str, ...] = ("constant", "cosine")
 WARMUP_FRACTION = 0.05
@@ -115,7 +115,7 @@ class TrainState:
     @property
     def views(self) -> int:
         """Augmented views per image: 2 for contrastive pretraining, else 1."""
-        return 2 if self.loss_name == "aunce" else 1
+        return 2 if self.loss_name in ("aunce", "clp") else 1
 
     @property
     def module(self) -> nn.Module:
@@ -236,15 +236,22 @@ def make_train_state(
     if head == "pooled" and loss == "aunce":
         raise InputError("head='pooled' trains the backbone with a supervised loss; use loss='wce' or 'wfl'")
     scheduled_lr(lr, 0, total_steps, schedule)  # validates the schedule name
-    loss_fn = build_loss(loss, loss_kwargs)
+    # "clp": ``encoder`` is a ``CLPObjective``, whose forward returns the loss terms; it is also the loss.
+    loss_fn = encoder if loss == "clp" else build_loss(loss, loss_kwargs)
     device = torch.device(device)
     model: nn.Module = encoder
-    if head == "pooled":
+    if loss == "clp":
+        pass
+    elif head == "pooled":
         model = PooledClassifier(encoder)
     elif loss != "aunce":
         model = AUModel(encoder, AUProbe(int(encoder.num_aus), int(encoder.node_dim)))
     model = model.to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=tuple(betas), weight_decay=weight_decay)
+    # CLP's momentum encoder is not trained; other runs keep every parameter (their checkpoints' optimiser order).
+    trainable = (
+        [p for p in model.parameters() if p.requires_grad] if loss == "clp" else list(model.parameters())
+    )
+    optimizer = torch.optim.AdamW(trainable, lr=lr, betas=tuple(betas), weight_decay=weight_decay)
     loss_gen = torch.Generator(device=device)
     loss_gen.manual_seed(seed)
     loader_gen = torch.Generator()
@@ -277,7 +284,7 @@ def check_not_autocast(device: str | torch.device) -> None:
 
 def start_train_state(
     encoder: nn.Module,
-    labels: np.ndarray | torch.Tensor,
+    labels: np.ndarray | torch.Tensor | None,
     *,
     loss: str,
     lr: float,
@@ -298,7 +305,11 @@ def start_train_state(
     it refuses to start inside ``torch.autocast`` (see :func:`check_not_autocast`).
     """
     check_not_autocast(device)
-    occurrence, au_weights = label_statistics(labels)
+    if labels is None and loss != "clp":
+        raise InputError(f"loss {loss!r} needs the training labels (S, N); only 'clp' trains without labels")
+    occurrence, au_weights = (
+        label_statistics(labels) if labels is not None else (torch.zeros(0), torch.zeros(0))
+    )
     seed_everything(seed)
     state = make_train_state(
         encoder,
