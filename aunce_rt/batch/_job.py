@@ -38,11 +38,21 @@ class DetectorSpec:
         return Path(self.model).name if self.model else "default"
 
     def build(self) -> AUDetector:
-        """A new detector with these settings (in a worker: also its MediaPipe log setting)."""
+        """A new detector with these settings, for a worker process or actor.
+
+        It also applies the worker's MediaPipe log setting and gives OpenCV (video decoding,
+        resizing) the worker's share of the cores: left at its default, every worker's OpenCV
+        would use all of them, and two workers on two cores ran 1.34x one worker instead of
+        1.50x (``bench/bench_batch.py``, 2026-12-02).
+        """
+        import cv2
+
         from aunce_rt.detector import AUDetector
         from aunce_rt.landmarks import quiet_native_logs
 
         quiet_native_logs(self.quiet_native_logs)
+        if self.num_threads:
+            cv2.setNumThreads(int(self.num_threads))
 
         return AUDetector(
             self.model,
