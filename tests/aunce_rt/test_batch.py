@@ -181,3 +181,18 @@ def test_bad_arguments_fail_before_any_work(model, tmp_path):
         batch_detect([tmp_path], tmp_path / "o", workers=0, model=model)
     with pytest.raises(InputError, match="format"):
         batch_detect([tmp_path], tmp_path / "o", fmt="xml", model=model)
+
+
+def test_worker_detector_gives_opencv_its_share_of_the_cores():
+    import cv2
+
+    from aunce_rt.batch._job import DetectorSpec
+
+    before = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(4)
+        detector = DetectorSpec(num_threads=1).build()
+        detector.close()
+        assert cv2.getNumThreads() == 1
+    finally:
+        cv2.setNumThreads(before)
