@@ -37,6 +37,7 @@ from aunce_rt.training.config import CLPConfig, DataConfig, OptimConfig
 from aunce_rt.training.data.clips import ClipDataset
 from aunce_rt.training.distributed import DistContext
 from aunce_rt.training.pretrain import PretrainResult, TrainState, pretrain
+from aunce_rt.training.stages import optim_kwargs
 
 logger = logging.getLogger(__name__)
 
@@ -129,11 +130,6 @@ def pretrain_clp(
         clips,
         loss="clp",
         epochs=max(optim.epochs, 1),
-        lr=optim.lr,
-        weight_decay=optim.weight_decay,
-        betas=tuple(optim.betas),
-        batch_size=optim.batch_size,
-        schedule=optim.schedule,
         seed=seed,
         device=ctx.device,
         resume=resume,
@@ -143,4 +139,5 @@ def pretrain_clp(
         ctx=ctx,
         stage="pretrain",
         max_steps_per_epoch=max_steps_per_epoch,
+        **optim_kwargs(optim),
     )

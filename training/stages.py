@@ -70,7 +70,7 @@ def make_encoder(model: ModelConfig, num_aus: int) -> nn.Module:
     )
 
 
-def _optim(optim: OptimConfig) -> dict[str, Any]:
+def optim_kwargs(optim: OptimConfig) -> dict[str, Any]:
     """The keyword arguments a stage's optimiser section gives ``pretrain``/``linear_eval``."""
     return {
         "lr": optim.lr,
@@ -133,7 +133,7 @@ def warm_up_backbone(
         callbacks=callbacks,
         amp=amp,
         stage="warmup",
-        **_optim(warmup),
+        **optim_kwargs(warmup),
         **_views(data),
     )
     encoder.train()
@@ -172,7 +172,7 @@ def pretrain_encoder(
         amp=amp,
         ctx=ctx,
         stage="pretrain",
-        **_optim(optim),
+        **optim_kwargs(optim),
         **_views(data),
     )
 
@@ -201,5 +201,5 @@ def fit_linear_probe(
         image_size=data.image_size,
         resize=data.crop_size,
         callbacks=callbacks,
-        **_optim(linear),
+        **optim_kwargs(linear),
     )
