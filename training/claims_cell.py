@@ -71,14 +71,15 @@ def _render(split: str, n: int, seed: int, rates: dict[int, float], side: int) -
     from aunce_rt.synthau import SynthAU
 
     synth = SynthAU(seed=seed, split=split, rates=rates)
-    images, labels, subjects = [], [], []
-    for i in range(n):
+    images = np.zeros((n, side, side, 3), np.uint8)
+    labels = np.zeros((n, len(synth.au_codes)), np.int64)
+    subjects = [""] * n
+    for i in synth.render_order(range(n)):  # each person's samples together (same output, faster)
         sample = synth.render_sample(i)
-        crop = cv2.resize(synth.aligned_crop(sample), (side, side), interpolation=cv2.INTER_AREA)
-        images.append(crop)
-        labels.append(sample.labels)
-        subjects.append(f"id{sample.identity}")
-    return Crops(np.stack(images), np.asarray(labels, np.int64), subjects)
+        images[i] = cv2.resize(synth.aligned_crop(sample), (side, side), interpolation=cv2.INTER_AREA)
+        labels[i] = sample.labels
+        subjects[i] = f"id{sample.identity}"
+    return Crops(images, labels, subjects)
 
 
 def load_group_data(spec: StudySpec, imbalance: str, seed: int, out: Path) -> GroupData:
