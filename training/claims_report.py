@@ -37,6 +37,11 @@ def _budget(spec: StudySpec, results: list[CellResult]) -> list[str]:
         f"({groups} warm-ups, {len(spec.imbalance) * len(spec.seeds)} renders); "
         f"finished: {len(results)} of {total}",
     ]
+    lines.append(
+        f"- budget: planned for <= 3 h on 2 free cores by cutting the grid before the seeds (the arithmetic "
+        f"is in `training/configs/studies/{spec.name}.yaml`'s header); the measured cost below is what "
+        "the cells took, on whatever load the machine had"
+    )
     if results:
         warm = {(c.imbalance, c.noise, c.seed): c.warmup_seconds for c in results}
         cell_s = {name: np.mean([c.seconds for c in results if c.loss == name]) for name in spec.losses}
