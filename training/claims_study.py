@@ -197,6 +197,7 @@ def run_study(
     out = Path(out)
     for sub in ("data", "warmup", "cells"):
         (out / sub).mkdir(parents=True, exist_ok=True)
+    lock = _lock(out)  # noqa: F841 (held until this function returns)
     stored = out / "study.json"
     if stored.is_file() and StudySpec.model_validate_json(stored.read_text()) != spec:
         raise InputError(
@@ -237,6 +238,29 @@ def run_study(
         write_results(out)
     write_results(out)
     return StudyProgress(len(read_results(out)), ran, len(cells), time.perf_counter() - start)
+
+
+def _lock(out: Path) -> Any:
+    """An exclusive lock on ``out/run.lock`` (POSIX), so two runners never share a study folder."""
+    import os
+
+    fh = (out / "run.lock").open("a+")
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        return fh
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        raise InputError(
+            f"another study run holds {out} (pid {fh.read().strip() or '?'}); wait for it, or stop it first"
+        ) from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(str(os.getpid()))
+    fh.flush()
+    return fh
 
 
 def _groups(cells: list[Cell]) -> list[list[Cell]]:

@@ -95,3 +95,12 @@ def test_a_stopped_study_resumes_and_skips_finished_cells(tmp_path: Path, monkey
     assert run_study(spec, tmp_path).ran_now == 0
     with pytest.raises(InputError, match="different study"):
         run_study(StudySpec(**{**TINY, "seeds": [2]}), tmp_path)
+
+
+def test_two_runners_never_share_a_study_folder(tmp_path: Path) -> None:
+    from aunce_rt.training.claims_study import _lock
+
+    held = _lock(tmp_path)
+    with pytest.raises(InputError, match="another study run holds"):
+        run_study(StudySpec(**TINY), tmp_path)
+    held.close()
