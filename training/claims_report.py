@@ -176,9 +176,8 @@ def render_report(spec: StudySpec, results: list[CellResult], *, plots: list[str
         "knobs. Test people are unseen and their labels clean; label noise flips training labels.",
         "",
         *_budget(spec, results),
-        f"- minority AUs: {', '.join(f'AU{a}' for a in spec.minority_aus)} (rates BP4D's, or "
-        + "; ".join(f"{k}: {v or 'BP4D'}" for k, v in spec.imbalance.items())
-        + ")",
+        f"- minority AUs: {', '.join(f'AU{a}' for a in spec.minority_aus)}; imbalance settings: "
+        + "; ".join(f"{k}: BP4D's rates" + (f" except {v}" if v else "") for k, v in spec.imbalance.items()),
         f"- produced by: `{command}` then `{command.replace(' run', ' report', 1)}`",
         "- rule: a difference is called only where |difference of means| > 2 x the larger seed std "
         "(sample std over seeds); a claim is confirmed when called in its favour in at least half of its "

@@ -128,6 +128,9 @@ def tally(comparisons: list[Comparison]) -> tuple[str, str]:
     wins = sum(x.call > 0 for x in comparisons)
     losses = sum(x.call < 0 for x in comparisons)
     why = f"ahead by > 2 std in {wins} of {c} conditions, behind by > 2 std in {losses}"
+    uncallable = sum(math.isnan(x.bar) for x in comparisons)
+    if uncallable:
+        why += f" ({uncallable} with fewer than 2 seeds: no call possible)"
     if c == 0:
         return INCONCLUSIVE, "no condition measured yet"
     if losses == 0 and wins >= c / 2:
