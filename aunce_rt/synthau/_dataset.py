@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,6 +70,8 @@ class SynthAU:
         frame_size: (width, height) of the full frames.
         rate_scale: multiplies BP4D's occurrence rates (class-imbalance knob).
         balanced: draw every AU with rate 0.5 instead.
+        rates: AU code -> occurrence rate, replacing the rate of the AUs it names
+            (after ``rate_scale``/``balanced``); None keeps every default.
         max_pose: largest |yaw|, |pitch|, |roll| in degrees.
         degrade: apply blur, pixel noise and JPEG re-encoding.
         trace_max: absent AUs may show a trace up to this intensity (default 0.15,
@@ -94,6 +96,7 @@ class SynthAU:
         frame_size: tuple[int, int] = (256, 256),
         rate_scale: float = 1.0,
         balanced: bool = False,
+        rates: Mapping[int, float] | None = None,
         max_pose: tuple[float, float, float] = (25.0, 20.0, 20.0),
         degrade: bool = True,
         trace_max: float = TRACE_MAX,
@@ -116,7 +119,7 @@ class SynthAU:
         if not 0.0 <= trace_max <= PRESENCE_THRESHOLD:
             raise ValueError(f"trace_max must be in [0, {PRESENCE_THRESHOLD}]; got {trace_max}")
         self.trace_max = float(trace_max)
-        self.rates = au_rates(codes, rate_scale, balanced)
+        self.rates = au_rates(codes, rate_scale, balanced, rates)
         self.identities = identity_ids(split, num_identities or DEFAULT_IDENTITIES[split])
 
     def _rngs(self, idx: int) -> list[np.random.Generator]:

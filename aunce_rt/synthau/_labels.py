@@ -13,6 +13,7 @@ absent ones are 0 or a trace (A level, below 0.15).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from statistics import NormalDist
 
 import numpy as np
@@ -48,16 +49,35 @@ def _correlation(codes: tuple[int, ...]) -> np.ndarray:
     return c / np.outer(d, d)
 
 
-def au_rates(codes: tuple[int, ...], rate_scale: float = 1.0, balanced: bool = False) -> np.ndarray:
-    """Occurrence rate (K,) of each AU: BP4D's, scaled by ``rate_scale``, or 0.5 when ``balanced``."""
+def au_rates(
+    codes: tuple[int, ...],
+    rate_scale: float = 1.0,
+    balanced: bool = False,
+    overrides: Mapping[int, float] | None = None,
+) -> np.ndarray:
+    """Occurrence rate (K,) of each AU: BP4D's, scaled by ``rate_scale``, or 0.5 when ``balanced``.
+
+    ``overrides`` (AU code -> rate in (0, 1)) then replaces the rate of the AUs it names,
+    e.g. ``{2: 0.05, 15: 0.05}`` makes two AUs rare (a harsher imbalance than BP4D's).
+    """
     missing = [c for c in codes if c not in BP4D_RATES]
     if missing:
         raise ValueError(f"SynthAU has no rate for AU {missing}; supported: {sorted(BP4D_RATES)}")
     if rate_scale <= 0:
         raise ValueError(f"rate_scale must be > 0; got {rate_scale}")
+    extra = sorted(set(overrides or {}) - set(codes))
+    if extra:
+        raise ValueError(f"rate overrides name AUs {extra} outside the labelled AUs {list(codes)}; drop them")
+    bad = {c: r for c, r in (overrides or {}).items() if not 0.0 < float(r) < 1.0}
+    if bad:
+        raise ValueError(f"rate overrides must be rates in (0, 1); got {bad}")
     if balanced:
-        return np.full(len(codes), 0.5)
-    return np.clip(np.array([BP4D_RATES[c] for c in codes]) * rate_scale, 0.01, 0.99)
+        rates = np.full(len(codes), 0.5)
+    else:
+        rates = np.clip(np.array([BP4D_RATES[c] for c in codes]) * rate_scale, 0.01, 0.99)
+    for code, rate in (overrides or {}).items():
+        rates[codes.index(code)] = float(rate)
+    return rates
 
 
 def sample_occurrences(

@@ -44,6 +44,30 @@ def test_balanced_and_rate_scale():
         au_rates(CODES, rate_scale=0.0)
 
 
+def test_rate_overrides_replace_only_the_named_aus():
+    base = au_rates(CODES)
+    harsh = au_rates(CODES, overrides={2: 0.05, 24: 0.04})
+    changed = [CODES.index(2), CODES.index(24)]
+    np.testing.assert_allclose(harsh[changed], [0.05, 0.04])
+    np.testing.assert_array_equal(np.delete(harsh, changed), np.delete(base, changed))
+    np.testing.assert_array_equal(au_rates(CODES, overrides={}), base)
+    with pytest.raises(ValueError, match="outside"):
+        au_rates(CODES, overrides={9: 0.1})
+    with pytest.raises(ValueError, match=r"\(0, 1\)"):
+        au_rates(CODES, overrides={2: 0.0})
+
+
+def test_synthau_rates_option_keeps_defaults_and_draws_rare_aus():
+    from aunce_rt.synthau import SynthAU
+
+    default, same = SynthAU(seed=5), SynthAU(seed=5, rates=None)
+    np.testing.assert_array_equal(default.rates, same.rates)
+    assert all(np.array_equal(default.truth(i)[1], same.truth(i)[1]) for i in range(20))
+    rare = SynthAU(seed=5, rates={15: 0.03})
+    occ = np.array([rare.truth(i)[1] for i in range(1500)])
+    assert abs(occ[:, rare.au_codes.index(15)].mean() - 0.03) < 0.015
+
+
 def test_intensities_agree_with_occurrences():
     rng = np.random.default_rng(1)
     occ = sample_occurrences(rng, 2000, CODES, au_rates(CODES))
