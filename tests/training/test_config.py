@@ -119,11 +119,16 @@ def test_configs_are_frozen_pydantic_models_with_one_line_errors() -> None:
 
 
 def test_every_stage_reads_its_betas_and_schedule() -> None:
-    from aunce_rt.training.stages import _optim
+    from aunce_rt.training.stages import optim_kwargs
 
     cfg = load_config(
         "synthau_test", ["pretrain.betas=[0.8,0.99]", "linear.schedule=cosine", "data.folds=1,3"]
     )
     assert cfg.pretrain.betas == (0.8, 0.99) and cfg.data.folds == (1, 3)
-    assert _optim(cfg.pretrain)["betas"] == (0.8, 0.99) and _optim(cfg.linear)["schedule"] == "cosine"
-    assert set(_optim(cfg.warmup)) | {"epochs"} == set(type(cfg.warmup).model_fields)  # no field left unread
+    assert (
+        optim_kwargs(cfg.pretrain)["betas"] == (0.8, 0.99)
+        and optim_kwargs(cfg.linear)["schedule"] == "cosine"
+    )
+    assert set(optim_kwargs(cfg.warmup)) | {"epochs"} == set(
+        type(cfg.warmup).model_fields
+    )  # no field left unread
