@@ -94,6 +94,8 @@ def series_from_columns(columns: Mapping[str, np.ndarray], name: str, value: str
             f"{name}: no AU columns found (expected {wanted} as written by aunce-rt detect or OpenFace 2.x){hint}"
         )
     n = len(next(iter(chosen.values())))
+    if n == 0:
+        raise InputError(f"{name}: the CSV has a header but no rows; plot a file with at least one frame")
     time = columns.get("timestamp")
     if time is None or np.all(~np.isfinite(np.asarray(time, dtype=np.float64))):
         time = columns.get("frame", np.arange(1, n + 1))

@@ -105,3 +105,11 @@ def test_value_intensity_draws_our_au_r_against_openface(two_face_csv, shared_da
         plot_timelines([two_face_csv], tmp_path / "x.png", value="intensity")
     with pytest.raises(InputError, match="value must be"):
         series_from_columns(read_au_csv(ours), "ours", "loudness")
+
+
+def test_header_only_csv_is_refused(tmp_path):
+    csv = tmp_path / "empty.csv"
+    csv.write_text("frame,face_id,timestamp,success,AU01_r,AU12_r\n")
+    with pytest.raises(InputError, match="header but no rows"):
+        plot_timelines([csv], tmp_path / "out.png")
+    assert not (tmp_path / "out.png").exists()
