@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from aunce_rt.training.claims_report import write_report
 
-    results = results_from_file(write_results(args.out))  # every finished cell, in one file
+    results = results_from_file(write_results(args.out, spec))  # the grid's finished cells, in one file
     partial = len(results) < len(spec.cells())
     default = "claims_synthau_PARTIAL.md" if partial else "claims_synthau.md"
     path = write_report(spec, results, args.report or ROOT / "bench" / default, command=_command(args))

@@ -30,10 +30,13 @@ def _pct(s: Stat | None) -> str:
 def _budget(spec: StudySpec, results: list[CellResult]) -> list[str]:
     r = spec.recipe
     total = len(spec.cells())
-    groups = len(spec.imbalance) * len(spec.noise) * len(spec.seeds)
+    groups = len(spec.conditions()) * len(spec.seeds)
+    levels = "; ".join(
+        f"{imb}: noise {{{', '.join(f'{100 * n:.0f}' for n in spec.noise_for(imb))}}}%"
+        for imb in spec.imbalance
+    )
     lines = [
-        f"- grid: {len(spec.losses)} losses x noise {{{', '.join(f'{100 * n:.0f}' for n in spec.noise)}}}% x "
-        f"imbalance {{{', '.join(spec.imbalance)}}} x seeds {list(spec.seeds)} = {total} cells "
+        f"- grid: {len(spec.losses)} losses x conditions ({levels}) x seeds {list(spec.seeds)} = {total} cells "
         f"({groups} warm-ups, {len(spec.imbalance) * len(spec.seeds)} renders); "
         f"finished: {len(results)} of {total}",
     ]
@@ -67,7 +70,7 @@ def _budget(spec: StudySpec, results: list[CellResult]) -> list[str]:
 
 
 def _table(spec: StudySpec, st: dict, title: str) -> list[str]:
-    conds = [(i, n) for i in spec.imbalance for n in spec.noise]
+    conds = spec.conditions()
     head = "| loss | " + " | ".join(f"{i}, noise {100 * n:.0f}%" for i, n in conds) + " |"
     lines = [f"**{title}** (%, mean ± std over seeds)", "", head, "|---" * (len(conds) + 1) + "|"]
     for name in spec.losses:
@@ -85,15 +88,11 @@ def _per_au(spec: StudySpec, results: list[CellResult]) -> list[str]:
         "| imbalance | noise | loss | " + " | ".join(aus) + " |",
         "|---" * (len(aus) + 3) + "|",
     ]
-    for i in spec.imbalance:
-        for n in spec.noise:
-            for name in spec.losses:
-                rows = [c for c in results if (c.imbalance, c.noise, c.loss) == (i, n, name)]
-                if rows:
-                    means = [100 * np.mean([c.f1_per_au[a] for c in rows]) for a in aus]
-                    lines.append(
-                        f"| {i} | {100 * n:.0f}% | {name} | " + " | ".join(f"{m:.0f}" for m in means) + " |"
-                    )
+    for (i, n), name in ((cond, name) for cond in spec.conditions() for name in spec.losses):
+        rows = [c for c in results if (c.imbalance, c.noise, c.loss) == (i, n, name)]
+        if rows:
+            means = [100 * np.mean([c.f1_per_au[a] for c in rows]) for a in aus]
+            lines.append(f"| {i} | {100 * n:.0f}% | {name} | " + " | ".join(f"{m:.0f}" for m in means) + " |")
     return lines
 
 
@@ -126,27 +125,30 @@ def plot_claims(spec: StudySpec, results: list[CellResult], folder: Path, stem: 
     paths = []
     for key, metric, losses, ylabel in panels:
         st = stats(results, metric)
-        fig, axes = plt.subplots(
-            1, len(spec.imbalance), figsize=(4.5 * len(spec.imbalance), 3.4), squeeze=False
-        )
-        for ax, imb in zip(axes[0], spec.imbalance, strict=True):
-            if key == "claim3":  # minority F1 vs imbalance, one group of bars per noise level
+        # claim 3: one panel, minority F1 per imbalance setting (one group of bars per condition);
+        # the others: one panel per imbalance setting, F1 vs noise
+        columns: list[str | None] = [None] if key == "claim3" else list(spec.imbalance)
+        fig, axes = plt.subplots(1, len(columns), figsize=(max(4.5 * len(columns), 5.0), 3.4), squeeze=False)
+        for ax, imb in zip(axes[0], columns, strict=True):
+            if imb is None:
+                conds = spec.conditions()
                 width = 0.8 / len(losses)
                 for k, name in enumerate(losses):
-                    xs = np.arange(len(spec.noise)) + k * width
-                    ss = [st.get((name, imb, n)) for n in spec.noise]
+                    xs = np.arange(len(conds)) + k * width
+                    ss = [st.get((name, i, n)) for i, n in conds]
                     ax.bar(xs, [100 * s.mean if s else 0 for s in ss], width, label=name,
                            yerr=[100 * s.std if s and not math.isnan(s.std) else 0 for s in ss])  # fmt: skip
-                ax.set_xticks(np.arange(len(spec.noise)) + width * (len(losses) - 1) / 2)
-                ax.set_xticklabels([f"noise {100 * n:.0f}%" for n in spec.noise])
+                ax.set_xticks(np.arange(len(conds)) + width * (len(losses) - 1) / 2)
+                ax.set_xticklabels([f"{i}\nnoise {100 * n:.0f}%" for i, n in conds], fontsize=8)
+                ax.set_title("minority AUs by imbalance setting")
             else:
                 for name in losses:
-                    pts = [(100 * n, st[(name, imb, n)]) for n in spec.noise if (name, imb, n) in st]
+                    pts = [(100 * n, st[(name, imb, n)]) for n in spec.noise_for(imb) if (name, imb, n) in st]
                     if pts:
                         ax.errorbar([p[0] for p in pts], [100 * p[1].mean for p in pts], capsize=3, marker="o",
                                     yerr=[0 if math.isnan(p[1].std) else 100 * p[1].std for p in pts], label=name)  # fmt: skip
                 ax.set_xlabel("training label noise (%)")
-            ax.set_title(f"imbalance: {imb}")
+                ax.set_title(f"imbalance: {imb}")
             ax.set_ylabel(f"test {ylabel} (%)")
             ax.grid(alpha=0.3)
             if ax.get_legend_handles_labels()[0]:

@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from aunce_rt.errors import InputError
 from aunce_rt.training.config import CONFIG_DIR
@@ -83,6 +83,8 @@ class StudySpec(_Strict):
     minority_aus: tuple[int, ...]
     seeds: tuple[int, ...]
     recipe: Recipe = Recipe()
+    # Imbalance settings run at fewer noise levels than ``noise`` (default: every level).
+    noise_by_imbalance: dict[str, tuple[float, ...]] = {}
 
     @field_validator("losses")
     @classmethod
@@ -99,15 +101,44 @@ class StudySpec(_Strict):
             raise ValueError(f"noise levels must be flip rates in [0, 0.5); got {value}")
         return value
 
+    @model_validator(mode="after")
+    def _check_noise_by_imbalance(self) -> StudySpec:
+        for imb, levels in self.noise_by_imbalance.items():
+            if imb not in self.imbalance or not levels or not set(levels) <= set(self.noise):
+                raise ValueError(
+                    f"noise_by_imbalance[{imb!r}] = {list(levels)} needs an imbalance setting "
+                    f"({', '.join(self.imbalance)}) and a non-empty subset of noise {list(self.noise)}"
+                )
+        return self
+
+    def noise_for(self, imbalance: str) -> tuple[float, ...]:
+        """The noise levels run for one imbalance setting."""
+        return tuple(self.noise_by_imbalance.get(imbalance, self.noise))
+
+    def conditions(self) -> list[tuple[str, float]]:
+        """Every (imbalance, noise) condition of the grid."""
+        return [(imb, noise) for imb in self.imbalance for noise in self.noise_for(imb)]
+
     def cells(self) -> list[Cell]:
         """Every cell, grouped so that cells sharing data and a warm-up are adjacent."""
         return [
             Cell(imb, noise, seed, loss)
             for imb in self.imbalance
             for seed in self.seeds
-            for noise in self.noise
+            for noise in self.noise_for(imb)
             for loss in self.losses
         ]
+
+    def results_compatible(self, other: StudySpec) -> bool:
+        """Whether finished cells of ``other`` are cells of this study: same recipe, losses and
+        imbalance definitions (the grid's levels and seeds may be cut or extended)."""
+        shared = set(self.imbalance) & set(other.imbalance)
+        return (
+            self.recipe == other.recipe
+            and self.losses == other.losses
+            and self.minority_aus == other.minority_aus
+            and all(self.imbalance[k] == other.imbalance[k] for k in shared)
+        )
 
 
 @dataclass(frozen=True)
@@ -169,9 +200,15 @@ def load_study(name_or_path: str | Path) -> StudySpec:
         raise InputError(f"{path}: {exc}") from exc
 
 
-def read_results(out: str | Path) -> list[CellResult]:
-    """The finished cells stored under a study folder (``out/cells/*.json``), in key order."""
-    return [CellResult(**json.loads(p.read_text())) for p in sorted((Path(out) / "cells").glob("*.json"))]
+def read_results(out: str | Path, spec: StudySpec | None = None) -> list[CellResult]:
+    """The finished cells stored under a study folder (``out/cells/*.json``), in key order;
+    with ``spec``, only the cells of its grid."""
+    keys = None if spec is None else {c.key for c in spec.cells()}
+    return [
+        CellResult(**json.loads(p.read_text()))
+        for p in sorted((Path(out) / "cells").glob("*.json"))
+        if keys is None or p.stem in keys
+    ]
 
 
 def results_from_file(path: str | Path) -> list[CellResult]:
@@ -179,10 +216,10 @@ def results_from_file(path: str | Path) -> list[CellResult]:
     return [CellResult(**row) for row in json.loads(Path(path).read_text())]
 
 
-def write_results(out: str | Path) -> Path:
-    """Collect every finished cell into ``out/results.json``; returns its path."""
+def write_results(out: str | Path, spec: StudySpec | None = None) -> Path:
+    """Collect every finished cell (of ``spec``'s grid, if given) into ``out/results.json``."""
     path = Path(out) / "results.json"
-    path.write_text(json.dumps([asdict(r) for r in read_results(out)], indent=1))
+    path.write_text(json.dumps([asdict(r) for r in read_results(out, spec)], indent=1))
     return path
 
 
@@ -199,10 +236,10 @@ def run_study(
         (out / sub).mkdir(parents=True, exist_ok=True)
     lock = _lock(out)  # noqa: F841 (held until this function returns)
     stored = out / "study.json"
-    if stored.is_file() and StudySpec.model_validate_json(stored.read_text()) != spec:
+    if stored.is_file() and not StudySpec.model_validate_json(stored.read_text()).results_compatible(spec):
         raise InputError(
-            f"{out} holds cells of a different study spec ({stored}); pass another output folder "
-            "or delete it to start over"
+            f"{out} holds cells of a different study spec ({stored}: recipe, losses or imbalance "
+            "differ); pass another output folder or delete it to start over"
         )
     stored.write_text(spec.model_dump_json(indent=1))
     torch.set_num_threads(spec.recipe.threads)
@@ -221,8 +258,10 @@ def run_study(
             if (max_cells is not None and ran >= max_cells) or (
                 max_seconds is not None and time.perf_counter() - start > max_seconds
             ):
-                write_results(out)
-                return StudyProgress(len(read_results(out)), ran, len(cells), time.perf_counter() - start)
+                write_results(out, spec)
+                return StudyProgress(
+                    len(read_results(out, spec)), ran, len(cells), time.perf_counter() - start
+                )
             result = run_cell(spec, data[1], cell, copy.deepcopy(warm), warm_secs)
             (out / "cells" / f"{cell.key}.json").write_text(json.dumps(asdict(result), indent=1))
             ran += 1
@@ -232,12 +271,12 @@ def run_study(
                 100 * result.f1_macro,
                 100 * result.minority_f1,
                 result.seconds,
-                len(list((out / "cells").glob("*.json"))),
+                len(read_results(out, spec)),
                 len(cells),
             )
-        write_results(out)
-    write_results(out)
-    return StudyProgress(len(read_results(out)), ran, len(cells), time.perf_counter() - start)
+        write_results(out, spec)
+    write_results(out, spec)
+    return StudyProgress(len(read_results(out, spec)), ran, len(cells), time.perf_counter() - start)
 
 
 def _lock(out: Path) -> Any:

@@ -34,7 +34,7 @@ def test_a_full_report_has_a_verdict_per_claim_tables_and_plots(tmp_path: Path) 
     for k in "1234":
         assert f"### Claim {k}:" in text and (tmp_path / "rep" / f"claims_claim{k}.png").stat().st_size > 1000
     assert (
-        "**REFUTED** — AUNCE vs WCE: refuted, ahead by > 2 std in 0 of 6 conditions, behind by > 2 std in 6"
+        "**REFUTED** — AUNCE vs WCE: refuted, ahead by > 2 std in 0 of 4 conditions, behind by > 2 std in 4"
         in text
     )
     assert text.count("**INCONCLUSIVE**") == 3  # the ablations tie

@@ -32,8 +32,12 @@ def test_the_claims_grid_loads_with_every_axis_of_the_issue() -> None:
     assert set(spec.imbalance) == {"bp4d", "harsh"} and spec.imbalance["bp4d"] == {}
     assert len(spec.imbalance["harsh"]) == 4 and max(spec.imbalance["harsh"].values()) <= 0.05
     assert len(spec.seeds) >= 3 and spec.recipe.amp == "bf16"
+    assert spec.noise_for("bp4d") == spec.noise and spec.noise_for("harsh") == (0.0,)
     cells = spec.cells()
-    assert len(cells) == 6 * len(spec.noise) * 2 * len(spec.seeds)
+    assert len(cells) == 6 * (len(spec.noise) + 1) * len(spec.seeds)
+    assert [(c.imbalance, c.noise) for c in cells[::6]][: len(spec.noise)] == [
+        ("bp4d", n) for n in spec.noise
+    ]
     assert len({c.key for c in cells}) == len(cells)
 
 
@@ -51,6 +55,8 @@ def test_the_loss_variants_build_their_losses() -> None:
         ({"losses": {"X": {"loss": "mse"}}}, "aunce, wce, wfl"),
         ({"noise": [0.6]}, "flip rates"),
         ({"seedz": [1]}, "seedz"),
+        ({"noise_by_imbalance": {"harsh": [0.1]}}, "non-empty subset of noise"),
+        ({"noise_by_imbalance": {"bp4d": [0.0]}}, "needs an imbalance setting"),
     ],
 )
 def test_a_bad_study_says_what_was_expected(tmp_path: Path, change: dict, match: str) -> None:
@@ -93,8 +99,12 @@ def test_a_stopped_study_resumes_and_skips_finished_cells(tmp_path: Path, monkey
 
     monkeypatch.setattr(claims_cell, "_train", no_training)
     assert run_study(spec, tmp_path).ran_now == 0
-    with pytest.raises(InputError, match="different study"):
-        run_study(StudySpec(**{**TINY, "seeds": [2]}), tmp_path)
+    # cutting the grid keeps the finished cells and reports only the grid's own
+    cut = run_study(StudySpec(**{**TINY, "noise_by_imbalance": {"harsh": [0.0]}}), tmp_path)
+    assert (cut.finished, cut.ran_now, cut.total) == (2, 0, 2)
+    assert {r["noise"] for r in json.loads((tmp_path / "results.json").read_text())} == {0.0}
+    with pytest.raises(InputError, match="different study"):  # another recipe: the cells are not its cells
+        run_study(StudySpec(**{**TINY, "recipe": {**TINY["recipe"], "steps": 3}}), tmp_path)
 
 
 def test_two_runners_never_share_a_study_folder(tmp_path: Path) -> None:
