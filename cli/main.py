@@ -18,7 +18,7 @@ from rich.markup import escape
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
 from aunce_rt._version import __version__
-from aunce_rt.cli import batch, data, demo, detect, evaluate, export, monitor, plot, train
+from aunce_rt.cli import adapt, batch, data, demo, detect, evaluate, export, monitor, plot, train
 from aunce_rt.cli._console import err_console
 from aunce_rt.cli._extras import missing_extra_message
 from aunce_rt.cli._help import drop_flag_placeholders
@@ -112,6 +112,7 @@ app.add_typer(monitor.app)  # monitor
 app.add_typer(plot.app)  # plot
 app.add_typer(demo.app)  # demo
 app.add_typer(export.app)  # export
+app.add_typer(adapt.app)  # adapt
 app.add_typer(data.data_app, name="data")
 app.add_typer(train.train_app, name="train")
 app.add_typer(evaluate.eval_app, name="eval")

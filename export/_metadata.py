@@ -25,7 +25,9 @@ from aunce_rt.provenance import git_revision
 logger = logging.getLogger(__name__)
 
 SYNTHETIC_DATASETS = ("synthau",)
-_TRAINING_KEYS = ("dataset", "protocol", "fold", "split", "seed", "epochs", "git_revision", "config")
+_TRAINING_KEYS = (
+    "dataset", "protocol", "fold", "split", "seed", "epochs", "git_revision", "config", "adapted_from", "adapt",
+)  # fmt: skip
 
 
 def licence_note(extra: Mapping[str, Any]) -> str:

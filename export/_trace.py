@@ -124,6 +124,8 @@ def trace_onnx(
         precision="fp32",
         has_features=with_features,
         input_size=size,
+        # a CLP model's encoder is E + h_a of CLP (models.clp), not ME-GraphAU's stage 1
+        encoder="clp" if loaded.encoder_config.get("arch") == "clp" else "megraph_stage1",
     )
     shapes = {PROBS_NAME: (k,), FEATURES_NAME: (k, c)}
     return finish_graph(load_model_proto(out), out, meta, shapes)

@@ -37,6 +37,8 @@ from torch import nn
 
 from aunce_rt._version import __version__
 from aunce_rt.errors import ModelError, OutputError
+from aunce_rt.models.clp import ARCH as CLP_ARCH
+from aunce_rt.models.clp import CLPEncoder, create_clp_encoder
 from aunce_rt.models.encoder import AUEncoder, create_encoder
 from aunce_rt.models.probe import AUModel, AUProbe
 
@@ -46,6 +48,7 @@ __all__ = [
     "KINDS",
     "LoadedModel",
     "atomic_torch_save",
+    "build_encoder",
     "checkpoint_kind",
     "load_model",
     "save_model",
@@ -59,6 +62,16 @@ DEFAULT_THRESHOLD = 0.5
 KINDS = ("model", "train_state")
 TRAIN_STATE_KEYS = ("loss_name", "optimizer", "epoch", "step", "history", "rng", "scaler")
 _REQUIRED = ("encoder_config", "state_dict", "au_codes")
+ENCODERS = (AUEncoder, CLPEncoder)  # the encoders a checkpoint can hold; see build_encoder
+
+
+def build_encoder(config: Mapping[str, Any]) -> AUEncoder | CLPEncoder:
+    """An encoder (random weights) from a checkpoint's ``encoder_config``: ``arch`` "clp" builds
+    a CLP encoder (``models.clp``), anything else the ME-GraphAU-style ``create_encoder``."""
+    config = dict(config)
+    if config.get("arch") == CLP_ARCH:
+        return create_clp_encoder(**config)
+    return create_encoder(**config)
 
 
 @dataclass(frozen=True)
@@ -127,8 +140,8 @@ def save_model(
         )
     if kind == "train_state" and (train_state is None or "epoch" not in train_state):
         raise ValueError("a 'train_state' checkpoint needs train_state= with at least its 'epoch'")
-    encoder = model if isinstance(model, AUEncoder) else getattr(model, "encoder", None)
-    if not isinstance(encoder, AUEncoder):
+    encoder = model if isinstance(model, ENCODERS) else getattr(model, "encoder", None)
+    if not isinstance(encoder, ENCODERS):
         raise ValueError(
             f"cannot find the AUEncoder of a {type(model).__name__}; save an AUModel or AUEncoder"
         )
@@ -243,7 +256,7 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> Lo
         )
     config = dict(obj["encoder_config"])
     try:
-        encoder = create_encoder(**config)
+        encoder = build_encoder(config)
     except (TypeError, ValueError) as exc:
         raise ModelError(f"checkpoint {path} has an unusable encoder_config {config} ({exc})") from exc
     model = AUModel(encoder, AUProbe(encoder.num_aus, encoder.node_dim))

@@ -11,9 +11,13 @@ available; every layer below is a project decision [D] ("CLP as reconstructed he
 - G (decoder): Linear(D_a + D_i -> 512x4x4), then (upsample x2, 3x3 conv, BN, ReLU)
   blocks up to ``recon_size`` (128 = 5 blocks), 3x3 conv to 3 channels, sigmoid.
 
-:class:`CLPFeatures` presents r to the project's linear evaluation (which fits one
+:class:`CLPEncoder` presents r to the project's linear evaluation (which fits one
 weight vector per AU on (B, N, C) features): r repeated for every AU, so the
-per-AU probe is exactly one Linear(D_a -> N) on r.
+per-AU probe is exactly one Linear(D_a -> N) on r. It is also the encoder of a
+saved CLP model (``encoder_config["arch"] == "clp"``, rebuilt by
+:func:`create_clp_encoder`): it keeps the whole network (heads, decoder), so a
+model can go on with CLP training on new video (``aunce-rt adapt``), and export
+traces only E and h_a.
 
 Example:
     >>> net = CLPNet("resnet18", recon_size=32)
@@ -31,7 +35,9 @@ from torch import nn
 
 from aunce_rt.models._backbones import build_backbone, to_tokens
 
-__all__ = ["CLPFeatures", "CLPNet", "Decoder"]
+__all__ = ["ARCH", "CLPEncoder", "CLPNet", "Decoder", "create_clp_encoder"]
+
+ARCH = "clp"  # encoder_config["arch"] of a saved CLP model
 
 
 class Decoder(nn.Module):
@@ -123,11 +129,25 @@ class CLPNet(nn.Module):
         return self.au_head(f), self.id_head(f)
 
 
-class CLPFeatures(nn.Module):
-    """r of a :class:`CLPNet` as (B, N, D_a) per-AU features for ``linear_eval`` (the same r per AU).
+class CLPEncoder(nn.Module):
+    """r of a :class:`CLPNet` as (B, N, D_a) per-AU features (the same r for every AU).
 
     Linear evaluation fits logit_i = <W_i, z_i> + b_i; with z_i = r for every AU this
     is one Linear(D_a -> N) on r (spec/CLP.md "Evaluation"). r is not normalised.
+
+    Attributes (those of ``AUEncoder`` that checkpoints and export read):
+        net: the whole CLP network.
+        num_aus: N.
+        node_dim: D_a.
+        backbone_name: E's registered name.
+        spec: E's registry entry.
+        input_norm: "none" (ImageNet normalisation only, as in CLP training).
+        config: keyword arguments of :func:`create_clp_encoder`, with ``arch="clp"``.
+
+    Example:
+        >>> enc = create_clp_encoder(backbone="resnet10t", num_aus=5, recon_size=8).eval()
+        >>> enc(torch.randn(2, 3, 64, 64)).shape
+        torch.Size([2, 5, 256])
     """
 
     def __init__(self, net: CLPNet, num_aus: int) -> None:
@@ -137,8 +157,29 @@ class CLPFeatures(nn.Module):
         self.net = net
         self.num_aus = num_aus
         self.node_dim = net.au_dim
+        self.backbone_name = str(net.config["backbone"])
+        self.spec = net.spec
+        self.input_norm = "none"
+        self.config: dict[str, Any] = {"arch": ARCH, "num_aus": num_aus, **net.config}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) ImageNet-normalised images -> (B, N, D_a) copies of r."""
         r = self.net.represent(x)  # (B, D_a)
         return r[:, None, :].expand(-1, self.num_aus, -1)
+
+
+def create_clp_encoder(
+    *,
+    backbone: str,
+    num_aus: int,
+    au_dim: int = 256,
+    id_dim: int = 256,
+    proj_dim: int = 128,
+    recon_size: int = 128,
+    arch: str = ARCH,
+) -> CLPEncoder:
+    """Rebuild a :class:`CLPEncoder` (random weights) from its ``config``."""
+    if arch != ARCH:
+        raise ValueError(f"create_clp_encoder builds arch {ARCH!r}; got {arch!r}")
+    net = CLPNet(backbone, au_dim=au_dim, id_dim=id_dim, proj_dim=proj_dim, recon_size=recon_size)
+    return CLPEncoder(net, num_aus)

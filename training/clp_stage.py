@@ -30,7 +30,7 @@ from torch import nn
 
 from aunce_rt.datasets.face_tracks import extract_face_tracks
 from aunce_rt.errors import InputError
-from aunce_rt.models.clp import CLPFeatures, CLPNet
+from aunce_rt.models.clp import CLPEncoder, CLPNet
 from aunce_rt.training.callbacks import TrainCallbacks
 from aunce_rt.training.clp_objective import CLPObjective
 from aunce_rt.training.config import CLPConfig, DataConfig, OptimConfig
@@ -84,11 +84,17 @@ def clip_dataset(clp: CLPConfig, data: DataConfig, *, cache: Path, seed: int) ->
     return ds
 
 
-def make_clp_objective(clp: CLPConfig) -> CLPObjective:
-    """The CLP network (random init), its momentum encoder, queue and losses."""
-    net = CLPNet(
-        clp.backbone, au_dim=clp.au_dim, id_dim=clp.id_dim, proj_dim=clp.proj_dim, recon_size=clp.recon_size
-    )
+def make_clp_objective(clp: CLPConfig, net: CLPNet | None = None) -> CLPObjective:
+    """The CLP network (random init, or ``net``: a trained one to go on training), its momentum
+    encoder (a copy of the network), queue and losses."""
+    if net is None:
+        net = CLPNet(
+            clp.backbone,
+            au_dim=clp.au_dim,
+            id_dim=clp.id_dim,
+            proj_dim=clp.proj_dim,
+            recon_size=clp.recon_size,
+        )
     return CLPObjective(
         net,
         temperature=clp.temperature,
@@ -104,11 +110,12 @@ def make_clp_objective(clp: CLPConfig) -> CLPObjective:
     )
 
 
-def probe_encoder(net: nn.Module, num_aus: int) -> CLPFeatures:
-    """r of the trained network as the per-AU features linear evaluation reads."""
+def probe_encoder(net: nn.Module, num_aus: int) -> CLPEncoder:
+    """r of the trained network as the per-AU features linear evaluation reads (and a saved
+    model's encoder)."""
     if not isinstance(net, CLPNet):
         raise InputError(f"expected the CLPNet of a clp run, got a {type(net).__name__}")
-    return CLPFeatures(net, num_aus).eval()
+    return CLPEncoder(net, num_aus).eval()
 
 
 def pretrain_clp(

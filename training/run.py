@@ -277,7 +277,7 @@ def run_unit(
         "test_frames": len(test_ds),
         **_test_by_kind(split, test_ds, lin.test_probs, protocol.au_codes),
     }
-    if ctx.is_main and not clp:  # a CLP encoder has no runtime model format yet
+    if ctx.is_main:  # a CLP model's encoder is a CLPEncoder (encoder_config["arch"] == "clp")
         from aunce_rt.models import save_model
 
         save_model(

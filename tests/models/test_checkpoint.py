@@ -183,3 +183,26 @@ def test_weights_of_another_shape(tmp_path, model):
     torch.save(payload, path)
     with pytest.raises(ModelError, match="do not fit"):
         load_model(path)
+
+
+def test_a_clp_model_round_trips_with_its_whole_network(tmp_path, images):
+    from aunce_rt.models.checkpoint import build_encoder
+    from aunce_rt.models.clp import CLPEncoder, create_clp_encoder
+
+    torch.manual_seed(0)
+    encoder = create_clp_encoder(
+        backbone="resnet10t", num_aus=3, au_dim=16, id_dim=8, proj_dim=8, recon_size=8
+    )
+    model = AUModel(encoder, AUProbe(3, 16)).eval()
+    path = save_model(tmp_path / "clp.pt", model, au_codes=CODES, thresholds=[0.3, 0.5, 0.7])
+    loaded = load_model(path)
+    assert isinstance(loaded.model.encoder, CLPEncoder) and loaded.encoder_config["arch"] == "clp"
+    assert loaded.thresholds == (0.3, 0.5, 0.7)
+    with torch.no_grad():
+        assert torch.equal(loaded.model(images), model(images))
+    # the heads only CLP training uses (identity, projector, decoder) travel too: adapt goes on with them
+    state = loaded.model.state_dict()
+    assert any(k.startswith("encoder.net.decoder.") for k in state)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
+    assert type(build_encoder(encoder.config)) is CLPEncoder
+    assert type(build_encoder({"backbone": "resnet10t", "num_aus": 3})).__name__ == "AUEncoder"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from aunce_rt.models.clp import CLPFeatures, CLPNet
+from aunce_rt.models.clp import CLPEncoder, CLPNet
 from aunce_rt.training.clp_objective import CLPObjective
 
 B, T, H = 4, 3, 32
@@ -93,7 +93,7 @@ def test_keys_do_not_depend_on_the_shuffle_in_eval_mode() -> None:
 def test_probe_features_repeat_r_for_every_au() -> None:
     net = objective().net.eval()
     x = torch.randn(2, 3, H, H)
-    feats = CLPFeatures(net, 5)(x)
+    feats = CLPEncoder(net, 5)(x)
     assert feats.shape == (2, 5, 16) and torch.allclose(feats[:, 3], net.represent(x))
 
 

@@ -68,6 +68,12 @@ def test_clp_trains_through_the_model_probes_and_resumes(tmp_path: Path) -> None
     assert online.keys() == keys.keys()
     assert any(not torch.equal(online[k], keys[k]) for k in online if online[k].is_floating_point())
     assert any(k.startswith("net.decoder.") for k in state)
+    # the finished unit is a model like any other: encoder (the whole CLP network) + probe, exportable
+    from aunce_rt.models import load_model
+    from aunce_rt.models.clp import CLPEncoder
+
+    model = load_model(tmp_path / "whole" / "checkpoints" / "fold1-seed3407" / "model.pt")
+    assert isinstance(model.model.encoder, CLPEncoder) and model.au_codes == tuple(metrics["au_codes"])
 
     def stop_after_first(epoch: int) -> None:
         if epoch == 1:
