@@ -27,7 +27,12 @@ def main() -> None:
     ap.add_argument("--set", dest="overrides", action="append", default=[], help="config override key=value")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    print(json.dumps(clp_vs_random(args.config, args.overrides, args.out), indent=2))
 
+
+def clp_vs_random(config: str, overrides: list[str], out: Path) -> dict:
+    """One seed: the CLP run (resumed, or read back when finished) and the probe on the random init;
+    writes and returns ``out/clp_vs_random.json``."""
     from aunce_rt.datasets.protocol import holdout_subjects
     from aunce_rt.training import clp_stage
     from aunce_rt.training.config import load_config
@@ -37,16 +42,19 @@ def main() -> None:
     from aunce_rt.training.run import run_experiment
     from aunce_rt.training.stages import fit_linear_probe
 
-    cfg = load_config(args.config, args.overrides)
+    done = out / "clp_vs_random.json"
+    if done.is_file():
+        return json.loads(done.read_text())
+    cfg = load_config(config, overrides)
     t0 = time.perf_counter()
-    result = run_experiment(cfg, args.out, resume=args.out.exists())
+    result = run_experiment(cfg, out, resume=out.exists())
     clp_seconds = time.perf_counter() - t0
     (unit,) = result.units
     clp = unit.metrics
 
     seed = cfg.seed
     seed_everything(seed)
-    protocol, splits = build_splits(cfg.data, cache_dir=args.out / "cache", seed=seed)
+    protocol, splits = build_splits(cfg.data, cache_dir=out / "cache", seed=seed)
     (split,) = splits
     train_idx, val_idx = holdout_subjects(split.train, cfg.data.val_fraction, seed)
     crop = cfg.data.crop_size
@@ -64,8 +72,8 @@ def main() -> None:
         device=torch.device("cpu"),
     )
     summary = {
-        "config": args.config,
-        "overrides": args.overrides,
+        "config": config,
+        "overrides": overrides,
         "seed": seed,
         "pretrain_clips_per_epoch": clp["pretrain_clips"],
         "pretrain_epochs": cfg.pretrain.epochs,
@@ -77,8 +85,8 @@ def main() -> None:
         "random_selected_epoch": lin.selected_epoch,
         "clp_run_seconds": round(clp_seconds, 1),
     }
-    (args.out / "clp_vs_random.json").write_text(json.dumps(summary, indent=2))
-    print(json.dumps(summary, indent=2))
+    done.write_text(json.dumps(summary, indent=2))
+    return summary
 
 
 if __name__ == "__main__":
