@@ -112,6 +112,8 @@ class CLPObjective(nn.Module):
         self.cir, self.cir_positive, self.key_groups = bool(cir), cir_positive, int(key_groups)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(3, 1, 1), persistent=False)
+        self._term_sums: dict[str, float] = {}  # training batches' terms since the last pop_term_means
+        self._term_batches = 0
 
     def _key_parameters(self) -> list[nn.Parameter]:
         return [
@@ -199,7 +201,20 @@ class CLPObjective(nn.Module):
             xid, rec, cyc = terms.xid, terms.rec, terms.cyc
         self.queue.push(k.reshape(b * t, -1))  # after the losses
         total = tcl + self.lambda_x * xid + self.lambda_r * (rec + cyc)
+        if self.training:
+            values = {"tcl": tcl, "xid": xid, "rec": rec, "cyc": cyc}
+            for name, value in values.items():
+                self._term_sums[name] = self._term_sums.get(name, 0.0) + float(value.detach())
+            self._term_sums["cir_batches"] = self._term_sums.get("cir_batches", 0.0) + float(use_cir)
+            self._term_batches += 1
         return CLPTerms(total, tcl, xid, rec, cyc, use_cir)
+
+    def pop_term_means(self) -> dict[str, float]:
+        """Mean of each loss term (tcl, xid, rec, cyc; cir_batches: the share of batches with CIR)
+        over the training batches since the last call, then start again; {} when there were none."""
+        n, sums = self._term_batches, self._term_sums
+        self._term_sums, self._term_batches = {}, 0
+        return {k: v / n for k, v in sums.items()} if n else {}
 
     def _reconstruction_keys(self, h: int, w: int) -> Callable[[torch.Tensor], torch.Tensor]:
         def keys_of(xhat: torch.Tensor) -> torch.Tensor:

@@ -131,7 +131,23 @@ def pretrain_clp(
     callbacks: TrainCallbacks | None = None,
     max_steps_per_epoch: int | None = None,
 ) -> PretrainResult:
-    """CLP pretraining for ``optim.epochs`` epochs (at least 1) of ``optim.batch_size`` clips."""
+    """CLP pretraining for ``optim.epochs`` epochs (at least 1) of ``optim.batch_size`` clips.
+
+    Each epoch's mean loss terms (TCL, cross-identity, reconstruction, cycle) are logged.
+    """
+    objective.pop_term_means()  # start the first epoch's sums from zero
+
+    def log_terms(state: TrainState) -> None:
+        terms = objective.pop_term_means()
+        if terms:
+            logger.info(
+                "CLP epoch %d terms: %s",
+                state.epoch,
+                ", ".join(f"{k} {v:.4f}" for k, v in terms.items()),
+            )
+        if on_epoch_end is not None:
+            on_epoch_end(state)
+
     return pretrain(
         objective,
         clips,
@@ -140,7 +156,7 @@ def pretrain_clp(
         seed=seed,
         device=ctx.device,
         resume=resume,
-        on_epoch_end=on_epoch_end,
+        on_epoch_end=log_terms,
         callbacks=callbacks,
         amp=amp,
         ctx=ctx,

@@ -103,3 +103,16 @@ def test_probe_features_repeat_r_for_every_au() -> None:
 def test_bad_settings_are_refused(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         objective(**kwargs)
+
+
+def test_term_means_average_the_training_batches_since_the_last_pop() -> None:
+    obj = objective()
+    first, second = obj(*clips(0)), obj(v1=clips(1)[0], v2=clips(1)[1], ids=torch.zeros(B, dtype=torch.long))
+    means = obj.pop_term_means()
+    assert means["tcl"] == pytest.approx((first.tcl.item() + second.tcl.item()) / 2, rel=1e-6)
+    assert means["rec"] == pytest.approx(first.rec.item() / 2, rel=1e-6)  # the 2nd batch had one identity
+    assert means["cir_batches"] == 0.5
+    assert obj.pop_term_means() == {}
+    obj.eval()
+    obj(*clips(2))  # evaluation batches are not counted
+    assert obj.pop_term_means() == {}
