@@ -37,14 +37,6 @@ def videos(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.usefixtures("one_thread")
 def test_adapt_trains_the_encoder_keeps_the_probe_and_resumes(tmp_path: Path, videos: Path) -> None:
     base = write_clp_model(tmp_path / "base.pt")

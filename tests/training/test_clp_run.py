@@ -38,15 +38,6 @@ def test_config_refuses_bad_clp_settings() -> None:
         load_config("clp_synthau_test", ["clp.recon_size=12"])
 
 
-@pytest.fixture
-def one_thread():
-    """One intra-op thread: these tiny tensors run 10x slower when threads contend for the cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.usefixtures("one_thread")
 def test_clp_trains_through_the_model_probes_and_resumes(tmp_path: Path) -> None:
     cfg = _config(tmp_path / "shared")
