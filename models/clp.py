@@ -28,12 +28,14 @@ Example:
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from aunce_rt.models._backbones import build_backbone, to_tokens
+from aunce_rt.models._weights import load_backbone_weights
 
 __all__ = ["ARCH", "CLPEncoder", "CLPNet", "Decoder", "create_clp_encoder"]
 
@@ -81,6 +83,9 @@ class CLPNet(nn.Module):
         id_dim: D_i (spec: 256).
         proj_dim: d (spec: 128).
         recon_size: side of the decoded images (spec: 128).
+        init_weights: a backbone state dict (or ImageNet TFLite file, see ``create_encoder``)
+            E starts from; None: random. Not part of ``config``: a saved model's weights
+            carry it.
     """
 
     def __init__(
@@ -91,9 +96,12 @@ class CLPNet(nn.Module):
         id_dim: int = 256,
         proj_dim: int = 128,
         recon_size: int = 128,
+        init_weights: str | Path | None = None,
     ) -> None:
         super().__init__()
         self.backbone, self.spec = build_backbone(backbone)
+        if init_weights:
+            load_backbone_weights(self.backbone, self.spec, init_weights)
         width = self.spec.width
         self.au_dim, self.id_dim, self.proj_dim = au_dim, id_dim, proj_dim
         self.config: dict[str, Any] = {

@@ -150,7 +150,9 @@ class CLPConfig(_Section):
 
     Model and losses: see ``aunce_rt.models.clp`` and ``aunce_rt.training.clp_objective``;
     ``margin_mode`` "temporal" | "positive" | "none", ``cir: false`` = TCL alone,
-    ``cir_positive`` "key" | "reconstruction".
+    ``cir_positive`` "key" | "reconstruction". ``init_weights``: a backbone state dict
+    (or, for ``mobilenetv2_100``, Google's ImageNet TFLite file) to start E from instead of
+    random weights (the paper's E starts from ImageNet).
     """
 
     videos: Str = ""
@@ -164,6 +166,7 @@ class CLPConfig(_Section):
     clip_len: Int = 4
     repeats: Int = 1
     backbone: Str = "resnet18"
+    init_weights: Str = ""
     au_dim: Int = 256
     id_dim: Int = 256
     proj_dim: Int = 128

@@ -94,6 +94,7 @@ def make_clp_objective(clp: CLPConfig, net: CLPNet | None = None) -> CLPObjectiv
             id_dim=clp.id_dim,
             proj_dim=clp.proj_dim,
             recon_size=clp.recon_size,
+            init_weights=clp.init_weights or None,
         )
     return CLPObjective(
         net,

@@ -116,3 +116,18 @@ def test_term_means_average_the_training_batches_since_the_last_pop() -> None:
     obj.eval()
     obj(*clips(2))  # evaluation batches are not counted
     assert obj.pop_term_means() == {}
+
+
+def test_the_encoder_can_start_from_given_backbone_weights(tmp_path) -> None:
+    torch.manual_seed(1)
+    donor = CLPNet("resnet10t", au_dim=16, id_dim=8, proj_dim=8, recon_size=8)
+    torch.save(donor.backbone.state_dict(), tmp_path / "backbone.pt")
+    torch.manual_seed(2)
+    net = CLPNet(
+        "resnet10t", au_dim=16, id_dim=8, proj_dim=8, recon_size=8, init_weights=tmp_path / "backbone.pt"
+    )
+    for k, v in donor.backbone.state_dict().items():
+        assert torch.equal(net.backbone.state_dict()[k], v), k
+    assert "init_weights" not in net.config  # a saved model's weights carry the start
+    with pytest.raises(Exception, match="missing.pt"):
+        CLPNet("resnet10t", recon_size=8, init_weights=tmp_path / "missing.pt")
