@@ -19,6 +19,7 @@ import argparse
 import json
 import logging
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -79,8 +80,8 @@ def main() -> None:
     lines = [
         "# Adapting a CLP model to footage of new people (SynthAU)",
         "",
-        f"Produced by `python bench/bench_adapt_synthau.py --model {args.model}` "
-        f"({time.perf_counter() - start:.0f} s). Footage: {args.people} unseen people, one video each, "
+        f"Produced by `python bench/bench_adapt_synthau.py {' '.join(sys.argv[1:])}` "
+        f"({time.perf_counter() - start:.0f} s in this call). Footage: {args.people} unseen people, one video each, "
         f"{args.frames} frames at 25 fps, no labels; {args.epochs} epochs of CLP; the probe kept. Scored "
         f"through the runtime on {args.eval_frames} frames per person of other expressions.",
         "",
@@ -106,7 +107,7 @@ def main() -> None:
         + "; ".join(
             f"seed {r['seed']}: {r['tracks']} tracks, {r['clips']} clips, loss "
             + ", ".join(f"{h:.2f}" for h in r["history"])
-            + f", {r['seconds']:.0f} s"
+            + f", {r['seconds']:.0f} s of training in this call (0: trained by an earlier call, read back)"
             for r in rows
         ),
         "",
