@@ -66,20 +66,32 @@ MNV2 = "clp.backbone=mobilenetv2_100_tfsame"
 ARMS: dict[str, Arm] = {
     "clp": Arm("CLP (temporal margin 0.1, T = 4, CIR)", "clp"),
     "random": Arm("random init (ResNet-10-T)", "init"),
-    "imagenet": Arm("ImageNet init (MobileNetV2), no pretraining", "init", (MNV2, f"clp.init_weights={IMAGENET}")),
+    "imagenet": Arm(
+        "ImageNet init (MobileNetV2), no pretraining", "init", (MNV2, f"clp.init_weights={IMAGENET}")
+    ),
     "random_mnv2": Arm("random init (MobileNetV2)", "init", (MNV2,)),
     "aunce": Arm(
         "AUNCE, supervised, ~equal steps (ResNet-10-T)",
         "aunce",
-        ("model.backbone=resnet10t", "pretrain.epochs=2", "pretrain.batch_size=32", "linear.epochs=20",
-         "linear.lr=0.01", "linear.batch_size=64"),
+        (
+            "model.backbone=resnet10t",
+            "pretrain.epochs=2",
+            "pretrain.batch_size=32",
+            "linear.epochs=20",
+            "linear.lr=0.01",
+            "linear.batch_size=64",
+        ),
         "synthau_tiny",
     ),
     "tcl_none": Arm("CLP, margin none (MoCo InfoNCE + in-clip negatives)", "clp", ("clp.margin_mode=none",)),
     "tcl_positive": Arm("CLP, margin on the positive", "clp", ("clp.margin_mode=positive",)),
     "no_cir": Arm("CLP, TCL alone (no CIR)", "clp", ("clp.cir=false",)),
-    "t2": Arm("CLP, T = 2 (16 clips a step)", "clp", ("clp.clip_len=2", "pretrain.batch_size=16", "clp.repeats=8")),
-    "t8": Arm("CLP, T = 8 (4 clips a step)", "clp", ("clp.clip_len=8", "pretrain.batch_size=4", "clp.repeats=2")),
+    "t2": Arm(
+        "CLP, T = 2 (16 clips a step)", "clp", ("clp.clip_len=2", "pretrain.batch_size=16", "clp.repeats=8")
+    ),
+    "t8": Arm(
+        "CLP, T = 8 (4 clips a step)", "clp", ("clp.clip_len=8", "pretrain.batch_size=4", "clp.repeats=2")
+    ),
 }
 
 
@@ -114,8 +126,12 @@ def run_cell(name: str, seed: int, out: Path) -> dict:
         seed_everything(seed)
         net = clp_stage.make_clp_objective(cfg.clp).net
         lin = fit_linear_probe(
-            clp_stage.probe_encoder(net, len(protocol.au_codes)), *sets, cfg.linear, cfg.data,
-            seed=seed, device=torch.device("cpu"),
+            clp_stage.probe_encoder(net, len(protocol.au_codes)),
+            *sets,
+            cfg.linear,
+            cfg.data,
+            seed=seed,
+            device=torch.device("cpu"),
         )
         test, epoch = lin.test_metrics.to_dict(protocol.au_codes), lin.selected_epoch
     result = {
@@ -171,14 +187,20 @@ def report(out: Path) -> str:
         per = ", ".join(f"{x:.1f} (s{r['seed']})" for x, r in zip(xs, rs, strict=True))
         secs = statistics.mean(r["seconds"] for r in rs)
         sd_txt = f"{sd:.1f}" if sd == sd else "–"
-        lines.append(f"| {arm.label} | {len(xs)} | {per} | {m:.1f} ± {sd_txt} | {vs} | {called} | {secs:.0f} |")
+        lines.append(
+            f"| {arm.label} | {len(xs)} | {per} | {m:.1f} ± {sd_txt} | {vs} | {called} | {secs:.0f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--arms", nargs="+", default=["clp", "random", "imagenet", "random_mnv2", "aunce"],
-                    choices=sorted(ARMS))
+    ap.add_argument(
+        "--arms",
+        nargs="+",
+        default=["clp", "random", "imagenet", "random_mnv2", "aunce"],
+        choices=sorted(ARMS),
+    )
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "clp_study")
     ap.add_argument("--report", type=Path, default=ROOT / "bench" / "clp_study_synthau.md")
@@ -189,7 +211,9 @@ def main() -> int:
         for seed in args.seeds:
             for name in args.arms:
                 r = run_cell(name, seed, args.out / name / f"seed{seed}")
-                logger.info("%s seed %d: F1-macro %.1f (%.0f s)", name, seed, 100 * r["test_f1_macro"], r["seconds"])
+                logger.info(
+                    "%s seed %d: F1-macro %.1f (%.0f s)", name, seed, 100 * r["test_f1_macro"], r["seconds"]
+                )
                 args.report.write_text(report(args.out))
     text = report(args.out)
     args.report.write_text(text)

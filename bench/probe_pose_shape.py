@@ -62,7 +62,9 @@ def track_training(cache: Path, people: int, frames: int) -> dict[str, np.ndarra
     with tempfile.TemporaryDirectory() as tmp, AUDetector(providers="cpu", max_faces=1) as det:
         for person in range(1, people + 1):
             poses = train_poses(np.random.default_rng([person, 18]), frames)
-            clip = render_clip(Path(tmp) / "c.mp4", identity=person, seed=person, n_frames=frames, poses=poses)
+            clip = render_clip(
+                Path(tmp) / "c.mp4", identity=person, seed=person, n_frames=frames, poses=poses
+            )
             for r in det.stream(clip.path):
                 if r.faces:
                     lms.append(r.faces[0].landmarks)
@@ -145,8 +147,12 @@ def main() -> int:
     for alpha in (0.1, 1.0, 10.0, 100.0, 1000.0):
         pred = cross_val_predict(Ridge(alpha=alpha), x - mu, y, groups=groups, cv=GroupKFold(5))
         err = np.abs(pred - y).mean(axis=0)
-        logger.info("alpha %g: CV residual MAE (rotvec deg) %s (intercept only %s)", alpha, err.round(2),
-                    np.abs(y - y.mean(0)).mean(0).round(2))
+        logger.info(
+            "alpha %g: CV residual MAE (rotvec deg) %s (intercept only %s)",
+            alpha,
+            err.round(2),
+            np.abs(y - y.mean(0)).mean(0).round(2),
+        )
         if best is None or err.mean() < best[1]:
             best = (alpha, err.mean())
     model = Ridge(alpha=best[0]).fit(x - mu, y)
@@ -162,7 +168,9 @@ def main() -> int:
         pred = model.predict(f - mu)
         est_plain += list(r)
         est_const += [ri @ const.T for ri in r]
-        est_shape += [ri @ Rotation.from_rotvec(p, degrees=True).as_matrix().T for ri, p in zip(r, pred, strict=True)]
+        est_shape += [
+            ri @ Rotation.from_rotvec(p, degrees=True).as_matrix().T for ri, p in zip(r, pred, strict=True)
+        ]
         truths += list(t)
     truths = np.array(truths)
     rows.append(mae_table("none (the runtime)", est_plain, truths))
