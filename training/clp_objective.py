@@ -12,7 +12,10 @@ It holds:
 - ``key_*``: momentum copies of E, h_a and g (EMA with ``momentum``, updated at the
   start of every training forward, as MoCo; never trained by the optimiser);
 - ``queue``: the :class:`~aunce_rt.training.losses.tcl.KeyQueue`; all B*T keys are
-  enqueued AFTER the losses, so no key of the current batch is a queue negative.
+  enqueued AFTER the losses, so no key of the current batch is a queue negative. Under
+  DDP (torchrun) the keys of every process are gathered first (MoCo's
+  ``concat_all_gather``): the queues of all processes stay identical and hold the
+  global batch's keys; the losses use each process's own anchors, as MoCo's do.
 
 Shuffle-BN emulation (ambiguity 12): the keys are computed in ``key_groups``
 sub-batches of a random permutation of the B*T frames, so a query and its key never
@@ -39,6 +42,7 @@ from torch import nn
 
 from aunce_rt.metadata import IMAGENET_MEAN, IMAGENET_STD
 from aunce_rt.models.clp import CLPNet
+from aunce_rt.training.distributed import all_gather_with_grad
 from aunce_rt.training.losses.cir import CrossIdentityLoss, pair_other_identity
 from aunce_rt.training.losses.tcl import KeyQueue, TemporalContrastiveLoss
 
@@ -200,7 +204,9 @@ class CLPObjective(nn.Module):
                 queue=queue,
             )
             xid, rec, cyc = terms.xid, terms.rec, terms.cyc
-        self.queue.push(k.reshape(b * t, -1))  # after the losses
+        # after the losses; under DDP every process enqueues every process's keys (MoCo's
+        # concat_all_gather), so the queues stay identical and hold the global batch
+        self.queue.push(all_gather_with_grad(k.reshape(b * t, -1)) if self.training else k.reshape(b * t, -1))
         total = tcl + self.lambda_x * xid + self.lambda_r * (rec + cyc)
         if self.training:
             # detached tensors, summed on the device: no host sync per step (read once per epoch)

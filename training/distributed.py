@@ -146,14 +146,19 @@ def init_distributed(device: str = "auto", backend: str | None = None) -> DistCo
     return ctx
 
 
-def wrap_ddp(model: nn.Module, ctx: DistContext) -> nn.Module:
-    """DistributedDataParallel around ``model`` when distributed (unchanged otherwise)."""
+def wrap_ddp(model: nn.Module, ctx: DistContext, *, find_unused_parameters: bool = False) -> nn.Module:
+    """DistributedDataParallel around ``model`` when distributed (unchanged otherwise).
+
+    ``find_unused_parameters``: set it when some steps leave parameters out of the loss
+    (CLP's decoder on a batch of one identity, or with ``clp.cir`` off); it costs one
+    traversal of the autograd graph a step.
+    """
     if not ctx.distributed:
         return model
     from torch.nn.parallel import DistributedDataParallel
 
     ids = [ctx.device.index] if ctx.device.type == "cuda" else None
-    return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=False)
+    return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=find_unused_parameters)
 
 
 def cleanup() -> None:

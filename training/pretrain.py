@@ -202,11 +202,11 @@ def pretrain(
         amp=amp,
     )
     distributed = ctx is not None and ctx.distributed
-    if distributed and loss == "clp":
-        raise InputError("CLP pretraining runs in one process in this version; launch it without torchrun")
     if distributed:  # DDP adds the wrapper, the gather of features and (below) the sampler
         seed_everything(seed + 1000 * ctx.rank + state.epoch)  # distinct augmentations per process
-        state.model = wrap_ddp(state.model, ctx)
+        # CLP: a batch of one identity (or clp.cir off) leaves the decoder out of the loss;
+        # its keys are gathered from every process into one queue (CLPObjective.forward)
+        state.model = wrap_ddp(state.model, ctx, find_unused_parameters=loss == "clp")
         state.gather = ctx.gather
     loader = make_loader(
         data,

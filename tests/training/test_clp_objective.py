@@ -131,3 +131,66 @@ def test_the_encoder_can_start_from_given_backbone_weights(tmp_path) -> None:
     assert "init_weights" not in net.config  # a saved model's weights carry the start
     with pytest.raises(Exception, match="missing.pt"):
         CLPNet("resnet10t", recon_size=8, init_weights=tmp_path / "missing.pt")
+
+
+def _ddp_worker(rank: int, port: int, out: str) -> None:
+    """Two CLP steps under DDP on this process's own clips; saves its queue, keys and weights."""
+    import torch.distributed as dist
+
+    from tests.training.gloo import join_gloo
+
+    join_gloo(rank, port, 2)
+    try:
+        torch.set_num_threads(1)
+        saved = {}
+        for cir in (True, False):  # without CIR the decoder never enters the loss: unused parameters
+            torch.manual_seed(0)
+            obj = CLPObjective(
+                CLPNet("resnet18", au_dim=16, id_dim=8, proj_dim=8, recon_size=8), queue_size=64, cir=cir
+            )
+            keys = []
+            original = obj.tcl.forward
+
+            def spy(q, k, queue, original=original, keys=keys):
+                keys.append(k.detach().reshape(-1, k.shape[-1]).clone())
+                return original(q, k, queue)
+
+            obj.tcl.forward = spy  # type: ignore[method-assign]
+            model = torch.nn.parallel.DistributedDataParallel(obj, find_unused_parameters=True)
+            opt = torch.optim.SGD([p for p in obj.parameters() if p.requires_grad], lr=0.1)
+            for step in range(2):
+                model(*clips(seed=10 * step + rank)).total.backward()
+                opt.step()
+                opt.zero_grad()
+            saved[cir] = {
+                "queue": obj.queue.keys.clone(),
+                "pointer": int(obj.queue.pointer),
+                "keys": keys,
+                "weights": {k: v.detach().clone() for k, v in obj.named_parameters()},
+            }
+            del model
+        torch.save(saved, f"{out}/rank{rank}.pt")
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+def test_ddp_processes_share_one_queue_of_every_process_keys(tmp_path) -> None:
+    """Under torchrun each process enqueues the keys of all (rank order), as MoCo's concat_all_gather:
+    the queues stay identical; weights stay in step; CIR off (unused decoder) trains too."""
+    import torch.multiprocessing as mp
+
+    from tests.training.gloo import free_port
+
+    mp.spawn(_ddp_worker, args=(free_port(), str(tmp_path)), nprocs=2, join=True)
+    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1))
+    n = B * T
+    for cir in (True, False):
+        a, b = r0[cir], r1[cir]
+        assert not torch.allclose(a["keys"][0], b["keys"][0])  # the processes saw different clips
+        assert torch.equal(a["queue"], b["queue"]) and a["pointer"] == b["pointer"] == 4 * n
+        for step in range(2):  # rows of each step: rank 0's keys, then rank 1's
+            rows = slice(2 * n * step, 2 * n * step + 2 * n)
+            torch.testing.assert_close(a["queue"][rows], torch.cat([a["keys"][step], b["keys"][step]]))
+        for name, value in a["weights"].items():  # parameters (BN statistics are per process, as in DDP)
+            torch.testing.assert_close(value, b["weights"][name], msg=name)

@@ -121,3 +121,46 @@ def test_torchrun_runs_the_cli_in_two_processes_to_a_report(tmp_path: Path) -> N
     assert report["f1_macro"]["n"] == 1 and 0.0 <= report["f1_macro"]["mean"] <= 1.0
     rows = (out / "metrics.csv").read_text().splitlines()
     assert sum(r.startswith("pretrain,") for r in rows) == 1  # written once, by rank 0
+
+
+def test_torchrun_runs_clp_in_two_processes(tmp_path: Path) -> None:
+    """``method: clp`` under torchrun: the main process extracts the face tracks while the other
+    waits, both train one queue (CLPObjective gathers keys), rank 0 writes the checkpoint and report."""
+    import subprocess
+    import sys
+
+    from aunce_rt.datasets.synth_videos import synthau_videos
+    from aunce_rt.training.run import read_checkpoint
+
+    synthau_videos(tmp_path / "videos", count=3, frames=12, seed=3407)
+    out = tmp_path / "run"
+    overrides = [
+        f"clp.videos={tmp_path / 'videos'}",
+        "clp.repeats=4",
+        "pretrain.batch_size=4",
+        "pretrain.epochs=1",
+    ]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        f"--master_port={free_port()}",
+    ]
+    cmd += ["-m", "aunce_rt.cli", "-v", "train", "pretrain", "clp_synthau_test", "--out", str(out)]
+    for item in overrides:
+        cmd += ["--set", item]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log[-3000:]
+    assert "process 0/2" in log and "process 1/2" in log
+    assert log.count("fit pretrain (clp): epochs 1..1 of") == 2 and "2 process(es)" in log
+    assert log.count("face tracks: 3 tracks from 3 videos") == 2  # the same tracks in both processes
+    ckpt = read_checkpoint(out / "checkpoints" / "fold1-seed3407" / "pretrain.pt")
+    steps = ckpt["step"]
+    assert ckpt["loss_name"] == "clp" and steps >= 1
+    # every step enqueued the global batch: 4 clips x 3 frames from the two processes together
+    assert int(ckpt["state_dict"]["queue.pointer"]) == (steps * 4 * 3) % 64
+    report = json.loads((out / "report.json").read_text())
+    assert report["f1_macro"]["n"] == 1
