@@ -190,7 +190,27 @@ def report(out: Path) -> str:
         lines.append(
             f"| {arm.label} | {len(xs)} | {per} | {m:.1f} ± {sd_txt} | {vs} | {called} | {secs:.0f} |"
         )
+    paired = _paired(cells.get("clp", []), cells.get("random", []))
+    if paired:
+        m, sd, n = paired
+        verdict = "a lift is shown" if n > 1 and m > 2 * sd else "no lift is shown"
+        lines += [
+            "",
+            f"CLP minus random init (ResNet-10-T), paired by seed over {n} seeds: {m:+.1f} ± "
+            f"{sd:.1f} points; `bench_clp_seeds.py`'s rule (a lift when the mean gap exceeds twice its "
+            f"std): {verdict}.",
+        ]
     return "\n".join(lines) + "\n"
+
+
+def _paired(a: list[dict], b: list[dict]) -> tuple[float, float, int] | None:
+    """Mean and std (points) of a - b over the seeds both have, and how many."""
+    fa = {r["seed"]: 100 * r["test_f1_macro"] for r in a}
+    gaps = [fa[r["seed"]] - 100 * r["test_f1_macro"] for r in b if r["seed"] in fa]
+    if not gaps:
+        return None
+    m, sd = _stats(gaps)
+    return m, sd, len(gaps)
 
 
 def main() -> int:
