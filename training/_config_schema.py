@@ -150,7 +150,8 @@ class CLPConfig(_Section):
 
     Model and losses: see ``aunce_rt.models.clp`` and ``aunce_rt.training.clp_objective``;
     ``margin_mode`` "temporal" | "positive" | "none", ``cir: false`` = TCL alone,
-    ``cir_positive`` "key" | "reconstruction". ``init_weights``: a backbone state dict
+    ``cir_positive`` "key" | "reconstruction", ``batch_negatives``: the batch's other
+    clips' keys are TCL negatives too (spec ambiguity 3; off). ``init_weights``: a backbone state dict
     (or, for ``mobilenetv2_100``, Google's ImageNet TFLite file) to start E from instead of
     random weights (the paper's E starts from ImageNet).
     """
@@ -181,6 +182,7 @@ class CLPConfig(_Section):
     cir: bool = True
     cir_positive: Str = "key"
     key_groups: Int = 4
+    batch_negatives: bool = False
 
 
 class OptimConfig(_Section):

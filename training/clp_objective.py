@@ -78,6 +78,7 @@ class CLPObjective(nn.Module):
         cir: False trains TCL alone (the ablation).
         cir_positive: "key" (k_bt, default) or "reconstruction" (the key of xhat).
         key_groups: sub-batches of the shuffle-BN emulation (spec: 4).
+        batch_negatives: the batch's other clips' keys are TCL negatives too (spec option; off).
     """
 
     def __init__(
@@ -94,6 +95,7 @@ class CLPObjective(nn.Module):
         cir: bool = True,
         cir_positive: str = "key",
         key_groups: int = 4,
+        batch_negatives: bool = False,
     ) -> None:
         super().__init__()
         if not 0.0 <= momentum < 1.0:
@@ -111,7 +113,7 @@ class CLPObjective(nn.Module):
         for p in self._key_parameters():
             p.requires_grad_(False)
         self.queue = KeyQueue(queue_size, net.proj_dim)
-        self.tcl = TemporalContrastiveLoss(temperature, margin, margin_mode)
+        self.tcl = TemporalContrastiveLoss(temperature, margin, margin_mode, batch_negatives)
         self.cir_loss = CrossIdentityLoss(temperature)
         self.momentum, self.lambda_x, self.lambda_r = float(momentum), float(lambda_x), float(lambda_r)
         self.cir, self.cir_positive, self.key_groups = bool(cir), cir_positive, int(key_groups)

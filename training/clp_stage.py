@@ -108,6 +108,7 @@ def make_clp_objective(clp: CLPConfig, net: CLPNet | None = None) -> CLPObjectiv
         cir=clp.cir,
         cir_positive=clp.cir_positive,
         key_groups=clp.key_groups,
+        batch_negatives=clp.batch_negatives,
     )
 
 

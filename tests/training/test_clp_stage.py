@@ -24,3 +24,17 @@ def test_probe_encoder_refuses_another_network() -> None:
 
     with pytest.raises(InputError, match="CLPNet"):
         probe_encoder(nn.Linear(2, 2), 3)
+
+
+def test_config_options_reach_the_objective() -> None:
+    """The spec's marked alternatives are config options that change the objective built."""
+    from aunce_rt.training.clp_stage import make_clp_objective
+    from aunce_rt.training.config import load_config
+
+    default = make_clp_objective(load_config("clp_synthau_test").clp)
+    assert default.tcl.batch_negatives is False and default.tcl.mode == "temporal" and default.cir
+    cfg = load_config(
+        "clp_synthau_test", ["clp.batch_negatives=true", "clp.margin_mode=positive", "clp.cir=false"]
+    )
+    obj = make_clp_objective(cfg.clp)
+    assert obj.tcl.batch_negatives is True and obj.tcl.mode == "positive" and not obj.cir

@@ -16,7 +16,10 @@ earlier keys; tau the temperature; m the margin (cosine units). For the anchor (
     l(b, t) = -log( e^{s+/tau} / (e^{s+/tau} + sum_j e^{s_j/tau} + sum_n e^{s_n/tau}) )
 
 L = mean over the B*T anchors, computed as cross-entropy over the (B*T, 1 + (T-1) + K)
-logit matrix with target 0 (log-space, never exp then log). Margin modes:
+logit matrix with target 0 (log-space, never exp then log). Option ``batch_negatives``
+(spec ambiguity 3; off by default): the keys of the other clips of the batch are negatives
+too, ``s_b'j = q_bt . k_b'j`` for every b' != b and every j, without margin, which adds
+(B-1)*T columns before the queue's. Margin modes:
 
 - "temporal" (default): m_pos = 0, m_tj = m |t - j| / (T - 1): far frames must be
   pushed further than neighbours (evolution), neighbours least (coherence).
@@ -60,7 +63,13 @@ def in_clip_margins(num_frames: int, margin: float, mode: str) -> torch.Tensor:
 
 
 def clip_logits(
-    q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, *, margin: float, mode: str
+    q: torch.Tensor,
+    k: torch.Tensor,
+    queue: torch.Tensor,
+    *,
+    margin: float,
+    mode: str,
+    batch_negatives: bool = False,
 ) -> torch.Tensor:
     """The TCL logit matrix before the temperature: column 0 the positive.
 
@@ -70,9 +79,11 @@ def clip_logits(
         queue: (K, d) normalised queue keys (K may be 0).
         margin: m >= 0.
         mode: one of :data:`MARGIN_MODES`.
+        batch_negatives: also the keys of the batch's other clips as negatives.
 
     Returns:
-        (B*T, 1 + (T-1) + K) logits: [s+, s_j for j != t in increasing j, s_n].
+        (B*T, 1 + (T-1) [+ (B-1)*T] + K) logits: [s+, s_j for j != t in increasing j,
+        (with ``batch_negatives``) s_b'j for the other clips' keys in batch order, s_n].
     """
     b, t, d = q.shape
     sim = torch.einsum("btd,bjd->btj", q, k)  # (B, T, T) q_bt . k_bj
@@ -85,7 +96,14 @@ def clip_logits(
     others = others[~torch.eye(t, dtype=torch.bool, device=q.device)].view(t, t - 1)  # (T, T-1)
     clip = (sim + margins).gather(-1, others.expand(b, t, t - 1))  # (B, T, T-1) s_j
     bank = q.reshape(b * t, d) @ queue.T  # (B*T, K) s_n
-    return torch.cat([pos.reshape(b * t, 1), clip.reshape(b * t, t - 1), bank], dim=1)
+    parts = [pos.reshape(b * t, 1), clip.reshape(b * t, t - 1)]
+    if batch_negatives and b > 1:
+        full = q.reshape(b * t, d) @ k.reshape(b * t, d).T  # (B*T, B*T) q_bt . k_b'j
+        owner = torch.arange(b, device=q.device).repeat_interleave(t)  # (B*T,) clip of each row/column
+        cols = torch.arange(b * t, device=q.device).expand(b * t, b * t)
+        cols = cols[owner[:, None] != owner[None, :]].view(b * t, (b - 1) * t)  # other clips' columns
+        parts.append(full.gather(1, cols))  # (B*T, (B-1)*T)
+    return torch.cat([*parts, bank], dim=1)
 
 
 class TemporalContrastiveLoss(nn.Module):
@@ -95,9 +113,16 @@ class TemporalContrastiveLoss(nn.Module):
         temperature: tau > 0 (spec: 0.07).
         margin: m >= 0 in cosine units (spec: 0.1).
         mode: "temporal" (default), "positive" or "none".
+        batch_negatives: the batch's other clips' keys are negatives too (spec option; off).
     """
 
-    def __init__(self, temperature: float = 0.07, margin: float = 0.1, mode: str = "temporal") -> None:
+    def __init__(
+        self,
+        temperature: float = 0.07,
+        margin: float = 0.1,
+        mode: str = "temporal",
+        batch_negatives: bool = False,
+    ) -> None:
         super().__init__()
         if not (isinstance(temperature, int | float) and math.isfinite(temperature) and temperature > 0):
             raise ValueError(f"temperature must be a finite number > 0 (spec: 0.07), got {temperature!r}")
@@ -108,9 +133,13 @@ class TemporalContrastiveLoss(nn.Module):
         self.temperature = float(temperature)
         self.margin = float(margin)
         self.mode = mode
+        self.batch_negatives = bool(batch_negatives)
 
     def extra_repr(self) -> str:
-        return f"temperature={self.temperature}, margin={self.margin}, mode={self.mode!r}"
+        return (
+            f"temperature={self.temperature}, margin={self.margin}, mode={self.mode!r}, "
+            f"batch_negatives={self.batch_negatives}"
+        )
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor) -> torch.Tensor:
         """TCL of one batch.
@@ -131,8 +160,13 @@ class TemporalContrastiveLoss(nn.Module):
             raise ValueError(f"queue must have shape (K, d={q.shape[2]}), got {tuple(queue.shape)}")
         with torch.autocast(device_type=q.device.type, enabled=False):
             logits = clip_logits(
-                q.float(), k.float(), queue.float(), margin=self.margin, mode=self.mode
-            )  # (B*T, 1 + (T-1) + K)
+                q.float(),
+                k.float(),
+                queue.float(),
+                margin=self.margin,
+                mode=self.mode,
+                batch_negatives=self.batch_negatives,
+            )  # (B*T, 1 + (T-1) [+ (B-1)*T] + K)
             target = torch.zeros(logits.shape[0], dtype=torch.long, device=q.device)  # (B*T,) the positive
             return F.cross_entropy(logits / self.temperature, target)
 

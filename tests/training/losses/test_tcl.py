@@ -11,7 +11,9 @@ import torch.nn.functional as F
 from aunce_rt.training.losses.tcl import KeyQueue, TemporalContrastiveLoss, clip_logits, in_clip_margins
 
 
-def reference_tcl(q, k, queue, *, temperature: float, margin: float, mode: str) -> float:
+def reference_tcl(
+    q, k, queue, *, temperature: float, margin: float, mode: str, batch_negatives=False
+) -> float:
     """spec/CLP.md's TCL, one anchor at a time, in float64 with explicit exp and log."""
     b, t, _ = q.shape
     q, k, queue = q.double(), k.double(), queue.double()
@@ -26,6 +28,9 @@ def reference_tcl(q, k, queue, *, temperature: float, margin: float, mode: str) 
                     continue
                 m_tj = margin * abs(ti - j) / (t - 1) if mode == "temporal" else 0.0
                 terms.append(math.exp((float(q[bi, ti] @ k[bi, j]) + m_tj) / temperature))
+            for other in range(b) if batch_negatives else ():
+                for j in range(t) if other != bi else ():
+                    terms.append(math.exp(float(q[bi, ti] @ k[other, j]) / temperature))
             for n in range(queue.shape[0]):
                 terms.append(math.exp(float(q[bi, ti] @ queue[n]) / temperature))
             total += -math.log(math.exp(pos) / sum(terms))
@@ -43,6 +48,22 @@ def test_matches_the_slow_reference_loop(mode: str, b: int, t: int, k: int) -> N
     loss = TemporalContrastiveLoss(temperature=0.2, margin=0.3, mode=mode)(q, key, queue)
     expected = reference_tcl(q, key, queue, temperature=0.2, margin=0.3, mode=mode)
     assert loss.item() == pytest.approx(expected, rel=1e-5, abs=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["temporal", "none"])
+@pytest.mark.parametrize(("b", "t", "k"), [(3, 4, 10), (1, 3, 5), (4, 1, 0)])
+def test_batch_negatives_match_the_slow_reference_loop(mode: str, b: int, t: int, k: int) -> None:
+    q, key, queue = unit(b, t, 16, seed=7), unit(b, t, 16, seed=8), unit(k, 16, seed=9)
+    loss = TemporalContrastiveLoss(temperature=0.2, margin=0.3, mode=mode, batch_negatives=True)(
+        q, key, queue
+    )
+    expected = reference_tcl(q, key, queue, temperature=0.2, margin=0.3, mode=mode, batch_negatives=True)
+    assert loss.item() == pytest.approx(expected, rel=1e-5, abs=1e-6)
+    logits = clip_logits(q, key, queue, margin=0.3, mode=mode, batch_negatives=True)
+    assert logits.shape == (b * t, 1 + (t - 1) + (b - 1) * t + k)
+    if b > 1:  # the other clips' keys raise the loss above plain TCL's (more negatives, all e^x > 0)
+        plain = TemporalContrastiveLoss(temperature=0.2, margin=0.3, mode=mode)(q, key, queue)
+        assert loss.item() > plain.item()
 
 
 def test_one_frame_and_no_margin_is_moco_infonce() -> None:
