@@ -189,11 +189,15 @@ class OptimConfig(_Section):
     """One training stage: AdamW (lr, weight decay, betas), its learning-rate schedule and length.
 
     ``schedule``: "constant" (paper) or "cosine" (a 5% linear ramp, then a cosine to 0).
+    ``optimizer``: "adamw" (the project's default, AUNCE's paper) or "sgd" with ``momentum``
+    (CLP's spec: SGD 0.9); ``betas`` are AdamW's, ``momentum`` SGD's.
     """
 
     lr: Float = 1e-5
     weight_decay: Float = 1e-6
     betas: tuple[Float, Float] = (0.9, 0.999)
+    optimizer: Str = "adamw"
+    momentum: Float = 0.9
     batch_size: Int = 32
     epochs: Int = 60
     schedule: Str = "constant"
@@ -301,6 +305,14 @@ def _checks(c: ExperimentConfig) -> list[tuple[bool, str, str]]:
         (c.clp.queue_size >= 0 and c.clp.key_groups >= 1, "clp.queue_size", ">= 0 (and clp.key_groups >= 1)"),
         (c.clp.lambda_x >= 0 and c.clp.lambda_r >= 0, "clp.lambda_x", ">= 0 (and clp.lambda_r >= 0)"),
         (c.clp.cir_positive in ("key", "reconstruction"), "clp.cir_positive", "'key' or 'reconstruction'"),
+        *(
+            (getattr(c, stage).optimizer in ("adamw", "sgd"), f"{stage}.optimizer", "'adamw' or 'sgd'")
+            for stage in ("warmup", "pretrain", "linear")
+        ),
+        *(
+            (0 <= getattr(c, stage).momentum < 1, f"{stage}.momentum", "in [0, 1)")
+            for stage in ("warmup", "pretrain", "linear")
+        ),
         (
             c.clp.recon_size >= 8 and c.clp.recon_size & (c.clp.recon_size - 1) == 0,
             "clp.recon_size",

@@ -37,7 +37,7 @@ from aunce_rt.training.callbacks import EpochSummary, TrainCallbacks
 from aunce_rt.training.features import FeatureSet, extract_features
 from aunce_rt.training.losses import WCELoss, au_class_weights
 from aunce_rt.training.rng import seed_everything
-from aunce_rt.training.train_state import scheduled_lr
+from aunce_rt.training.train_state import make_optimizer, scheduled_lr
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +153,8 @@ def linear_eval(
     lr: float = 1e-3,
     weight_decay: float = 1e-6,
     betas: tuple[float, float] = (0.9, 0.999),
+    optimizer: str = "adamw",
+    momentum: float = 0.9,
     schedule: str = "constant",
     batch_size: int = 256,
     seed: int = 3407,
@@ -175,6 +177,7 @@ def linear_eval(
         lr: AdamW learning rate (paper: 1e-3).
         weight_decay: AdamW weight decay (paper: 1e-6).
         betas: AdamW's (beta1, beta2) (paper: 0.9, 0.999).
+        optimizer, momentum: "adamw" (the paper's) or "sgd" with its momentum.
         schedule: learning-rate schedule of the probe, "constant" (paper) or "cosine"
             (``aunce_rt.training.train_state.scheduled_lr``).
         batch_size: feature vectors per probe step (paper: 256).
@@ -207,7 +210,9 @@ def linear_eval(
 
     seed_everything(seed)
     probe = AUProbe(num_aus, node_dim).to(device)
-    optimizer = torch.optim.AdamW(probe.parameters(), lr=lr, betas=tuple(betas), weight_decay=weight_decay)
+    opt = make_optimizer(
+        list(probe.parameters()), optimizer, lr=lr, weight_decay=weight_decay, betas=betas, momentum=momentum
+    )
     criterion = WCELoss().to(device)
     au_weights = au_class_weights(tr.labels).to(device)  # (N,) w_i of the training labels
     gen = torch.Generator().manual_seed(seed)
@@ -228,14 +233,14 @@ def linear_eval(
         perm = torch.randperm(len(tr), generator=gen).to(device)
         total = 0.0
         for i in range(steps):
-            for group in optimizer.param_groups:
+            for group in opt.param_groups:
                 group["lr"] = scheduled_lr(lr, (epoch - 1) * steps + i, steps * epochs, schedule)
             idx = perm[i * batch_size : (i + 1) * batch_size]
             logits = probe(tr.features[idx])  # (b, N)
             loss = criterion(logits, tr.labels[idx], au_weights=au_weights)
-            optimizer.zero_grad(set_to_none=True)
+            opt.zero_grad(set_to_none=True)
             loss.backward()
-            optimizer.step()
+            opt.step()
             total += float(loss.detach())
             hooks.on_step(i, float(loss.detach()))
         losses.append(total / steps)

@@ -76,6 +76,8 @@ def optim_kwargs(optim: OptimConfig) -> dict[str, Any]:
         "lr": optim.lr,
         "weight_decay": optim.weight_decay,
         "betas": tuple(optim.betas),
+        "optimizer": optim.optimizer,
+        "momentum": optim.momentum,
         "batch_size": optim.batch_size,
         "schedule": optim.schedule,
     }

@@ -197,6 +197,30 @@ def scheduled_lr(base_lr: float, step: int, total_steps: int, schedule: str = "c
     return base_lr * 0.5 * (1.0 + math.cos(math.pi * t))
 
 
+OPTIMIZERS = ("adamw", "sgd")
+
+
+def make_optimizer(
+    params: list[nn.Parameter],
+    name: str = "adamw",
+    *,
+    lr: float,
+    weight_decay: float,
+    betas: tuple[float, float] = (0.9, 0.999),
+    momentum: float = 0.9,
+) -> torch.optim.Optimizer:
+    """AdamW (``betas``; the project's default) or SGD with Nesterov-free ``momentum`` (CLP's spec).
+
+    Raises:
+        InputError: an unknown optimiser name.
+    """
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, betas=tuple(betas), weight_decay=weight_decay)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    raise InputError(f"unknown optimiser {name!r}; expected one of {', '.join(OPTIMIZERS)}")
+
+
 def make_train_state(
     encoder: nn.Module,
     *,
@@ -212,6 +236,8 @@ def make_train_state(
     seed: int = 3407,
     loss_kwargs: Mapping[str, Any] | None = None,
     device: str | torch.device = "cpu",
+    optimizer_name: str = "adamw",
+    momentum: float = 0.9,
 ) -> TrainState:
     """Build the model, optimiser, loss and RNGs of a run (seed the globals first).
 
@@ -228,6 +254,8 @@ def make_train_state(
         weight_decay: AdamW weight decay.
         betas: AdamW's (beta1, beta2) (paper: 0.9, 0.999).
         seed: seed of the loss-sampling and loader generators.
+        optimizer_name: "adamw" (default) or "sgd" (`make_optimizer`).
+        momentum: SGD's momentum (unused by AdamW).
         loss_kwargs: keyword arguments of the loss class.
         device: where the model and loss tensors live.
     """
@@ -251,7 +279,9 @@ def make_train_state(
     trainable = (
         [p for p in model.parameters() if p.requires_grad] if loss == "clp" else list(model.parameters())
     )
-    optimizer = torch.optim.AdamW(trainable, lr=lr, betas=tuple(betas), weight_decay=weight_decay)
+    optimizer = make_optimizer(
+        trainable, optimizer_name, lr=lr, weight_decay=weight_decay, betas=betas, momentum=momentum
+    )
     loss_gen = torch.Generator(device=device)
     loss_gen.manual_seed(seed)
     loader_gen = torch.Generator()
@@ -298,6 +328,8 @@ def start_train_state(
     schedule: str = "constant",
     total_steps: int = 0,
     amp: torch.dtype | None = None,
+    optimizer: str = "adamw",
+    momentum: float = 0.9,
 ) -> TrainState:
     """Seed, build the run's state from the training labels (r_i, w_i) and resume it if asked.
 
@@ -325,6 +357,8 @@ def start_train_state(
         seed=seed,
         loss_kwargs=loss_kwargs,
         device=device,
+        optimizer_name=optimizer,
+        momentum=momentum,
     )
     state.amp = amp
     if amp == torch.float16:  # fp16 gradients underflow without loss scaling
