@@ -27,8 +27,8 @@ VARIANTS = {
 }
 
 
-def track(cache: Path) -> dict[str, np.ndarray]:
-    """Landmarks (T, 478, 2), depth (T, 478) and true poses (T, 3) of pose clips 0-5, cached."""
+def track(cache: Path, clips: tuple[int, ...] = tuple(range(6))) -> dict[str, np.ndarray]:
+    """Landmarks (T, 478, 2), depth (T, 478) and true poses (T, 3) of pose clips ``clips``, cached."""
     from aunce_rt import AUDetector
     from aunce_rt.synthau import TEST_ID_BASE, render_clip
 
@@ -36,7 +36,7 @@ def track(cache: Path) -> dict[str, np.ndarray]:
         return dict(np.load(cache))
     data: dict[str, np.ndarray] = {}
     with tempfile.TemporaryDirectory() as tmp, AUDetector(providers="cpu", max_faces=1) as det:
-        for k in range(6):
+        for k in clips:
             poses = sweep_poses(k)
             clip = render_clip(
                 Path(tmp) / f"p{k}.mp4", identity=TEST_ID_BASE + k, seed=k, n_frames=FRAMES, poses=poses

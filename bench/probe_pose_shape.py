@@ -113,28 +113,9 @@ def facemesh_mirror() -> np.ndarray:
 
 def confirm_clips(cache: Path, clips: tuple[int, ...] = (6, 7, 8)) -> dict[str, np.ndarray]:
     """Pose clips ``clips`` (test identities ``TEST_ID_BASE + k``, the bench's sweeps), cached."""
-    from _driver_synthau import FRAMES, sweep_poses
+    from probe_pose_offsets import track
 
-    from aunce_rt import AUDetector
-    from aunce_rt.synthau import TEST_ID_BASE, render_clip
-
-    if cache.is_file():
-        return dict(np.load(cache))
-    data: dict[str, np.ndarray] = {}
-    with tempfile.TemporaryDirectory() as tmp, AUDetector(providers="cpu", max_faces=1) as det:
-        for k in clips:
-            poses = sweep_poses(k)
-            clip = render_clip(
-                Path(tmp) / f"p{k}.mp4", identity=TEST_ID_BASE + k, seed=k, n_frames=FRAMES, poses=poses
-            )
-            lm, z = np.full((FRAMES, 478, 2), np.nan), np.full((FRAMES, 478), np.nan)
-            for r in det.stream(clip.path):
-                if r.faces:
-                    lm[r.index], z[r.index] = r.faces[0].landmarks, r.faces[0].depth
-                    data["wh"] = np.array([r.width, r.height])
-            data[f"L{k}"], data[f"Z{k}"], data[f"P{k}"] = lm, z, poses
-    np.savez(cache, **data)
-    return data
+    return track(cache, clips)
 
 
 def features(points: np.ndarray, z: np.ndarray, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:

@@ -94,13 +94,14 @@ def test_device_and_amp_choices_on_cpu() -> None:
             resolve_device("cuda")
 
 
-def test_torchrun_runs_the_cli_in_two_processes_to_a_report(tmp_path: Path) -> None:
-    """The documented launch, ``torchrun --nproc_per_node=2 -m aunce_rt.cli train pretrain ...``, on CPU (gloo)."""
+def _torchrun_train(config: str, out: Path, overrides: list[str], cwd: Path, timeout: int) -> str:
+    """``torchrun --nproc_per_node=2 -m aunce_rt.cli -v train pretrain CONFIG`` on CPU (gloo); its log.
+
+    The run must succeed, and both ranks must have joined one process group.
+    """
     import subprocess
     import sys
 
-    out = tmp_path / "run"
-    overrides = ["model.backbone=mobilenetv3_small_100", "pretrain.epochs=1", "data.val_fraction=0.25"]
     cmd = [
         sys.executable,
         "-m",
@@ -108,14 +109,22 @@ def test_torchrun_runs_the_cli_in_two_processes_to_a_report(tmp_path: Path) -> N
         "--nproc_per_node=2",
         f"--master_port={free_port()}",
     ]
-    cmd += ["-m", "aunce_rt.cli", "-v", "train", "pretrain", "synthau_test", "--out", str(out)]
+    cmd += ["-m", "aunce_rt.cli", "-v", "train", "pretrain", config, "--out", str(out)]
     for item in overrides:
         cmd += ["--set", item]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     log = done.stdout + done.stderr
     assert done.returncode == 0, log[-3000:]
     assert "process 0/2" in log and "process 1/2" in log  # two ranks joined one gloo group
+    return log
+
+
+def test_torchrun_runs_the_cli_in_two_processes_to_a_report(tmp_path: Path) -> None:
+    """The documented launch, ``torchrun --nproc_per_node=2 -m aunce_rt.cli train pretrain ...``, on CPU (gloo)."""
+    out = tmp_path / "run"
+    overrides = ["model.backbone=mobilenetv3_small_100", "pretrain.epochs=1", "data.val_fraction=0.25"]
+    log = _torchrun_train("synthau_test", out, overrides, tmp_path, timeout=300)
     assert log.count("fit pretrain (aunce): epochs 1..1 of") == 2 and "2 process(es)" in log  # the one loop
     report = json.loads((out / "report.json").read_text())
     assert report["f1_macro"]["n"] == 1 and 0.0 <= report["f1_macro"]["mean"] <= 1.0
@@ -126,9 +135,6 @@ def test_torchrun_runs_the_cli_in_two_processes_to_a_report(tmp_path: Path) -> N
 def test_torchrun_runs_clp_in_two_processes(tmp_path: Path) -> None:
     """``method: clp`` under torchrun: the main process extracts the face tracks while the other
     waits, both train one queue (CLPObjective gathers keys), rank 0 writes the checkpoint and report."""
-    import subprocess
-    import sys
-
     from aunce_rt.datasets.synth_videos import synthau_videos
     from aunce_rt.training.run import read_checkpoint
 
@@ -140,21 +146,7 @@ def test_torchrun_runs_clp_in_two_processes(tmp_path: Path) -> None:
         "pretrain.batch_size=4",
         "pretrain.epochs=1",
     ]
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node=2",
-        f"--master_port={free_port()}",
-    ]
-    cmd += ["-m", "aunce_rt.cli", "-v", "train", "pretrain", "clp_synthau_test", "--out", str(out)]
-    for item in overrides:
-        cmd += ["--set", item]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-    log = done.stdout + done.stderr
-    assert done.returncode == 0, log[-3000:]
-    assert "process 0/2" in log and "process 1/2" in log
+    log = _torchrun_train("clp_synthau_test", out, overrides, tmp_path, timeout=600)
     assert log.count("fit pretrain (clp): epochs 1..1 of") == 2 and "2 process(es)" in log
     assert log.count("face tracks: 3 tracks from 3 videos") == 2  # the same tracks in both processes
     ckpt = read_checkpoint(out / "checkpoints" / "fold1-seed3407" / "pretrain.pt")
