@@ -137,11 +137,16 @@ class CLPNet(nn.Module):
         return self.au_head(f), self.id_head(f)
 
 
+PROBE_FEATURES = ("r", "f")
+
+
 class CLPEncoder(nn.Module):
     """r of a :class:`CLPNet` as (B, N, D_a) per-AU features (the same r for every AU).
 
     Linear evaluation fits logit_i = <W_i, z_i> + b_i; with z_i = r for every AU this
     is one Linear(D_a -> N) on r (spec/CLP.md "Evaluation"). r is not normalised.
+    ``feature="f"`` gives the backbone's pooled feature f = E(x) (B, N, C) instead (the
+    spec asks for both to be reported: ambiguity 10).
 
     Attributes (those of ``AUEncoder`` that checkpoints and export read):
         net: the whole CLP network.
@@ -158,22 +163,29 @@ class CLPEncoder(nn.Module):
         torch.Size([2, 5, 256])
     """
 
-    def __init__(self, net: CLPNet, num_aus: int) -> None:
+    def __init__(self, net: CLPNet, num_aus: int, feature: str = "r") -> None:
         super().__init__()
         if num_aus < 1:
             raise ValueError(f"num_aus must be at least 1; got {num_aus}")
+        if feature not in PROBE_FEATURES:
+            raise ValueError(
+                f"feature must be 'r' (the AU code) or 'f' (E's pooled feature); got {feature!r}"
+            )
         self.net = net
         self.num_aus = num_aus
-        self.node_dim = net.au_dim
+        self.feature = feature
+        self.node_dim = net.au_dim if feature == "r" else net.spec.width
         self.backbone_name = str(net.config["backbone"])
         self.spec = net.spec
         self.input_norm = "none"
         self.config: dict[str, Any] = {"arch": ARCH, "num_aus": num_aus, **net.config}
+        if feature != "r":  # r models keep the config they always had
+            self.config["feature"] = feature
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) ImageNet-normalised images -> (B, N, D_a) copies of r."""
-        r = self.net.represent(x)  # (B, D_a)
-        return r[:, None, :].expand(-1, self.num_aus, -1)
+        """(B, 3, H, W) ImageNet-normalised images -> (B, N, D) copies of r (D_a) or f (C)."""
+        z = self.net.represent(x) if self.feature == "r" else self.net.pooled(x)  # (B, D)
+        return z[:, None, :].expand(-1, self.num_aus, -1)
 
 
 def create_clp_encoder(
@@ -185,9 +197,10 @@ def create_clp_encoder(
     proj_dim: int = 128,
     recon_size: int = 128,
     arch: str = ARCH,
+    feature: str = "r",
 ) -> CLPEncoder:
     """Rebuild a :class:`CLPEncoder` (random weights) from its ``config``."""
     if arch != ARCH:
         raise ValueError(f"create_clp_encoder builds arch {ARCH!r}; got {arch!r}")
     net = CLPNet(backbone, au_dim=au_dim, id_dim=id_dim, proj_dim=proj_dim, recon_size=recon_size)
-    return CLPEncoder(net, num_aus)
+    return CLPEncoder(net, num_aus, feature)

@@ -151,7 +151,9 @@ class CLPConfig(_Section):
     Model and losses: see ``aunce_rt.models.clp`` and ``aunce_rt.training.clp_objective``;
     ``margin_mode`` "temporal" | "positive" | "none", ``cir: false`` = TCL alone,
     ``cir_positive`` "key" | "reconstruction", ``batch_negatives``: the batch's other
-    clips' keys are TCL negatives too (spec ambiguity 3; off). ``init_weights``: a backbone state dict
+    clips' keys are TCL negatives too (spec ambiguity 3; off). ``probe_feature``: what the
+    linear probe (and the saved model) reads, "r" (the AU code, default) or "f" (E's pooled
+    feature; ambiguity 10). ``init_weights``: a backbone state dict
     (or, for ``mobilenetv2_100``, Google's ImageNet TFLite file) to start E from instead of
     random weights (the paper's E starts from ImageNet).
     """
@@ -183,6 +185,7 @@ class CLPConfig(_Section):
     cir_positive: Str = "key"
     key_groups: Int = 4
     batch_negatives: bool = False
+    probe_feature: Str = "r"
 
 
 class OptimConfig(_Section):
@@ -305,6 +308,7 @@ def _checks(c: ExperimentConfig) -> list[tuple[bool, str, str]]:
         (c.clp.queue_size >= 0 and c.clp.key_groups >= 1, "clp.queue_size", ">= 0 (and clp.key_groups >= 1)"),
         (c.clp.lambda_x >= 0 and c.clp.lambda_r >= 0, "clp.lambda_x", ">= 0 (and clp.lambda_r >= 0)"),
         (c.clp.cir_positive in ("key", "reconstruction"), "clp.cir_positive", "'key' or 'reconstruction'"),
+        (c.clp.probe_feature in ("r", "f"), "clp.probe_feature", "'r' or 'f'"),
         *(
             (getattr(c, stage).optimizer in ("adamw", "sgd"), f"{stage}.optimizer", "'adamw' or 'sgd'")
             for stage in ("warmup", "pretrain", "linear")

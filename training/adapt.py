@@ -180,7 +180,7 @@ def adapt_model(
         callbacks=callbacks,
     )
     seconds = time.perf_counter() - start
-    adapted = AUModel(CLPEncoder(pre.encoder, encoder.num_aus), loaded.model.probe).eval()
+    adapted = AUModel(CLPEncoder(pre.encoder, encoder.num_aus, encoder.feature), loaded.model.probe).eval()
     history = tuple(float(h) for h in pre.history)
     model_path = save_model(
         work / "model.pt",

@@ -112,12 +112,12 @@ def make_clp_objective(clp: CLPConfig, net: CLPNet | None = None) -> CLPObjectiv
     )
 
 
-def probe_encoder(net: nn.Module, num_aus: int) -> CLPEncoder:
-    """r of the trained network as the per-AU features linear evaluation reads (and a saved
-    model's encoder)."""
+def probe_encoder(net: nn.Module, num_aus: int, feature: str = "r") -> CLPEncoder:
+    """r (or, ``feature="f"``, E's pooled feature) of the trained network as the per-AU features
+    linear evaluation reads (and a saved model's encoder)."""
     if not isinstance(net, CLPNet):
         raise InputError(f"expected the CLPNet of a clp run, got a {type(net).__name__}")
-    return CLPEncoder(net, num_aus).eval()
+    return CLPEncoder(net, num_aus, feature).eval()
 
 
 def pretrain_clp(

@@ -237,7 +237,9 @@ def run_unit(
     if "linear" not in stages:
         return None
     lin = _stages.fit_linear_probe(
-        _clp.probe_encoder(pre.encoder, len(protocol.au_codes)) if clp else pre.encoder,
+        _clp.probe_encoder(pre.encoder, len(protocol.au_codes), cfg.clp.probe_feature)
+        if clp
+        else pre.encoder,
         train_ds,
         val_ds,
         test_ds,

@@ -206,3 +206,26 @@ def test_a_clp_model_round_trips_with_its_whole_network(tmp_path, images):
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
     assert type(build_encoder(encoder.config)) is CLPEncoder
     assert type(build_encoder({"backbone": "resnet10t", "num_aus": 3})).__name__ == "AUEncoder"
+
+
+def test_a_clp_model_probing_f_round_trips_and_reads_the_backbone_feature(tmp_path, images):
+    """``clp.probe_feature=f``: the probe reads E's pooled feature (512-d for ResNet-10-T), and the
+    saved model keeps that choice."""
+    from aunce_rt.models.clp import CLPEncoder, create_clp_encoder
+
+    torch.manual_seed(0)
+    encoder = create_clp_encoder(
+        backbone="resnet10t", num_aus=3, au_dim=16, id_dim=8, proj_dim=8, recon_size=8, feature="f"
+    ).eval()
+    assert encoder.node_dim == 512 and encoder.config["feature"] == "f"
+    with torch.no_grad():
+        feats = encoder(images)
+        assert feats.shape == (len(images), 3, 512)
+        torch.testing.assert_close(feats[:, 0], encoder.net.pooled(images))
+    model = AUModel(encoder, AUProbe(3, 512)).eval()
+    loaded = load_model(save_model(tmp_path / "clp_f.pt", model, au_codes=CODES, thresholds=[0.5] * 3))
+    assert isinstance(loaded.model.encoder, CLPEncoder) and loaded.model.encoder.feature == "f"
+    with torch.no_grad():
+        assert torch.equal(loaded.model(images), model(images))
+    with pytest.raises(ValueError, match="'r' .* or 'f'"):
+        CLPEncoder(encoder.net, 3, "z")

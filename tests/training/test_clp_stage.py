@@ -38,3 +38,7 @@ def test_config_options_reach_the_objective() -> None:
     )
     obj = make_clp_objective(cfg.clp)
     assert obj.tcl.batch_negatives is True and obj.tcl.mode == "positive" and not obj.cir
+    f_cfg = load_config("clp_synthau_test", ["clp.probe_feature=f"])
+    assert probe_encoder(obj.net, 12, f_cfg.clp.probe_feature).node_dim == obj.net.spec.width
+    with pytest.raises(ValueError, match="clp.probe_feature"):
+        load_config("clp_synthau_test", ["clp.probe_feature=g"])
