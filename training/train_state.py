@@ -209,7 +209,7 @@ def make_optimizer(
     betas: tuple[float, float] = (0.9, 0.999),
     momentum: float = 0.9,
 ) -> torch.optim.Optimizer:
-    """AdamW (``betas``; the project's default) or SGD with Nesterov-free ``momentum`` (CLP's spec).
+    """AdamW (``betas``; the project's default) or SGD with ``momentum`` (CLP's spec: 0.9).
 
     Raises:
         InputError: an unknown optimiser name.
