@@ -27,7 +27,8 @@ any was run):
   the verdict at 3 seeds and at 5; the spec's margin sweep m in {0.05, 0.2, 0.3} (temporal
   mode; m = 0 is ``tcl_none``, m = 0.1 is ``clp``), as far as the session's time allowed;
   ``clp_imagenet``: CLP pretraining started from the ImageNet MobileNetV2 (after ``imagenet``
-  came out far ahead), the same settings otherwise.
+  came out far ahead), the same settings otherwise; ``imagenet_f`` and ``random_mnv2_f``: the
+  MobileNetV2 arms probed on f.
 
 Rule (fixed before the runs, as in the claims study): a difference between two arms is called
 only when it exceeds twice the larger of their seed standard deviations; an arm run on fewer
@@ -79,6 +80,12 @@ ARMS: dict[str, Arm] = {
         "ImageNet init (MobileNetV2), no pretraining", "init", (MNV2, f"clp.init_weights={IMAGENET}")
     ),
     "random_mnv2": Arm("random init (MobileNetV2)", "init", (MNV2,)),
+    "imagenet_f": Arm(
+        "ImageNet init (MobileNetV2), probe on f",
+        "init",
+        (MNV2, f"clp.init_weights={IMAGENET}", "clp.probe_feature=f"),
+    ),
+    "random_mnv2_f": Arm("random init (MobileNetV2), probe on f", "init", (MNV2, "clp.probe_feature=f")),
     "clp_imagenet": Arm("CLP from the ImageNet MobileNetV2", "clp", (MNV2, f"clp.init_weights={IMAGENET}")),
     "aunce": Arm(
         "AUNCE, supervised, ~equal steps (ResNet-10-T)",
