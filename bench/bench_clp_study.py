@@ -70,6 +70,7 @@ class Arm:
     kind: str
     overrides: tuple[str, ...] = ()
     config: str = "clp_synthau_tiny"
+    source: str = "clp"  # the arm whose trained network a "trained" arm probes
 
 
 MNV2 = "clp.backbone=mobilenetv2_100_tfsame"
