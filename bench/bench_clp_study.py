@@ -28,7 +28,7 @@ any was run):
   mode; m = 0 is ``tcl_none``, m = 0.1 is ``clp``), as far as the session's time allowed;
   ``clp_imagenet``: CLP pretraining started from the ImageNet MobileNetV2 (after ``imagenet``
   came out far ahead), the same settings otherwise; ``imagenet_f`` and ``random_mnv2_f``: the
-  MobileNetV2 arms probed on f.
+  MobileNetV2 arms probed on f (``clp_imagenet_f``: ``clp_imagenet``'s network on f).
 
 Rule (fixed before the runs, as in the claims study): a difference between two arms is called
 only when it exceeds twice the larger of their seed standard deviations; an arm run on fewer
@@ -85,6 +85,12 @@ ARMS: dict[str, Arm] = {
         "ImageNet init (MobileNetV2), probe on f",
         "init",
         (MNV2, f"clp.init_weights={IMAGENET}", "clp.probe_feature=f"),
+    ),
+    "clp_imagenet_f": Arm(
+        "CLP from the ImageNet MobileNetV2, probe on f",
+        "trained",
+        (MNV2, "clp.probe_feature=f"),
+        source="clp_imagenet",
     ),
     "random_mnv2_f": Arm("random init (MobileNetV2), probe on f", "init", (MNV2, "clp.probe_feature=f")),
     "clp_imagenet": Arm("CLP from the ImageNet MobileNetV2", "clp", (MNV2, f"clp.init_weights={IMAGENET}")),
@@ -152,7 +158,12 @@ def run_cell(name: str, seed: int, out: Path) -> dict:
             from aunce_rt.models import load_model
 
             unit = (
-                out.parent.parent / "clp" / f"seed{seed}" / "checkpoints" / f"fold1-seed{seed}" / "model.pt"
+                out.parent.parent
+                / arm.source
+                / f"seed{seed}"
+                / "checkpoints"
+                / f"fold1-seed{seed}"
+                / "model.pt"
             )
             net = load_model(unit).model.encoder.net
         else:
