@@ -188,12 +188,9 @@ def run_unit(
     run.truncate_metrics(split.name, seed, "linear", 0)
     clp = cfg.method == "clp"  # CLP as reconstructed here: pretrain on face-video clips, probe on data
     pretrain_ds = train_ds
-    if clp:  # the main process extracts (or reads) the face tracks first; the others then read them
-        if not ctx.is_main:
-            ctx.barrier()
-        pretrain_ds = _clp.clip_dataset(cfg.clp, cfg.data, cache=run.path / "cache", seed=seed)
-        if ctx.is_main:
-            ctx.barrier()
+    if clp:
+        with ctx.main_first():  # the main process extracts the face tracks; the others then read them
+            pretrain_ds = _clp.clip_dataset(cfg.clp, cfg.data, cache=run.path / "cache", seed=seed)
     frames = len(pretrain_ds) * (cfg.clp.clip_len if clp else 1)
     encoder = _clp.make_clp_objective(cfg.clp) if clp else make_encoder(cfg, len(protocol.au_codes))
     dtype = amp_dtype(device, cfg.amp)
@@ -353,11 +350,8 @@ def _run_units(
     units = []
     for seed in cfg.run_seeds:
         seed_everything(seed)
-        if not ctx.is_main:
-            ctx.barrier()  # the main process renders/reads caches first
-        protocol, splits = build_splits(cfg.data, cache_dir=path / "cache", seed=seed)
-        if ctx.is_main:
-            ctx.barrier()
+        with ctx.main_first():  # the main process renders/reads caches first
+            protocol, splits = build_splits(cfg.data, cache_dir=path / "cache", seed=seed)
         for split in splits:
             unit = run_unit(
                 cfg,
