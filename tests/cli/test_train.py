@@ -117,3 +117,18 @@ def test_epoch_progress_follows_the_stages():
         (epochs, steps) = bar.tasks
         assert (epochs.description, epochs.completed, epochs.total, steps.total) == ("pretrain", 1, 4, 5)
     EpochProgress(None).on_step(0, 1.0)  # disabled: inert
+
+
+def test_train_intensity_adds_the_output_and_refuses_to_overwrite(tmp_path):
+    from aunce_rt.export._graph import read_metadata
+    from aunce_rt.export.testing import tiny_export
+
+    model = tiny_export(tmp_path / "tiny", with_features=False).path
+    out = tmp_path / "with_intensity.onnx"
+    args = ["train", "intensity", str(model), "--out", str(out), "--renders", "24", "--heldout", "48"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "held-out SynthAU people" in res.output and "mean" in res.output
+    assert read_metadata(out).intensity_aus == read_metadata(model).au_codes
+    again = runner.invoke(app, args)
+    assert again.exit_code != 0 and "already exists" in again.output and "--overwrite" in again.output
