@@ -18,7 +18,19 @@ from rich.markup import escape
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
 from aunce_rt._version import __version__
-from aunce_rt.cli import adapt, batch, data, demo, detect, evaluate, export, monitor, plot, train
+from aunce_rt.cli import (
+    adapt,
+    batch,
+    data,
+    demo,
+    detect,
+    evaluate,
+    export,
+    monitor,
+    plot,
+    train,
+    train_intensity,
+)
 from aunce_rt.cli._console import err_console
 from aunce_rt.cli._extras import missing_extra_message
 from aunce_rt.cli._help import drop_flag_placeholders
@@ -114,6 +126,7 @@ app.add_typer(demo.app)  # demo
 app.add_typer(export.app)  # export
 app.add_typer(adapt.app)  # adapt
 app.add_typer(data.data_app, name="data")
+train.train_app.command("intensity")(train_intensity.intensity_cmd)
 app.add_typer(train.train_app, name="train")
 app.add_typer(evaluate.eval_app, name="eval")
 
