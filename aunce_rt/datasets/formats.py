@@ -145,6 +145,24 @@ def _au_columns(header: Sequence[str], where: str) -> dict[int, str]:
     return cols
 
 
+def _intensity_columns(header: Sequence[str]) -> dict[int, str]:
+    """``AUxx_r`` columns (OpenFace's intensity naming) -> their AU codes."""
+    return {parse_au_code(n.strip()[:-2]): n for n in header if re.fullmatch(r"(?i)au\d+_r", n.strip())}
+
+
+def _intensity(token: str, where: str) -> float:
+    token = token.strip()
+    if not token:
+        return float("nan")
+    try:
+        value = float(token)
+    except ValueError:
+        raise InputError(f"{where}: intensity {token!r} is not a number (empty: not coded)") from None
+    if not value >= 0:
+        raise InputError(f"{where}: intensity {token!r} must be >= 0 (empty: not coded)")
+    return value
+
+
 def read_manifest(
     manifest: str | Path,
     au_codes: Sequence[int] | None = None,
@@ -153,6 +171,9 @@ def read_manifest(
     check_images: bool = True,
 ) -> AUIndex:
     """Read a CSV manifest: ``path, subject, AU01, AU02, ...`` (extra columns ignored).
+
+    Intensity columns ``AU01_r, ...`` (what ``prepare`` writes for an intensity-coded benchmark
+    such as DISFA; empty = not coded) become ``AUIndex.intensities`` when every AU has one.
 
     Args:
         manifest: the CSV file.
@@ -184,7 +205,9 @@ def read_manifest(
                 f"{manifest}:1: the manifest has AUs {sorted(cols)} but the config asks for {list(codes)} "
                 f"({', '.join(au_label(c) for c in missing)} missing); fix the config's AU list or the manifest"
             )
-        paths, subjects, rows = [], [], []
+        inten_cols = _intensity_columns(header)
+        with_inten = all(c in inten_cols for c in codes)
+        paths, subjects, rows, inten_rows = [], [], [], []
         for line_no, row in enumerate(reader, start=2):
             where = f"{manifest}:{line_no}"
             if None in row or any(row.get(h) is None for h in header):
@@ -193,22 +216,29 @@ def read_manifest(
             if check_images:
                 _check_image(path, where)
             rows.append([_parse_label(row[cols[c]].strip() or "-1", f"{where} ({cols[c]})") for c in codes])
+            if with_inten:
+                inten_rows.append([_intensity(row[inten_cols[c]], f"{where} ({inten_cols[c]})") for c in codes])
             paths.append(str(path))
             subjects.append(row["subject"].strip())
     labels = np.array(rows, dtype=np.int8).reshape(len(rows), len(codes))
-    return AUIndex(tuple(paths), labels, tuple(subjects), codes, source=str(manifest))
+    inten = np.array(inten_rows, np.float32).reshape(len(rows), len(codes)) if with_inten else None
+    return AUIndex(tuple(paths), labels, tuple(subjects), codes, source=str(manifest), intensities=inten)
 
 
 def write_manifest(index: AUIndex, manifest: str | Path, *, root: str | Path | None = None) -> Path:
-    """Write ``index`` as a CSV manifest (paths relative to ``root`` when given)."""
+    """Write ``index`` as a CSV manifest (paths relative to ``root`` when given; ``AUxx_r`` columns
+    after the labels when it has intensities)."""
     manifest = Path(manifest)
     root_dir = Path(root) if root is not None else None
     with manifest.open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["path", "subject", *(au_label(c) for c in index.au_codes)])
-        for path, subject, row in zip(index.paths, index.subjects, index.labels, strict=True):
+        inten = index.intensities
+        extra = [f"{au_label(c)}_r" for c in index.au_codes] if inten is not None else []
+        w.writerow(["path", "subject", *(au_label(c) for c in index.au_codes), *extra])
+        for i, (path, subject, row) in enumerate(zip(index.paths, index.subjects, index.labels, strict=True)):
             p = Path(path)
             if root_dir is not None and p.is_absolute():
                 p = p.relative_to(root_dir)
-            w.writerow([p.as_posix(), subject, *(int(v) for v in row)])
+            values = [] if inten is None else ["" if np.isnan(v) else f"{v:g}" for v in inten[i]]
+            w.writerow([p.as_posix(), subject, *(int(v) for v in row), *values])
     return manifest

@@ -35,6 +35,9 @@ class AUIndex:
         subjects: S subject ids (the unit of subject-exclusive splits).
         au_codes: N FACS codes, in column order.
         source: where the index came from (a file name), for error messages.
+        groups: optional per-frame group (e.g. a benchmark's own train/test set).
+        intensities: optional (S, N) float32 AU intensities on the benchmark's scale
+            (DISFA's 0-5), NaN where not coded; None when the source has no intensity.
     """
 
     paths: tuple[str, ...]
@@ -43,6 +46,7 @@ class AUIndex:
     au_codes: tuple[int, ...]
     source: str = ""
     groups: tuple[str, ...] = field(default=())
+    intensities: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         labels = np.asarray(self.labels)
@@ -74,6 +78,16 @@ class AUIndex:
         labels = labels.astype(np.int8)
         labels.setflags(write=False)
         object.__setattr__(self, "labels", labels)
+        if self.intensities is not None:
+            inten = np.asarray(self.intensities, dtype=np.float32)
+            if inten.shape != labels.shape:
+                raise InputError(
+                    f"{self.source or 'index'}: intensities {inten.shape} must match the labels {labels.shape}"
+                )
+            if (inten[np.isfinite(inten)] < 0).any() or np.isinf(inten).any():
+                raise InputError(f"{self.source or 'index'}: intensities must be >= 0 (NaN: not coded)")
+            inten.setflags(write=False)
+            object.__setattr__(self, "intensities", inten)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -99,6 +113,7 @@ class AUIndex:
             au_codes=self.au_codes,
             source=self.source,
             groups=tuple(self.groups[i] for i in rows) if self.groups else (),
+            intensities=None if self.intensities is None else self.intensities[rows],
         )
 
     def select_subjects(self, subjects: Iterable[str]) -> AUIndex:
@@ -122,6 +137,7 @@ class AUIndex:
             au_codes=tuple(au_codes),
             source=self.source,
             groups=self.groups,
+            intensities=None if self.intensities is None else self.intensities[:, cols],
         )
 
     def occurrence(self) -> np.ndarray:

@@ -257,6 +257,7 @@ def prepare(
         index.au_codes,
         source=str(out / "manifest.csv"),
         groups=tuple(index.groups[i] for i in keep) if index.groups else (),
+        intensities=None if index.intensities is None else index.intensities[keep],
     )
     manifest_path = write_manifest(prepared, out / "manifest.csv", root=out)
     no_face = tuple(

@@ -222,4 +222,11 @@ def read_raw(raw_dir: str | Path, protocol: Protocol, *, missing: str = "error")
         protocol.au_codes,
         source=str(raw_dir),
         groups=groups,
+        intensities=_intensities(raw, protocol) if protocol.labels.convention == "intensity" else None,
     )
+
+
+def _intensities(raw: np.ndarray, protocol: Protocol) -> np.ndarray:
+    """Raw intensity codes -> (S, N) float32, NaN where the label convention says "not coded"."""
+    unknown = protocol.labels.convert(raw) < 0
+    return np.where(unknown, np.nan, raw).astype(np.float32)

@@ -16,6 +16,11 @@ The CNN's encoder already computes, per AU, the feature its probe reads. Intensi
 4. **graph**: the head is appended as the ``"intensities"`` output (probabilities untouched) and
    the model written to ``out`` (an existing file only with ``overwrite``).
 
+With ``data=`` a prepared intensity-coded benchmark (``aunce-rt train prepare`` of DISFA writes a
+manifest with ``AUxx_r`` columns, 0-5) replaces SynthAU: its subjects are split once by ``seed``,
+70% to fit, the other 30% alternately into the people who choose alpha and the people reported;
+frames whose intensity is not coded are left out per AU.
+
 Example:
     >>> res = fit_cnn_intensity("aunce_rt/assets/synthau.onnx", "synthau_int.onnx")  # doctest: +SKIP
     >>> res.alpha, round(res.heldout["mean_icc"], 3)                                  # doctest: +SKIP
@@ -49,7 +54,7 @@ class CNNIntensityResult:
         alpha: the chosen ridge strength.
         validation_icc: mean ICC(3,1) on the even held-out people, per alpha tried.
         heldout: ``IntensityMetrics.to_dict()`` on the odd held-out people (never used to choose).
-        train_renders, heldout_renders: SynthAU renders fitted on / held out.
+        train_samples, heldout_samples: renders (or frames, with ``data``) fitted on / held out.
         seconds: wall time.
     """
 
@@ -57,8 +62,8 @@ class CNNIntensityResult:
     alpha: float
     validation_icc: dict[float, float]
     heldout: dict[str, Any]
-    train_renders: int
-    heldout_renders: int
+    train_samples: int
+    heldout_samples: int
     seconds: float
     training: dict[str, Any] = field(default_factory=dict)
 
@@ -97,7 +102,7 @@ def fit_feature_ridge(features: np.ndarray, targets: np.ndarray, alpha: float) -
 
     Args:
         features: (S, K, C) per-AU features.
-        targets: (S, K) intensities.
+        targets: (S, K) intensities; NaN (not coded) rows are left out of that AU's fit.
         alpha: ridge strength on the standardised features.
     """
     from aunce_rt.export._feature_intensity import FeatureIntensityHead
@@ -109,40 +114,122 @@ def fit_feature_ridge(features: np.ndarray, targets: np.ndarray, alpha: float) -
     k, c = x.shape[1:]
     weights, bias = np.zeros((k, c)), np.zeros(k)
     for i in range(k):
-        mean, scale = x[:, i].mean(0), x[:, i].std(0)
+        ok = np.isfinite(y[:, i])
+        if ok.sum() < 2:
+            raise InputError(f"AU column {i} has {int(ok.sum())} coded intensities; at least 2 are needed")
+        xi, yi = x[ok, i], y[ok, i]
+        mean, scale = xi.mean(0), xi.std(0)
         scale = np.where(scale > 0, scale, 1.0)
-        z = (x[:, i] - mean) / scale  # (S, C)
-        y_mean = y[:, i].mean()
-        coef = np.linalg.solve(z.T @ z + alpha * np.eye(c), z.T @ (y[:, i] - y_mean))  # (C,)
+        z = (xi - mean) / scale  # (S_i, C)
+        y_mean = yi.mean()
+        coef = np.linalg.solve(z.T @ z + alpha * np.eye(c), z.T @ (yi - y_mean))  # (C,)
         weights[i] = coef / scale
         bias[i] = y_mean - (mean / scale) @ coef
     return FeatureIntensityHead(weights=weights, bias=bias)
+
+
+@dataclass(frozen=True)
+class _Sets:
+    """Features (S, K, C) and intensities (S, K) to fit on, to choose alpha on, and to report on."""
+
+    fit: tuple[np.ndarray, np.ndarray]
+    choose: tuple[np.ndarray, np.ndarray]
+    report: tuple[np.ndarray, np.ndarray]
+    training: dict[str, Any]
+    people: str
+
+
+def _synthau_sets(session: Any, name: str, size: int, renders: int, heldout: int, seed: int) -> _Sets:
+    if renders < 2 or heldout < 4:
+        raise InputError(f"need at least 2 training and 4 held-out renders; got {renders} and {heldout}")
+    f_tr, y_tr, _ = synthau_features(session, name, size, renders, seed=seed, split="train")
+    f_ho, y_ho, id_ho = synthau_features(session, name, size, heldout, seed=seed, split="test")
+    even = id_ho % 2 == 0
+    if even.all() or not even.any():
+        raise InputError(f"{heldout} held-out renders hold people of one parity only; use more (>= 100)")
+    training = {
+        "target": "5 x SynthAU true intensity (absent AUs and traces included)",
+        "train_renders": f"SynthAU seed {seed}, split train, samples 0-{renders - 1}, truth-aligned crops",
+        "heldout_renders": f"SynthAU seed {seed}, split test, samples 0-{heldout - 1}: even people choose alpha",
+    }
+    return _Sets(
+        (f_tr, y_tr), (f_ho[even], y_ho[even]), (f_ho[~even], y_ho[~even]), training, "odd identities"
+    )
+
+
+def _manifest_sets(
+    session: Any, name: str, size: int, data: Path, codes: tuple[int, ...], seed: int
+) -> _Sets:
+    import cv2
+
+    from aunce_rt.datasets.formats import read_manifest
+    from aunce_rt.export._crops import to_input_crop
+
+    index = read_manifest(data, codes)
+    if index.intensities is None:
+        raise InputError(
+            f"{data} has no intensity columns (AU01_r, ... for AUs {list(codes)}); prepare an intensity-coded "
+            "benchmark (DISFA) with `aunce-rt train prepare`, or leave --data out to fit on SynthAU"
+        )
+    subjects = sorted(set(index.subjects))
+    if len(subjects) < 3:
+        raise InputError(f"{data} has {len(subjects)} subjects; at least 3 are needed (fit, choose, report)")
+    order = [subjects[i] for i in np.random.default_rng(seed).permutation(len(subjects))]
+    n_held = max(2, round(0.3 * len(order)))
+    held = order[:n_held]
+    parts = {"fit": order[n_held:], "choose": held[0::2], "report": held[1::2]}
+    out = {}
+    for part, people in parts.items():
+        sub = index.select_subjects(people)
+        feats = []
+        for i in range(0, len(sub), BATCH):
+            crops = []
+            for path in sub.paths[i : i + BATCH]:
+                image = cv2.imread(path, cv2.IMREAD_COLOR)
+                if image is None:
+                    raise InputError(f"cannot read image {path!r} listed in {data}; is it a valid image?")
+                crops.append(to_input_crop(image, size))
+            feats.append(session.run([name], {session.get_inputs()[0].name: np.stack(crops)})[0])
+        out[part] = (np.concatenate(feats).astype(np.float32), sub.intensities.astype(np.float64))
+    training = {
+        "target": f"the intensities of {data.name} (AUxx_r, not-coded frames left out per AU)",
+        "data": str(data),
+        "subjects": {k: len(v) for k, v in parts.items()},
+        "split": f"subjects permuted with seed {seed}: 70% fit, the rest alternately choose alpha / report",
+    }
+    return _Sets(
+        out["fit"], out["choose"], out["report"], training, f"{len(parts['report'])} held-out subjects"
+    )
 
 
 def fit_cnn_intensity(
     model: str | Path,
     out: str | Path,
     *,
+    data: str | Path | None = None,
     renders: int = 4000,
     heldout: int = 1000,
     seed: int = 0,
     alphas: tuple[float, ...] = ALPHAS,
     overwrite: bool = False,
 ) -> CNNIntensityResult:
-    """Fit the intensity head of an exported appearance model on SynthAU and write the model with it.
+    """Fit the intensity head of an exported appearance model and write the model with it.
 
     Args:
         model: an image model exported by ``aunce-rt export`` (per-AU features, no intensity output).
         out: where to write the model with its ``"intensities"`` output.
-        renders: SynthAU training renders (``split="train"``).
+        data: a prepared manifest with ``AUxx_r`` columns (aligned crops of an intensity-coded
+            benchmark, e.g. DISFA) to fit on instead of SynthAU; it must cover the model's AUs.
+        renders: SynthAU training renders (``split="train"``; SynthAU only).
         heldout: SynthAU held-out renders (``split="test"``): even identities choose alpha, odd report.
-        seed: SynthAU seed of both sets.
+        seed: SynthAU seed of both sets, or the subject split's seed with ``data``.
         alphas: ridge strengths to try.
         overwrite: replace an existing ``out``.
 
     Raises:
-        InputError: bad counts, or ``out`` exists without ``overwrite``.
-        ModelError: the model has no per-AU features or already has intensities.
+        InputError: bad counts or data, or a model that is not an image model / has intensities.
+        OutputError: ``out`` exists without ``overwrite``.
+        ModelError: the model has no per-AU features.
     """
     import onnxruntime as ort
 
@@ -152,8 +239,6 @@ def fit_cnn_intensity(
 
     start = time.perf_counter()
     model, out = Path(model), Path(out)
-    if renders < 2 or heldout < 4:
-        raise InputError(f"need at least 2 training and 4 held-out renders; got {renders} and {heldout}")
     if not alphas:
         raise InputError("give at least one ridge strength (alphas)")
     if out.exists() and not overwrite:
@@ -174,33 +259,33 @@ def fit_cnn_intensity(
         with_features_output(proto).SerializeToString(), providers=["CPUExecutionProvider"]
     )
     size = meta.input_size
-    f_tr, y_tr, _ = synthau_features(session, name, size, renders, seed=seed, split="train")
-    f_ho, y_ho, id_ho = synthau_features(session, name, size, heldout, seed=seed, split="test")
-    even = id_ho % 2 == 0
-    if even.all() or not even.any():
-        raise InputError(f"{heldout} held-out renders hold people of one parity only; use more (>= 100)")
-    codes = tuple(range(len(meta.au_codes)))
+    if data is None:
+        sets = _synthau_sets(session, name, size, renders, heldout, seed)
+    else:
+        sets = _manifest_sets(session, name, size, Path(data), meta.au_codes, seed)
     heads, scores = {}, {}
     for alpha in alphas:
-        heads[alpha] = fit_feature_ridge(f_tr, y_tr, alpha)
-        pred = heads[alpha].predict(f_ho[even], meta.intensity_scale)
-        scores[alpha] = float(intensity_metrics(pred, y_ho[even], codes).mean_icc)
+        heads[alpha] = fit_feature_ridge(*sets.fit, alpha)
+        pred = heads[alpha].predict(sets.choose[0], meta.intensity_scale)
+        scores[alpha] = float(intensity_metrics(pred, sets.choose[1], meta.au_codes).mean_icc)
         logger.info(
-            "intensity head, alpha %g: mean ICC(3,1) %.3f on the even held-out people", alpha, scores[alpha]
+            "intensity head, alpha %g: mean ICC(3,1) %.3f on the people who choose", alpha, scores[alpha]
         )
     best = max(alphas, key=lambda a: np.nan_to_num(scores[a], nan=-np.inf))
     head = heads[best]
-    report = intensity_metrics(head.predict(f_ho[~even], meta.intensity_scale), y_ho[~even], meta.au_codes)
+    report = intensity_metrics(
+        head.predict(sets.report[0], meta.intensity_scale), sets.report[1], meta.au_codes
+    )
     training = {
         "method": "per-AU ridge on the model's per-AU features (aunce_rt.pipelines.cnn_intensity)",
-        "target": "5 x SynthAU true intensity (absent AUs and traces included)",
-        "train_renders": f"SynthAU seed {seed}, split train, samples 0-{renders - 1}, truth-aligned crops",
-        "heldout_renders": f"SynthAU seed {seed}, split test, samples 0-{heldout - 1}: even people choose alpha",
+        **sets.training,
         "alpha": best,
         "validation_mean_icc": {str(a): round(s, 4) for a, s in scores.items()},
     }
-    heldout_metrics = {"intensity_heldout_renders": {**report.to_dict(), "people": "odd identities"}}
-    add_intensity_head(proto, head, training=training, metrics=heldout_metrics)
+    key = "intensity_heldout_renders" if data is None else "intensity_heldout_subjects"
+    add_intensity_head(
+        proto, head, training=training, metrics={key: {**report.to_dict(), "people": sets.people}}
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     save_model_proto(proto, out)
     logger.info("intensity head (alpha %g): held-out mean ICC(3,1) %.3f -> %s", best, report.mean_icc, out)
@@ -209,8 +294,8 @@ def fit_cnn_intensity(
         alpha=best,
         validation_icc=scores,
         heldout=report.to_dict(),
-        train_renders=renders,
-        heldout_renders=heldout,
+        train_samples=len(sets.fit[0]),
+        heldout_samples=len(sets.choose[0]) + len(sets.report[0]),
         seconds=time.perf_counter() - start,
         training=training,
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aunce_rt.aus import BENCHMARK_AUS
+from aunce_rt.aus import BENCHMARK_AUS, au_label
 from aunce_rt.datasets.formats import read_list, read_manifest, write_list, write_manifest
 from aunce_rt.datasets.index import AUIndex
 from aunce_rt.datasets.protocol import load_protocol
@@ -121,6 +121,7 @@ def test_bp4d_raw_layout(tmp_path: Path) -> None:
     assert len(index) == 7 and index.subjects[:3] == ("F001",) * 3
     np.testing.assert_array_equal(index.labels[:3], truth["F001_T1"])
     assert index.labels[1, 2] == -1  # 9 = not coded -> masked
+    assert index.intensities is None  # occurrence-coded: no intensities, no AUxx_r columns
     assert index.paths[0].endswith("Sequences/F001/T1/0001.jpg")
     (tmp_path / "Sequences" / "M011" / "T2" / "0002.jpg").unlink()
     with pytest.raises(InputError, match=r"M011_T2.csv:3: no image for M011 T2 frame 2"):
@@ -141,7 +142,22 @@ def test_disfa_intensity_threshold(tmp_path: Path) -> None:
             lab.write_text("".join(f"{k + 1},{intensity[s, k, j]}\n" for k in range(4)))
     index = read_raw(tmp_path, protocol)
     np.testing.assert_array_equal(index.labels, (intensity.reshape(8, -1) >= 2).astype(np.int8))
+    np.testing.assert_array_equal(index.intensities, intensity.reshape(8, -1).astype(np.float32))
     assert set(index.subjects) == {"SN001", "SN013"}
+    # the intensities survive selection and a manifest round trip (AUxx_r columns; empty = not coded)
+    sub = index.select_subjects(["SN013"]).select_aus((12, 1))
+    np.testing.assert_array_equal(
+        sub.intensities, intensity[1][:, [protocol.au_codes.index(c) for c in (12, 1)]]
+    )
+    inten = index.intensities.copy()
+    inten[0, 0] = np.nan
+    coded = AUIndex(index.paths, index.labels, index.subjects, index.au_codes, intensities=inten)
+    manifest = write_manifest(coded, tmp_path / "m.csv")
+    header = manifest.read_text().splitlines()[0].split(",")
+    assert header[-len(protocol.au_codes) :] == [f"{au_label(c)}_r" for c in protocol.au_codes]
+    back = read_manifest(manifest, protocol.au_codes)
+    np.testing.assert_array_equal(back.intensities, inten)
+    np.testing.assert_array_equal(back.labels, index.labels)
     (tmp_path / "ActionUnit_Labels" / "SN013" / "SN013_au26.txt").unlink()
     with pytest.raises(InputError, match="SN013 has no intensity file for AU26"):
         read_raw(tmp_path, protocol)

@@ -110,3 +110,26 @@ def test_mediapipe_landmarks_on_real_media(tmp_path: Path, shared_data: Path) ->
     assert report.written == 1 and report.no_face == ("free-mountain-vector-01.jpg",)
     crop = cv2.imread(str(tmp_path / "out" / "crops" / "single_face.png"))
     assert crop.shape == (256, 256, 3) and crop.std() > 10
+
+
+def test_prepare_keeps_disfa_intensities_as_au_r_columns(tmp_path: Path) -> None:
+    from aunce_rt.datasets.protocol import load_protocol
+    from tests.aunce_rt.datasets.synth_frames import write_image
+
+    codes = load_protocol("disfa").au_codes
+    frames = synth_frames(3)
+    intensity = np.random.default_rng(1).integers(0, 6, (3, len(codes)))
+    raw = tmp_path / "DISFA"
+    for k, f in enumerate(frames):
+        img = raw / "Images_LeftCamera" / "SN001" / f"{k + 1}.jpg"
+        write_image(img, f.image)
+        np.save(img.with_suffix(".npy"), f.landmarks)
+    for j, code in enumerate(codes):
+        lab = raw / "ActionUnit_Labels" / "SN001" / f"SN001_au{code}.txt"
+        lab.parent.mkdir(parents=True, exist_ok=True)
+        lab.write_text("".join(f"{k + 1},{intensity[k, j]}\n" for k in range(3)))
+    report = prepare(raw, "disfa", tmp_path / "prepared", landmarks="dataset")
+    assert report.written == 3
+    index = read_manifest(report.manifest, codes)
+    np.testing.assert_array_equal(index.intensities, intensity.astype(np.float32))
+    np.testing.assert_array_equal(index.labels, (intensity >= 2).astype(np.int8))

@@ -80,3 +80,48 @@ def test_bundled_synthau_model_has_intensities_as_its_metadata_says():
     icc = intensity_metrics(inten, truth, meta.au_codes).mean_icc
     recorded = meta.metrics["intensity_heldout_renders"]["mean_icc"]
     assert abs(icc - recorded) < 0.1, (icc, recorded)
+
+
+def _prepared_benchmark(root, codes, subjects: int = 6, per_subject: int = 10, with_intensity: bool = True):
+    """A prepared-manifest folder of SynthAU crops (one render identity per 'subject') with AUxx_r columns."""
+    import cv2
+
+    from aunce_rt.datasets.formats import write_manifest
+    from aunce_rt.datasets.index import AUIndex
+    from aunce_rt.synthau import SynthAU, aligned_crop
+
+    gen = SynthAU(seed=3, split="test", au_codes=codes)
+    paths, subs, inten = [], [], []
+    for i in range(subjects * per_subject):
+        path = root / "crops" / f"{i:04d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), aligned_crop(gen.render_sample(i)))
+        paths.append(str(path))
+        subs.append(f"S{i % subjects}")
+        inten.append(5 * np.asarray(gen.truth(i)[3]))
+    inten = np.array(inten, np.float32)
+    inten[0, 0] = np.nan  # one frame not coded for the first AU
+    labels = np.where(np.isnan(inten), -1, inten >= 2).astype(np.int8)
+    index = AUIndex(tuple(paths), labels, tuple(subs), codes, intensities=inten if with_intensity else None)
+    return write_manifest(index, root / "manifest.csv", root=root)
+
+
+def test_fit_on_a_prepared_intensity_benchmark(tiny, tmp_path):
+    codes = read_metadata(tiny.path).au_codes
+    manifest = _prepared_benchmark(tmp_path / "prepared", codes)
+    out = tmp_path / "bench_int.onnx"
+    res = fit_cnn_intensity(tiny.path, out, data=manifest, alphas=(10.0,))
+    meta = read_metadata(out)
+    assert meta.intensity_aus == codes and meta.training["intensity"]["subjects"] == {
+        "fit": 4,
+        "choose": 1,
+        "report": 1,
+    }
+    assert (
+        "intensity_heldout_subjects" in meta.metrics and res.train_samples == 40 and res.heldout_samples == 20
+    )
+    plain = _prepared_benchmark(
+        tmp_path / "occurrence", codes, subjects=3, per_subject=2, with_intensity=False
+    )
+    with pytest.raises(InputError, match="no intensity columns"):
+        fit_cnn_intensity(tiny.path, tmp_path / "x.onnx", data=plain)
