@@ -217,7 +217,9 @@ def read_manifest(
                 _check_image(path, where)
             rows.append([_parse_label(row[cols[c]].strip() or "-1", f"{where} ({cols[c]})") for c in codes])
             if with_inten:
-                inten_rows.append([_intensity(row[inten_cols[c]], f"{where} ({inten_cols[c]})") for c in codes])
+                inten_rows.append(
+                    [_intensity(row[inten_cols[c]], f"{where} ({inten_cols[c]})") for c in codes]
+                )
             paths.append(str(path))
             subjects.append(row["subject"].strip())
     labels = np.array(rows, dtype=np.int8).reshape(len(rows), len(codes))
