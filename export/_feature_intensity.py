@@ -91,12 +91,14 @@ def feature_tensor(model: onnx.ModelProto) -> str:
 
 
 def with_features_output(model: onnx.ModelProto) -> onnx.ModelProto:
-    """A copy of ``model`` whose per-AU feature tensor is also an output (to extract features with)."""
+    """A copy of ``model`` whose per-AU feature tensor is also an output (to extract features with;
+    float16 in an fp16 graph)."""
     out = onnx.ModelProto()
     out.CopyFrom(model)
     name = feature_tensor(out)
     if not any(o.name == name for o in out.graph.output):
-        out.graph.output.append(helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+        elem = onnx.TensorProto.FLOAT16 if _feature_dtype(out, name) == np.float16 else onnx.TensorProto.FLOAT
+        out.graph.output.append(helper.make_tensor_value_info(name, elem, None))
     return out
 
 

@@ -7,7 +7,7 @@ import onnxruntime as ort
 import pytest
 
 from aunce_rt.errors import ModelError
-from aunce_rt.export import quantize_int8, random_crops
+from aunce_rt.export import quantize_int8, random_crops, to_fp16
 from aunce_rt.export._feature_intensity import (
     FeatureIntensityHead,
     add_intensity_head,
@@ -73,6 +73,18 @@ def test_int8_graph_gets_a_head_on_its_own_features(plain, tmp_path):
     path = save_model_proto(add_intensity_head(proto, head), tmp_path / "q_int.onnx")
     _, inten = AUModelSession(path, providers="cpu").run_with_intensities(crops)
     np.testing.assert_allclose(inten, head.predict(feats), atol=1e-3)
+
+
+def test_fp16_graph_gets_a_head_and_a_float32_output(plain, tmp_path):
+    half = to_fp16(plain.path, tmp_path / "half.onnx")
+    proto = load_model_proto(half)
+    crops = random_crops(8, seed=5, size=plain.metadata.input_size)
+    feats = _features(proto, crops)
+    head = _head(plain.metadata.num_aus, feats.shape[2], seed=2)
+    path = save_model_proto(add_intensity_head(proto, head), tmp_path / "half_int.onnx")
+    _, inten = AUModelSession(path, providers="cpu").run_with_intensities(crops)
+    assert inten.dtype == np.float32
+    np.testing.assert_allclose(inten, head.predict(feats), atol=0.05)  # half-precision weights and sums
 
 
 def test_exported_features_output_is_used_when_present(tmp_path):
