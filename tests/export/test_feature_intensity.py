@@ -64,27 +64,23 @@ def test_head_output_is_the_clipped_per_au_map_and_probs_are_unchanged(plain, tm
     assert inten.min() >= 0 and inten.max() <= 5
 
 
-def test_int8_graph_gets_a_head_on_its_own_features(plain, tmp_path):
-    q = quantize_int8(plain.path, tmp_path / "q.onnx", scheme="dynamic")
-    proto = load_model_proto(q)
+@pytest.mark.parametrize(
+    ("variant", "atol"),
+    [
+        (lambda src, dst: quantize_int8(src, dst, scheme="dynamic"), 1e-3),
+        (to_fp16, 0.05),  # half-precision weights and sums
+    ],
+    ids=["int8", "fp16"],
+)
+def test_reduced_precision_graphs_get_a_head_on_their_own_features(plain, tmp_path, variant, atol):
+    proto = load_model_proto(variant(plain.path, tmp_path / "variant.onnx"))
     crops = random_crops(8, seed=4, size=plain.metadata.input_size)
     feats = _features(proto, crops)
     head = _head(plain.metadata.num_aus, feats.shape[2], seed=1)
-    path = save_model_proto(add_intensity_head(proto, head), tmp_path / "q_int.onnx")
-    _, inten = AUModelSession(path, providers="cpu").run_with_intensities(crops)
-    np.testing.assert_allclose(inten, head.predict(feats), atol=1e-3)
-
-
-def test_fp16_graph_gets_a_head_and_a_float32_output(plain, tmp_path):
-    half = to_fp16(plain.path, tmp_path / "half.onnx")
-    proto = load_model_proto(half)
-    crops = random_crops(8, seed=5, size=plain.metadata.input_size)
-    feats = _features(proto, crops)
-    head = _head(plain.metadata.num_aus, feats.shape[2], seed=2)
-    path = save_model_proto(add_intensity_head(proto, head), tmp_path / "half_int.onnx")
+    path = save_model_proto(add_intensity_head(proto, head), tmp_path / "variant_int.onnx")
     _, inten = AUModelSession(path, providers="cpu").run_with_intensities(crops)
     assert inten.dtype == np.float32
-    np.testing.assert_allclose(inten, head.predict(feats), atol=0.05)  # half-precision weights and sums
+    np.testing.assert_allclose(inten, head.predict(feats), atol=atol)
 
 
 def test_exported_features_output_is_used_when_present(tmp_path):
