@@ -79,7 +79,7 @@ class AUIndex:
         labels.setflags(write=False)
         object.__setattr__(self, "labels", labels)
         if self.intensities is not None:
-            inten = np.asarray(self.intensities, dtype=np.float32)
+            inten = np.array(self.intensities, dtype=np.float32)  # a copy: made read-only below
             if inten.shape != labels.shape:
                 raise InputError(
                     f"{self.source or 'index'}: intensities {inten.shape} must match the labels {labels.shape}"
