@@ -68,6 +68,22 @@ def synth_intensities(index: np.ndarray, *, seed: int, split: str) -> np.ndarray
     return SCALE * np.stack([gen.truth(int(i))[3] for i in index]).astype(np.float64)
 
 
+def standardised_ridge(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Ridge of (S, K) ``y`` on (S, D) ``x`` with standardised features, folded back to raw units.
+
+    Returns (D, K) weights and (K,) bias with ``y ~ x @ weights + bias``; ``alpha`` acts on the
+    standardised features (constant columns are left unscaled).
+    """
+    x = np.asarray(x, np.float64)
+    y = np.asarray(y, np.float64)
+    mean, scale = x.mean(0), x.std(0)
+    scale = np.where(scale > 0, scale, 1.0)
+    z = (x - mean) / scale  # (S, D)
+    y_mean = y.mean(0)
+    coef = np.linalg.solve(z.T @ z + alpha * np.eye(z.shape[1]), z.T @ (y - y_mean))  # (D, K)
+    return coef / scale[:, None], y_mean - (mean / scale) @ coef
+
+
 def fit_ridge(
     landmarks: np.ndarray, targets: np.ndarray, alpha: float, perm: np.ndarray | None = None
 ) -> GeometryHead:
@@ -83,15 +99,7 @@ def fit_ridge(
     y = np.asarray(targets, np.float64)
     if perm is not None:
         lm, y = np.concatenate([lm, mirror_landmarks(lm, perm)]), np.concatenate([y, y])
-    x = lm.reshape(len(lm), NUM_POINTS * 3).astype(np.float64)
-    mean, scale = x.mean(0), x.std(0)
-    scale = np.where(scale > 0, scale, 1.0)
-    z = (x - mean) / scale  # (S, 1434)
-    y_mean = y.mean(0)
-    gram = z.T @ z + alpha * np.eye(z.shape[1])
-    coef = np.linalg.solve(gram, z.T @ (y - y_mean))  # (1434, K) on standardised features
-    weights = coef / scale[:, None]
-    bias = y_mean - (mean / scale) @ coef
+    weights, bias = standardised_ridge(lm.reshape(len(lm), NUM_POINTS * 3), y, alpha)
     head = GeometryHead(weights=weights.astype(np.float32), bias=bias.astype(np.float32))
     return symmetrise(head, perm) if perm is not None else head
 

@@ -37,11 +37,11 @@ from typing import Any
 import numpy as np
 
 from aunce_rt.errors import InputError, OutputError
+from aunce_rt.pipelines._intensity_fit import SCALE
 
 logger = logging.getLogger(__name__)
 
 ALPHAS = (1.0, 10.0, 100.0, 1000.0, 10000.0)
-SCALE = 5.0  # SynthAU intensities in [0, 1] -> OpenFace's 0-5
 BATCH = 256
 
 
@@ -106,6 +106,7 @@ def fit_feature_ridge(features: np.ndarray, targets: np.ndarray, alpha: float) -
         alpha: ridge strength on the standardised features.
     """
     from aunce_rt.export._feature_intensity import FeatureIntensityHead
+    from aunce_rt.pipelines._intensity_fit import standardised_ridge
 
     x = np.asarray(features, np.float64)
     y = np.asarray(targets, np.float64)
@@ -117,14 +118,8 @@ def fit_feature_ridge(features: np.ndarray, targets: np.ndarray, alpha: float) -
         ok = np.isfinite(y[:, i])
         if ok.sum() < 2:
             raise InputError(f"AU column {i} has {int(ok.sum())} coded intensities; at least 2 are needed")
-        xi, yi = x[ok, i], y[ok, i]
-        mean, scale = xi.mean(0), xi.std(0)
-        scale = np.where(scale > 0, scale, 1.0)
-        z = (xi - mean) / scale  # (S_i, C)
-        y_mean = yi.mean()
-        coef = np.linalg.solve(z.T @ z + alpha * np.eye(c), z.T @ (yi - y_mean))  # (C,)
-        weights[i] = coef / scale
-        bias[i] = y_mean - (mean / scale) @ coef
+        w, b = standardised_ridge(x[ok, i], y[ok, i : i + 1], alpha)  # (C, 1), (1,)
+        weights[i], bias[i] = w[:, 0], b[0]
     return FeatureIntensityHead(weights=weights, bias=bias)
 
 
