@@ -55,6 +55,23 @@ R9 = R7 with per-AU regions: upper-face AUs (1, 2, 4, 6, 7) read only the points
      (``_geometry_fit.region_masks``): the brow AUs can no longer read the mouth (our AU01
      follows OpenFace's AU25, speech, on openface_default). R9 ships instead of R7 only if its
      ckplus_dev mean AUC is > R7's + 0.006 (2 seed sd).
+Added 2026-12-02 (fourteenth session), before R12 was scored on anything but SynthAU:
+R12 = R7's recipe with the twelve logistic regressions replaced by ONE network with a hidden
+     layer (``aunce_rt.pipelines._geometry_mlp``: standardised 1434 coordinates -> 256 ReLU,
+     dropout 0.2 -> 12 logits; the same rows, targets and balanced weights; AdamW lr 1e-3,
+     weight decay 1e-3, cosine, 30 epochs, batch 256), its logits averaged over the face and
+     its mirror image (exactly mirror-consistent, like R7's symmetrised head), Platt-calibrated
+     and with the intensity head as shipped. Made by the recipe itself:
+     ``aunce-rt train real-faces --head mlp --mlp-seed S`` on the same feature cache as R7.
+     Why: the linear head reaches only 0.87 AUC on held-out SynthAU people, whose truth is
+     exact; a non-linear head may read AU combinations and face shapes a plane cannot, and it
+     can follow the teacher's (itself non-linear in the landmarks) soft targets on real faces.
+     Hyper-parameters are fixed a priori (above), not tuned on anything.
+     Scored on ckplus_dev once for each MLP seed 0, 1, 2 (SynthAU seed 0 throughout).
+     Rule: R12 (seed 0) replaces R7 as the default only if BOTH its ckplus_dev mean AUC and the
+     mean over its three MLP seeds are >= R7's 0.841 + 0.006 (2 seed sd), its F1-macro through the
+     runtime on the 60 unseen SynthAU people stays >= 0.80, and its mean mirror-change share
+     over the five real videos (``bench/bench_real_video.py``) is not above R7's.
 Shipping rule: the lever with the highest ckplus_dev mean AUC; its SynthAU seed
 repeated with seeds 1 and 2 (N = 4000 levers only) for the spread. Nothing else is
 chosen on ckplus_dev.

@@ -331,6 +331,10 @@ def real_faces_cmd(
     regions: bool = typer.Option(
         False, "--regions/--whole-face", help="Upper-face AUs read the upper face only, the others the lower."
     ),
+    head: str = typer.Option(
+        "linear", "--head", help="linear (per-AU logistic regressions) or mlp (one hidden layer)."
+    ),
+    mlp_seed: int = typer.Option(0, "--mlp-seed", help="Initialisation seed of the MLP head."),
     workers: int = typer.Option(2, "--workers", help="Processes for the feature extraction."),
     install_default: bool = typer.Option(
         False, "--install-default/--no-install", help="Also copy the model to aunce_rt/assets/default.onnx."
@@ -340,8 +344,11 @@ def real_faces_cmd(
     ),
 ) -> None:
     """Make the real-face model: landmark geometry on SynthAU + CC BY real faces (teacher soft targets)."""
+    from aunce_rt.errors import InputError
     from aunce_rt.pipelines.real_faces import RealFaceConfig, RealFaceSources, run_real_face_recipe
 
+    if head not in ("linear", "mlp"):
+        raise InputError(f"--head {head!r} is not a head kind; use --head linear or --head mlp")
     base = RealFaceSources.from_shared(shared, appearance_model)
     sources = RealFaceSources(
         faces=faces or base.faces,
@@ -358,6 +365,8 @@ def real_faces_cmd(
         frontal=frontal,
         calibrate=calibrate,
         regions=regions,
+        head=head,
+        mlp_seed=mlp_seed,
         workers=workers,
     )
     res = run_real_face_recipe(sources, out, cfg, install_default=install_default, install_to=install_to)

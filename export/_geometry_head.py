@@ -20,6 +20,12 @@ An optional intensity head (another ``GeometryHead``, fitted by regression on th
 
 named ``"intensities"``; the metadata's ``intensity_aus`` says which AUs it covers.
 
+A non-linear alternative, ``MLPGeometryHead``, has one hidden ReLU layer and, optionally,
+averages its logits over the face and its mirror image (exactly mirror-consistent):
+
+    h(g)   = relu(flatten(g) @ W1 + b1) @ W2 + b2      (N, 1434) -> (N, H) -> (N, K)
+    logits = (h(g) + h(mirror(g))) / 2                   mirror: points re-indexed, x -> S - x
+
 Example:
     >>> head = GeometryHead(weights=np.zeros((1434, 2)), bias=np.zeros(2))
     >>> model = build_geometry_model(head, ModelMetadata(au_codes=(1, 2), thresholds=(0.5, 0.5)))  # doctest: +SKIP
@@ -33,9 +39,10 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from aunce_rt.align import INPUT_SIZE
 from aunce_rt.errors import InputError
 from aunce_rt.export._graph import check_model, set_metadata
-from aunce_rt.geometry import GEOMETRY_FRONTAL, GEOMETRY_SPEC, KNOWN_GEOMETRY, NUM_POINTS
+from aunce_rt.geometry import GEOMETRY_FRONTAL, GEOMETRY_SPEC, KNOWN_GEOMETRY, NUM_POINTS, mirror_landmarks
 from aunce_rt.metadata import INPUT_IMAGES, INPUT_LANDMARKS, OUTPUT_INTENSITIES, ModelMetadata
 
 OPSET = 17
@@ -87,13 +94,142 @@ class GeometryHead:
     def probs(self, landmarks: np.ndarray, appearance_probs: np.ndarray | None = None) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-self.logits(landmarks, appearance_probs)))
 
+    def rescaled(self, slope: np.ndarray, offset: np.ndarray) -> GeometryHead:
+        """The head whose logits are ``slope * logits + offset`` per AU (Platt scaling folded in)."""
+        a, c = np.asarray(slope, np.float64), np.asarray(offset, np.float64)
+        app = self.appearance_weights
+        return GeometryHead(
+            weights=(np.asarray(self.weights, np.float64) * a).astype(np.float32),
+            bias=(np.asarray(self.bias, np.float64) * a + c).astype(np.float32),
+            appearance_weights=None if app is None else (np.asarray(app, np.float64) * a).astype(np.float32),
+        )
+
+
+@dataclass(frozen=True)
+class MLPGeometryHead:
+    """One hidden ReLU layer on the flattened aligned landmarks, optionally mirror-averaged.
+
+    Attributes:
+        hidden_weights: (478 * 3, H); hidden_bias: (H,).
+        weights: (H, K); bias: (K,).
+        mirror: (478,) mirror permutation (``aunce_rt.geometry.mirror_landmarks``): the logits are
+            averaged over the face and its mirror image; None: the face alone.
+    """
+
+    hidden_weights: np.ndarray
+    hidden_bias: np.ndarray
+    weights: np.ndarray
+    bias: np.ndarray
+    mirror: np.ndarray | None = None
+
+    appearance_weights = None  # geometry only
+
+    def __post_init__(self) -> None:
+        w1, b1 = np.asarray(self.hidden_weights), np.asarray(self.hidden_bias)
+        w2, b2 = np.asarray(self.weights), np.asarray(self.bias)
+        if (
+            w1.ndim != 2
+            or w1.shape[0] != NUM_POINTS * 3
+            or b1.shape != (w1.shape[1],)
+            or w2.shape[:1] != (w1.shape[1],)
+            or w2.ndim != 2
+            or b2.shape != (w2.shape[1],)
+        ):
+            raise InputError(
+                f"an MLP head needs hidden weights ({NUM_POINTS * 3}, H), bias (H,), weights (H, K), bias (K,); "
+                f"got {w1.shape}, {b1.shape}, {w2.shape}, {b2.shape}"
+            )
+        if self.mirror is not None and np.asarray(self.mirror).shape != (NUM_POINTS,):
+            raise InputError(
+                f"the mirror permutation must be ({NUM_POINTS},); got {np.asarray(self.mirror).shape}"
+            )
+
+    @property
+    def num_aus(self) -> int:
+        return int(np.asarray(self.bias).shape[0])
+
+    def _one(self, landmarks: np.ndarray) -> np.ndarray:
+        x = np.asarray(landmarks, np.float64).reshape(len(landmarks), -1)
+        h = np.maximum(x @ np.asarray(self.hidden_weights, np.float64) + self.hidden_bias, 0.0)
+        return h @ np.asarray(self.weights, np.float64) + np.asarray(self.bias, np.float64)
+
+    def logits(self, landmarks: np.ndarray, appearance_probs: np.ndarray | None = None) -> np.ndarray:
+        """The head in numpy (the graph's reference): (N, 478, 3) -> (N, K) logits."""
+        out = self._one(landmarks)
+        if self.mirror is not None:
+            out = (out + self._one(mirror_landmarks(landmarks, np.asarray(self.mirror)))) / 2
+        return out
+
+    def probs(self, landmarks: np.ndarray, appearance_probs: np.ndarray | None = None) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.logits(landmarks)))
+
+    def rescaled(self, slope: np.ndarray, offset: np.ndarray) -> MLPGeometryHead:
+        """The head whose logits are ``slope * logits + offset`` per AU (Platt scaling folded in)."""
+        a, c = np.asarray(slope, np.float64), np.asarray(offset, np.float64)
+        return MLPGeometryHead(
+            self.hidden_weights,
+            self.hidden_bias,
+            (np.asarray(self.weights, np.float64) * a).astype(np.float32),
+            (np.asarray(self.bias, np.float64) * a + c).astype(np.float32),
+            self.mirror,
+        )
+
 
 def _const(name: str, value: np.ndarray, dtype=np.float32) -> onnx.TensorProto:
     return numpy_helper.from_array(np.asarray(value, dtype), name)
 
 
-def _geometry_nodes(head: GeometryHead) -> tuple[list, list]:
-    """Nodes and initialisers: landmarks -> geo_logits (N, K)."""
+def _mlp_nodes(head: MLPGeometryHead) -> tuple[list, list]:
+    """Nodes and initialisers: landmarks -> geo_flat (N, 1434) and geo_logits (N, K) of an MLP head."""
+    inits = [
+        _const("geo_shape", np.array([-1, NUM_POINTS * 3]), np.int64),
+        _const("mlp_w1", head.hidden_weights),
+        _const("mlp_b1", head.hidden_bias),
+        _const("mlp_w2", head.weights),
+        _const("mlp_b2", head.bias),
+    ]
+    nodes = [helper.make_node("Reshape", [INPUT_LANDMARKS, "geo_shape"], ["geo_flat"], name="geo_flatten")]
+
+    def branch(flat: str, tag: str) -> None:
+        nodes.extend(
+            [
+                helper.make_node("MatMul", [flat, "mlp_w1"], [f"{tag}_h0"], name=f"{tag}_matmul1"),
+                helper.make_node("Add", [f"{tag}_h0", "mlp_b1"], [f"{tag}_h1"], name=f"{tag}_add1"),
+                helper.make_node("Relu", [f"{tag}_h1"], [f"{tag}_h"], name=f"{tag}_relu"),
+                helper.make_node("MatMul", [f"{tag}_h", "mlp_w2"], [f"{tag}_o0"], name=f"{tag}_matmul2"),
+                helper.make_node("Add", [f"{tag}_o0", "mlp_b2"], [f"{tag}_logits"], name=f"{tag}_add2"),
+            ]
+        )
+
+    if head.mirror is None:
+        branch("geo_flat", "mlp")
+        nodes.append(helper.make_node("Identity", ["mlp_logits"], ["geo_logits"], name="mlp_out"))
+        return nodes, inits
+    inits += [
+        _const("mirror_perm", np.asarray(head.mirror), np.int64),
+        _const("mirror_sign", np.array([-1.0, 1.0, 1.0])),
+        _const("mirror_shift", np.array([float(INPUT_SIZE), 0.0, 0.0])),
+        _const("mlp_half", np.array(0.5)),
+    ]
+    nodes += [
+        helper.make_node("Gather", [INPUT_LANDMARKS, "mirror_perm"], ["mir_g"], axis=1, name="mirror_gather"),
+        helper.make_node("Mul", ["mir_g", "mirror_sign"], ["mir_s"], name="mirror_sign"),
+        helper.make_node("Add", ["mir_s", "mirror_shift"], ["mir_lm"], name="mirror_shift"),
+        helper.make_node("Reshape", ["mir_lm", "geo_shape"], ["mir_flat"], name="mirror_flatten"),
+    ]
+    branch("geo_flat", "mlp")
+    branch("mir_flat", "mlpm")
+    nodes += [
+        helper.make_node("Add", ["mlp_logits", "mlpm_logits"], ["mlp_sum"], name="mirror_sum"),
+        helper.make_node("Mul", ["mlp_sum", "mlp_half"], ["geo_logits"], name="mirror_mean"),
+    ]
+    return nodes, inits
+
+
+def _geometry_nodes(head: GeometryHead | MLPGeometryHead) -> tuple[list, list]:
+    """Nodes and initialisers: landmarks -> geo_flat (N, 1434) and geo_logits (N, K)."""
+    if isinstance(head, MLPGeometryHead):
+        return _mlp_nodes(head)
     inits = [
         _const("geo_shape", np.array([-1, NUM_POINTS * 3]), np.int64),
         _const("geo_weights", head.weights),
@@ -147,7 +283,7 @@ def _appearance_nodes(head: GeometryHead) -> tuple[list, list]:
 
 
 def build_geometry_model(
-    head: GeometryHead,
+    head: GeometryHead | MLPGeometryHead,
     metadata: ModelMetadata,
     appearance: onnx.ModelProto | None = None,
     *,
@@ -158,7 +294,7 @@ def build_geometry_model(
     """The ONNX model of ``head``: inputs ``landmarks`` (and the appearance graph's ``images``), output ``probs``.
 
     Args:
-        head: the folded linear head.
+        head: the folded linear head, or an MLP head (geometry only).
         metadata: the new model's metadata; its ``inputs``/``geometry``/format are set here.
         appearance: an aunce-rt appearance graph (input images, output 0 probabilities
             (N, K) in the same AU order) to fuse with; required iff the head has

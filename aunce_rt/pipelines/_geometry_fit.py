@@ -287,7 +287,7 @@ def symmetrise(head, perm: np.ndarray):  # (GeometryHead, (478,)) -> GeometryHea
     )
 
 
-def calibrate(head, landmarks: np.ndarray, labels: np.ndarray):  # -> (GeometryHead, (K,) thresholds)
+def calibrate(head, landmarks: np.ndarray, labels: np.ndarray):  # -> (head, (K,) thresholds)
     """Per-AU Platt scaling folded into the head, with thresholds that keep every decision.
 
     For each AU a 1-D logistic regression maps the head's logit z to the observed labels:
@@ -296,19 +296,18 @@ def calibrate(head, landmarks: np.ndarray, labels: np.ndarray):  # -> (GeometryH
     fit is degenerate (a <= 0, or one class only) keeps its logit and threshold 0.5.
 
     Args:
-        head: a geometry-only ``GeometryHead``.
+        head: a geometry-only ``GeometryHead`` or ``MLPGeometryHead`` (anything with
+            ``logits`` and ``rescaled``).
         landmarks: (S, 478, 3) geometry of calibration faces (never the evaluation set).
         labels: (S, K) in {0, 1}.
     """
     from sklearn.linear_model import LogisticRegression
 
-    from aunce_rt.export._geometry_head import GeometryHead
-
     z = head.logits(landmarks)
-    w = np.asarray(head.weights, np.float64).copy()
-    b = np.asarray(head.bias, np.float64).copy()
-    thresholds = np.full(len(b), 0.5)
-    for k in range(len(b)):
+    k_aus = head.num_aus
+    slope, offset = np.ones(k_aus), np.zeros(k_aus)
+    thresholds = np.full(k_aus, 0.5)
+    for k in range(k_aus):
         y = np.asarray(labels)[:, k]
         if y.min() == y.max():
             continue
@@ -317,10 +316,9 @@ def calibrate(head, landmarks: np.ndarray, labels: np.ndarray):  # -> (GeometryH
         if a <= 0:
             logger.warning("calibration of AU column %d is degenerate (slope %.3g): left as it was", k, a)
             continue
-        w[:, k] *= a
-        b[k] = a * b[k] + c
+        slope[k], offset[k] = a, c
         thresholds[k] = 1.0 / (1.0 + np.exp(-c))
-    return GeometryHead(weights=w.astype(np.float32), bias=b.astype(np.float32)), thresholds
+    return head.rescaled(slope, offset), thresholds
 
 
 def training_rows(
@@ -344,3 +342,31 @@ def training_rows(
         if config.real and real is not None:
             parts.append(real_rows(real, perm))
     return Rows.concat(parts)
+
+
+def fit_recipe_head(
+    rows: Rows,
+    config: HeadConfig,
+    perm: np.ndarray | None,
+    *,
+    kind: str = "linear",
+    masks: np.ndarray | None = None,
+    mlp_seed: int = 0,
+    n_jobs: int = 2,
+):
+    """The occurrence head of one recipe setting: ``kind`` "linear" (``fit_head``, then
+    ``symmetrise`` when ``config.symmetric``) or "mlp" (``_geometry_mlp.fit_mlp_head``,
+    mirror-averaged when ``config.symmetric``; geometry only, whole face)."""
+    if kind == "linear":
+        head = fit_head(rows, config, n_jobs=n_jobs, masks=masks)
+        return symmetrise(head, perm) if config.symmetric else head
+    if kind != "mlp":
+        raise ValueError(f"head kind must be 'linear' or 'mlp'; got {kind!r}")
+    if config.appearance or masks is not None:
+        raise ValueError("the MLP head reads the whole face's geometry only (no appearance, no regions)")
+    from aunce_rt.pipelines._geometry_mlp import MLPConfig, fit_mlp_head
+
+    if config.symmetric and perm is None:
+        raise ValueError("a symmetric MLP head needs the mirror permutation")
+    mlp = MLPConfig(seed=mlp_seed, balanced=config.balanced)
+    return fit_mlp_head(rows, mlp, mirror=perm if config.symmetric else None)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from aunce_rt.pipelines._geometry_mlp import MLPConfig
+
 
 def _num(v: float | None) -> str:
     """Three decimals; "-" for a figure that is undefined (NaN, stored as null in the JSON)."""
@@ -31,7 +33,13 @@ def real_face_card(summary: dict[str, Any]) -> str:
         "# Model card: the real-face AU model",
         "",
         f"- **file**: `{summary['file']}` ({summary['size_mb']:.2f} MB), made by `aunce-rt train real-faces`",
-        "- **model**: per-AU logistic regression on the 478 MediaPipe FaceMesh points of the face, mapped "
+        "- **model**: "
+        + (
+            f"one network with a hidden layer of {MLPConfig().hidden} ReLU units"
+            if cfg.get("head") == "mlp"
+            else "per-AU logistic regression"
+        )
+        + " on the 478 MediaPipe FaceMesh points of the face, mapped "
         "into the runtime's aligned frame (`aunce_rt.geometry`), class-balanced"
         + (", every training face also mirrored" if cfg["mirror"] else "")
         + (

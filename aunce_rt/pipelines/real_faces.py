@@ -32,7 +32,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -73,6 +73,8 @@ class RealFaceConfig(BaseModel):
     symmetric: bool = True
     frontal: bool = False
     regions: bool = False
+    head: Literal["linear", "mlp"] = Field("linear", description="per-AU logistic regressions, or one MLP")
+    mlp_seed: int = Field(0, ge=0, description="initialisation seed of the MLP head")
     calibrate: bool = True
     intensity: bool = Field(True, description="add the 0-5 intensity head (an ``intensities`` output)")
     threshold: float = Field(0.5, gt=0, lt=1, description="decision threshold of every AU")
@@ -160,12 +162,11 @@ def run_real_face_recipe(
     from aunce_rt.pipelines._geometry_fit import (
         HeadConfig,
         calibrate,
-        fit_head,
+        fit_recipe_head,
         frontalised,
         mirror_permutation,
         reference_face,
         region_masks,
-        symmetrise,
         training_rows,
     )
     from aunce_rt.pipelines._intensity_fit import heldout_intensity, recipe_intensity
@@ -179,6 +180,8 @@ def run_real_face_recipe(
     out = Path(out)
     cache = out / "cache"
     seconds: dict[str, float] = {}
+    if cfg.head == "mlp" and (cfg.appearance or cfg.regions):
+        raise InputError("the MLP head reads the whole face's geometry only: drop --appearance and --regions")
     if cfg.appearance and sources.appearance_model is None:
         raise InputError("the appearance lever needs an image-only model: pass --appearance-model PATH")
     app_meta = None
@@ -236,14 +239,15 @@ def run_real_face_recipe(
         balanced=cfg.balanced,
         appearance=cfg.appearance,
         align_neutral=cfg.align_neutral,
+        symmetric=cfg.symmetric,
     )
     rows = training_rows(synth, real, head_cfg, perm)
     masks = None
     if cfg.regions:  # each AU reads its half of the face only
         masks = region_masks(synth["landmarks"][synth["found"].astype(bool)].mean(0), codes)
-    head = fit_head(rows, head_cfg, n_jobs=cfg.workers, masks=masks)
-    if cfg.symmetric:
-        head = symmetrise(head, perm)
+    head = fit_recipe_head(
+        rows, head_cfg, perm, kind=cfg.head, masks=masks, mlp_seed=cfg.mlp_seed, n_jobs=cfg.workers
+    )
     # held-out SynthAU people: even identities calibrate, odd ones report (never the same faces)
     calibrating = cfg.calibrate and not cfg.appearance
     half = (held["identity"] % 2 == 0) if calibrating else np.zeros(len(held["found"]), bool)
@@ -288,7 +292,7 @@ def run_real_face_recipe(
     meta = ModelMetadata(
         au_codes=codes,
         thresholds=tuple(float(t) for t in thresholds),
-        encoder="geometry-linear" + ("+appearance" if cfg.appearance else ""),
+        encoder=f"geometry-{cfg.head}" + ("+appearance" if cfg.appearance else ""),
         intensity_aus=codes if inten is not None else (),
         **image_fields,
         training=training,
