@@ -103,7 +103,7 @@ def fit_mlp_head(rows: Rows, config: MLPConfig, mirror: np.ndarray | None = None
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
         if epoch == 0 or (epoch + 1) % 10 == 0:
             logger.info("MLP head: epoch %d/%d, loss %.4f", epoch + 1, config.epochs, total / len(z))
     net.eval()

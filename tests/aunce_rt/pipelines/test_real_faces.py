@@ -76,3 +76,22 @@ def test_small_recipe_makes_a_model_the_runtime_runs(tmp_path, shared_data):
         again.metrics["synthau_heldout_renders"]["mean_auc"],
         res.metrics["synthau_heldout_renders"]["mean_auc"],
     )
+    # the MLP head on the same cached features: a graph the runtime runs, described as such
+    shutil.copytree(out / "cache", tmp_path / "mlp" / "cache")
+    mlp = run_real_face_recipe(sources, tmp_path / "mlp", cfg.model_copy(update={"head": "mlp"}))
+    with AUDetector(mlp.model, providers="cpu") as det:
+        assert det.metadata.encoder == "geometry-mlp"
+        face = det.detect(read_image(sorted(faces.glob("*.jpg"))[0])).faces[0]
+    assert np.isfinite(face.probabilities).all() and np.isfinite(face.intensities).all()
+    assert "hidden layer of 256 ReLU units" in (tmp_path / "mlp" / "MODEL_CARD.md").read_text()
+
+
+def test_mlp_head_refuses_appearance_and_regions(tmp_path):
+    for name in ("f", "v", "t.task"):
+        (tmp_path / name).mkdir()
+    sources = RealFaceSources(tmp_path / "f", tmp_path / "v", tmp_path / "t.task")
+    for update in ({"regions": True}, {"appearance": True}):
+        cfg = RealFaceConfig(head="mlp", **update)
+        with pytest.raises(InputError, match="MLP head reads the whole face's geometry only"):
+            run_real_face_recipe(sources, tmp_path / "run", cfg)
+
