@@ -65,7 +65,9 @@ def test_rescaled_is_slope_and_offset_on_the_logits():
     head = _head(mirror=True)
     geo = _geometry(4)
     a, c = np.linspace(0.5, 2.0, K), np.linspace(-1, 1, K)
-    np.testing.assert_allclose(head.rescaled(a, c).logits(geo), a * head.logits(geo) + c, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(
+        head.rescaled(a, c).logits(geo), a * head.logits(geo) + c, rtol=1e-5, atol=1e-4
+    )
 
 
 def test_bad_shapes_are_refused():

@@ -94,4 +94,3 @@ def test_mlp_head_refuses_appearance_and_regions(tmp_path):
         cfg = RealFaceConfig(head="mlp", **update)
         with pytest.raises(InputError, match="MLP head reads the whole face's geometry only"):
             run_real_face_recipe(sources, tmp_path / "run", cfg)
-
