@@ -19,7 +19,10 @@ fusion scale below). Network: ``timm mobilenetv2_100`` (pad "same") with the wei
 ``../shared/models/imagenet/mobilenet_v2_1.0_224_quant.tflite`` read by
 ``aunce_rt.models.read_tflite_mobilenetv2``, classifier replaced by Linear(1280, 12); input
 turned to grey in the graph (0.299 R + 0.587 G + 0.114 B, 3 channels), ``x / 127.5 - 1``.
-Training: every layer, 8 epochs, batch 64, AdamW lr 5e-4, weight decay 1e-4, cosine decay,
+Training: every layer (BatchNorm layers in inference mode, keeping the converted network's
+statistics: added after the first attempt, before anything was scored, because in training mode
+the batch statistics collapsed the converted network's features to ~1e-4 and the loss did not
+move over two epochs), 8 epochs, batch 64, AdamW lr 5e-4, weight decay 1e-4, cosine decay,
 seed 0, loss BCE with per-AU pos_weight = negatives / positives (WCE). Appearance
 randomisation per sample (torch, on the uint8 crop): random resized crop (scale 0.80-1.00,
 ratio 0.9-1.1, back to 112), horizontal flip p 0.5 (labels kept: SynthAU AUs are bilateral),
@@ -211,6 +214,9 @@ def fine_tune(crops: np.ndarray, labels: np.ndarray, epochs: int = 8, seed: int 
     gen = torch.Generator().manual_seed(seed)
     for epoch in range(epochs):
         net.train()
+        for m in net.modules():  # the converted ImageNet statistics stay (see the docstring)
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.eval()
         t0, total = time.perf_counter(), 0.0
         order = torch.randperm(len(y), generator=gen)
         for i in range(0, len(y), batch):
