@@ -132,3 +132,23 @@ def test_train_intensity_adds_the_output_and_refuses_to_overwrite(tmp_path):
     assert read_metadata(out).intensity_aus == read_metadata(model).au_codes
     again = runner.invoke(app, args)
     assert again.exit_code != 0 and "already exists" in again.output and "--overwrite" in again.output
+
+
+def test_real_faces_passes_the_head_kind_and_refuses_an_unknown_one(monkeypatch, tmp_path):
+    seen = []
+
+    def fake_recipe(sources, out, cfg, **kw):
+        seen.append(cfg)
+        raise SystemExit(0)  # stop after the config is made: the recipe itself is tested in pipelines/
+
+    monkeypatch.setattr("aunce_rt.pipelines.real_faces.run_real_face_recipe", fake_recipe)
+    res = runner.invoke(
+        app, ["train", "real-faces", "--out", str(tmp_path), "--head", "mlp", "--mlp-seed", "2"]
+    )
+    assert res.exit_code == 0, res.output
+    assert (seen[0].head, seen[0].mlp_seed) == ("mlp", 2)
+    res = runner.invoke(app, ["train", "real-faces", "--out", str(tmp_path), "--head", "forest"])
+    assert res.exit_code != 0 and not seen[1:]
+    assert "--head 'forest' is not a head kind; use --head linear or --head mlp" in " ".join(
+        res.output.split()
+    )
