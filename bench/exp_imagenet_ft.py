@@ -236,24 +236,22 @@ def fine_tune(crops: np.ndarray, labels: np.ndarray, epochs: int = 8, seed: int 
     return net.eval()
 
 
-class Deployed:
-    """uint8 (N, S, S, 3) RGB -> grey -> network -> sigmoid: the graph the runtime feeds."""
+def deployed(net):
+    """uint8 (N, S, S, 3) RGB -> grey -> ``net`` -> sigmoid: the module exported as the graph the runtime feeds."""
+    import torch
 
-    def __new__(cls, net):
-        import torch
+    class Deployed(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+            self.register_buffer("luma", torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1))
 
-        class _M(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.net = net
-                self.register_buffer("luma", torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1))
+        def forward(self, images: torch.Tensor) -> torch.Tensor:
+            x = images.permute(0, 3, 1, 2).float()
+            grey = (x * self.luma).sum(1, keepdim=True).expand(-1, 3, -1, -1)
+            return torch.sigmoid(self.net(grey / 127.5 - 1.0))
 
-            def forward(self, images: torch.Tensor) -> torch.Tensor:
-                x = images.permute(0, 3, 1, 2).float()
-                grey = (x * self.luma).sum(1, keepdim=True).expand(-1, 3, -1, -1)
-                return torch.sigmoid(self.net(grey / 127.5 - 1.0))
-
-        return _M().eval()
+    return Deployed().eval()
 
 
 def cnn_logits(module, crops: np.ndarray, batch: int = 128) -> np.ndarray:
@@ -341,7 +339,7 @@ def main() -> int:
         net = fine_tune(synth["crops"][fs], geo_synth["labels"][fs], epochs=args.epochs)
         torch.save(net.state_dict(), net_path)
         log.info("fine-tuned in %.0f s", time.perf_counter() - t0)
-    module = Deployed(net)
+    module = deployed(net)
 
     fh = held["found"].astype(bool)
     z_held = np.zeros((len(fh), len(codes)))
